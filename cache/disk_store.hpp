@@ -1,0 +1,123 @@
+// DiskStore: one directory tree of cache entries, one self-checking file per kernel (entry.hpp),
+//
+//   <root>/v<kFormatVersion>/<target dir>/<key[0:2]>/<key>.fp8k
+//
+// where <target dir> is the target string with every byte outside [A-Za-z0-9._+-], and a leading
+// '.' or '-', written as %XX (uppercase hex): "gfx942:sramecc+:xnack-" ->
+// "gfx942%3Asramecc+%3Axnack-". The mapping is reversible, so a listing recovers the target from
+// the path.
+//
+// Entries are published atomically (temp file in the same directory, fsync, rename), verified on
+// every read, and a damaged one is renamed aside and treated as a miss. Safe to use from several
+// threads and several processes at once; no lock is held across processes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/entry.hpp"
+
+namespace fp8jit::cache {
+
+// File name extension of an entry.
+constexpr std::string_view kEntryExtension = ".fp8k";
+// Files larger than this are not read: no kernel is that large, so the file is damaged.
+constexpr std::uint64_t kMaxEntryFileBytes = std::uint64_t{1} << 30;
+
+// The directory name of `target` (mapping above). Throws InvalidArgument for an empty target.
+std::string target_dir_name(std::string_view target);
+// The inverse of target_dir_name; nullopt when `name` is not one of its results.
+std::optional<std::string> target_from_dir_name(std::string_view name);
+
+struct StoreResult {
+  enum class Outcome {
+    published,      // our entry is now the file under the final name
+    kept_existing,  // a valid entry for the key was already there (another writer won); ours
+                    // was discarded
+    failed,         // nothing was published; `error` says why
+  };
+  Outcome outcome = Outcome::failed;
+  std::string error;  // "failed to store cache entry <key> in <dir>: <cause>" when failed
+
+  bool ok() const { return outcome != Outcome::failed; }
+};
+
+// One entry file found by DiskStore::list.
+struct EntryInfo {
+  std::string path;
+  std::string target;  // recovered from the directory name
+  std::string key;     // the file name without its extension
+  std::uint64_t size = 0;
+  std::chrono::system_clock::time_point mtime;  // last store or hit (writable stores)
+  bool verified = false;                        // list(true) read and decoded the file
+  std::string problem;  // list(true): why the file does not decode; empty when it does
+};
+
+class DiskStore {
+ public:
+  // A store rooted at `root`, which need not exist yet: directories are created on the first
+  // store. A read-only store never creates, renames, touches or writes anything, so it can sit on
+  // a read-only mount or a cache shipped in an image.
+  explicit DiskStore(std::string root, bool read_only = false);
+
+  DiskStore(const DiskStore&) = delete;
+  DiskStore& operator=(const DiskStore&) = delete;
+
+  const std::string& root() const { return root_; }
+  bool read_only() const { return read_only_; }
+
+  // Where the entry of (`target`, `key`) lives. Throws InvalidArgument when `key` is not a key
+  // (is_valid_key) or `target` is empty.
+  std::string entry_path(std::string_view target, std::string_view key) const;
+
+  // The verified entry of (`target`, `key`), or nullopt. A missing file is a silent miss. A file
+  // that does not verify (or is for another target) is a miss reported once through the warning
+  // handler and, unless read-only, renamed to <path>.bad-<UTC timestamp> so that the next store
+  // replaces it. A file that cannot be read (permissions, I/O error) is a miss reported once and
+  // left in place. A hit refreshes the file's mtime (the LRU clock), unless read-only. Throws
+  // InvalidArgument as entry_path does.
+  std::optional<Entry> load(std::string_view target, std::string_view key);
+
+  // Publishes `entry` under entry_path(entry.target, entry.key): writes a unique temp file
+  // <key>.tmp.<pid>.XXXXXX in the same directory, fsyncs it, and renames it over the final name,
+  // unless a valid entry is already there (then ours is discarded: kept_existing). Then fsyncs the
+  // directory. Never throws: failures (read-only store, unwritable root, ENOSPC, an entry that
+  // cannot be encoded) come back as an error, with no partial file under the final name and no
+  // temp file left behind.
+  StoreResult store(const Entry& entry);
+
+  // Sets aside the entry of (`target`, `key`) that a reader found bad after it verified (e.g. the
+  // driver refused its binary): reported once and, unless read-only, renamed like a file that
+  // does not verify, so that the next store replaces it. A missing file is ignored.
+  void quarantine(std::string_view target, std::string_view key, const std::string& why);
+
+  // Every entry file (*.fp8k) under <root>/v<kFormatVersion>/, sorted by path; with `verify`,
+  // each is also read and decoded (read-only: nothing is quarantined or touched). Temp files,
+  // quarantined files and other format versions are not listed. A missing root lists nothing.
+  std::vector<EntryInfo> list(bool verify) const;
+
+  // Receives each warning (one line, no prefix, no newline). Default: writes
+  // "fp8jit: warning: <message>" to stderr. May be called from any thread that uses the store.
+  void set_warning_handler(std::function<void(const std::string&)> handler);
+
+ private:
+  void warn(const std::string& message);
+  // Reports a bad file once per (path, inode) and quarantines it unless read-only.
+  void reject(const std::string& path, const std::string& why, bool quarantine, std::uint64_t dev,
+              std::uint64_t ino);
+
+  std::string root_;
+  bool read_only_;
+  std::mutex mutex_;  // guards the two members below
+  std::function<void(const std::string&)> warning_handler_;
+  std::set<std::string> reported_;  // "<path>@<dev>:<ino>" of bad files already reported
+};
+
+}  // namespace fp8jit::cache

@@ -1,0 +1,179 @@
+#include "cache/entry.hpp"
+
+#include <cstring>
+#include <ctime>
+#include <limits>
+
+#include "fp8jit/error.hpp"
+
+namespace fp8jit::cache {
+namespace {
+
+using Json = nlohmann::json;
+
+void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+void put_u64(std::vector<std::uint8_t>& out, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+// Callers have checked that [at, at + N) lies inside the bytes.
+std::uint32_t get_u32(const std::uint8_t* at) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= std::uint32_t{at[i]} << (8 * i);
+  return v;
+}
+
+std::uint64_t get_u64(const std::uint8_t* at) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= std::uint64_t{at[i]} << (8 * i);
+  return v;
+}
+
+void append(std::vector<std::uint8_t>& out, const void* data, std::size_t n) {
+  const auto* p = static_cast<const std::uint8_t*>(data);
+  out.insert(out.end(), p, p + n);
+}
+
+// The printable prefix of an untrusted key, for error messages.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  if (s.size() > 64) out += "...";
+  return out;
+}
+
+DecodeResult fail(std::string why) { return DecodeResult{std::nullopt, std::move(why)}; }
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_entry(const Entry& entry) {
+  const auto refuse = [&](const std::string& why) {
+    return InvalidArgument("failed to encode cache entry " + printable(entry.key) + ": " + why);
+  };
+  if (!entry.meta.is_object())
+    throw refuse("meta is a JSON " + std::string(entry.meta.type_name()) + ", not an object");
+  Json meta = entry.meta;
+  if (auto it = meta.find("target"); it != meta.end() && *it != entry.target) {
+    throw refuse("meta[\"target\"] is " + it->dump() + " but the entry's target is \"" +
+                 entry.target + "\"");
+  }
+  meta["target"] = entry.target;
+  std::string meta_text;
+  try {
+    meta_text = meta.dump();  // strict: throws on strings that are not UTF-8
+  } catch (const Json::exception& e) {
+    throw refuse(std::string("meta is not valid UTF-8 JSON (") + e.what() + ")");
+  }
+  constexpr std::uint64_t kU32Max = std::numeric_limits<std::uint32_t>::max();
+  if (entry.key.size() > kU32Max) throw refuse("key longer than 4 GiB");
+  if (meta_text.size() > kU32Max) throw refuse("meta longer than 4 GiB");
+
+  std::vector<std::uint8_t> out;
+  out.reserve(kEntryHeaderBytes + entry.key.size() + meta_text.size() + entry.binary.size() +
+              entry.source.size() + kEntryChecksumBytes);
+  append(out, kEntryMagic, sizeof kEntryMagic);
+  put_u32(out, kFormatVersion);
+  put_u32(out, 0);  // flags
+  put_u32(out, static_cast<std::uint32_t>(entry.key.size()));
+  put_u32(out, static_cast<std::uint32_t>(meta_text.size()));
+  put_u64(out, entry.binary.size());
+  put_u64(out, entry.source.size());
+  append(out, entry.key.data(), entry.key.size());
+  append(out, meta_text.data(), meta_text.size());
+  append(out, entry.binary.data(), entry.binary.size());
+  append(out, entry.source.data(), entry.source.size());
+  const auto checksum = hash128(out);
+  append(out, checksum.data(), checksum.size());
+  return out;
+}
+
+DecodeResult decode_entry(std::span<const std::uint8_t> bytes, std::string_view expected_key) {
+  // Everything that can throw (allocation, JSON) stays inside; a reader gets an error string.
+  try {
+    const std::uint64_t size = bytes.size();
+    if (size < kEntryHeaderBytes + kEntryChecksumBytes) {
+      return fail("truncated: " + std::to_string(size) + " bytes, less than the " +
+                  std::to_string(kEntryHeaderBytes + kEntryChecksumBytes) +
+                  " of a header and checksum");
+    }
+    const std::uint8_t* p = bytes.data();
+    if (std::memcmp(p, kEntryMagic, sizeof kEntryMagic) != 0) return fail("bad magic");
+    const std::uint32_t version = get_u32(p + 8);
+    if (version != kFormatVersion) {
+      return fail("format version " + std::to_string(version) + ", this library reads " +
+                  std::to_string(kFormatVersion));
+    }
+    if (const std::uint32_t flags = get_u32(p + 12); flags != 0) {
+      return fail("unknown flags " + std::to_string(flags));
+    }
+    const std::uint64_t key_len = get_u32(p + 16);
+    const std::uint64_t meta_len = get_u32(p + 20);
+    const std::uint64_t binary_len = get_u64(p + 24);
+    const std::uint64_t source_len = get_u64(p + 32);
+
+    // NOTE: subtract one length at a time from what the file holds, so that no sum of lying
+    // lengths can overflow and nothing is allocated before the lengths are known to fit.
+    std::uint64_t room = size - kEntryHeaderBytes - kEntryChecksumBytes;
+    const auto lengths_disagree = [&] {
+      return fail("section lengths (key " + std::to_string(key_len) + ", meta " +
+                  std::to_string(meta_len) + ", binary " + std::to_string(binary_len) +
+                  ", source " + std::to_string(source_len) + ") disagree with the file size " +
+                  std::to_string(size));
+    };
+    for (std::uint64_t len : {key_len, meta_len, binary_len, source_len}) {
+      if (len > room) return lengths_disagree();
+      room -= len;
+    }
+    if (room != 0) return lengths_disagree();
+
+    const std::size_t body = size - kEntryChecksumBytes;
+    const auto checksum = hash128(bytes.first(body));
+    if (std::memcmp(checksum.data(), p + body, kEntryChecksumBytes) != 0) {
+      return fail("checksum mismatch");
+    }
+
+    const auto* cursor = reinterpret_cast<const char*>(p + kEntryHeaderBytes);
+    const std::string_view key(cursor, key_len);
+    cursor += key_len;
+    if (key != expected_key) {
+      return fail("holds key " + printable(key) + ", expected " + printable(expected_key));
+    }
+    Json meta = Json::parse(cursor, cursor + meta_len, nullptr, /*allow_exceptions=*/false);
+    cursor += meta_len;
+    if (meta.is_discarded()) return fail("metadata is not valid JSON");
+    if (!meta.is_object())
+      return fail("metadata is a JSON " + std::string(meta.type_name()) + ", not an object");
+    auto target = meta.find("target");
+    if (target == meta.end() || !target->is_string() ||
+        target->get_ref<const std::string&>().empty()) {
+      return fail("metadata has no target string");
+    }
+
+    Entry entry;
+    entry.key = std::string(key);
+    entry.target = target->get<std::string>();
+    meta.erase(target);
+    entry.meta = std::move(meta);
+    const auto* binary = reinterpret_cast<const std::uint8_t*>(cursor);
+    entry.binary.assign(binary, binary + binary_len);
+    cursor += binary_len;
+    entry.source.assign(cursor, source_len);
+    return DecodeResult{std::move(entry), {}};
+  } catch (const std::exception& e) {
+    return fail(std::string("cannot decode: ") + e.what());
+  }
+}
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+}  // namespace fp8jit::cache

@@ -1,0 +1,78 @@
+// Cache entry: one compiled kernel with its metadata, and the single-file format it is stored in.
+// docs/cache-format.md describes the same format for people reading the cache with other tools.
+//
+//   entry     := header key meta binary source checksum
+//   header    := magic version flags key_len meta_len binary_len source_len      (40 bytes)
+//   magic     := "FP8JITK\0"                                     8 bytes
+//   version   := u32   kFormatVersion (1)
+//   flags     := u32   reserved, 0
+//   key_len   := u32   bytes of key
+//   meta_len  := u32   bytes of meta
+//   binary_len:= u64   bytes of binary
+//   source_len:= u64   bytes of source (0: source not stored)
+//   key       := key_len bytes      the cache key, 32 lowercase hex chars
+//   meta      := meta_len bytes     UTF-8 JSON object (below)
+//   binary    := binary_len bytes   cubin / code object, as the toolchain produced it
+//   source    := source_len bytes   rendered source the binary was compiled from
+//   checksum  := 16 bytes           XXH3-128 (seed 0) of every byte before it, in canonical
+//                                   (big-endian, `xxh128sum`) byte order
+//   All integers are little-endian. The file is exactly 40 + key_len + meta_len + binary_len +
+//   source_len + 16 bytes long; anything else is a damaged file.
+//
+//   meta is a JSON object: "target" (string, always; Entry::target) plus whatever the writer puts
+//   in Entry::meta: spec, kernel_name, toolchain, toolchain_version, options, compile_ms,
+//   resources {...}, created (ISO-8601 UTC), library_version. Readers ignore members they do not
+//   know.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/key.hpp"
+
+namespace fp8jit::cache {
+
+constexpr char kEntryMagic[8] = {'F', 'P', '8', 'J', 'I', 'T', 'K', '\0'};
+constexpr std::size_t kEntryHeaderBytes = 40;
+constexpr std::size_t kEntryChecksumBytes = 16;
+
+struct Entry {
+  std::string key;     // derive_key() of what built it
+  std::string target;  // arch string the binary is for ("sm_90a", "gfx942:sramecc+:xnack-")
+  // A JSON object: spec, kernel_name, toolchain, toolchain_version, options, compile_ms,
+  // resources {...}, created (ISO-8601 UTC), library_version. "target" is reserved for the field
+  // above.
+  nlohmann::json meta = nlohmann::json::object();
+  std::vector<std::uint8_t> binary;
+  std::string source;  // empty when the source is not kept
+};
+
+// The outcome of decode_entry: an entry, or why the bytes are not one.
+struct DecodeResult {
+  std::optional<Entry> entry;
+  std::string error;  // set exactly when entry is empty
+
+  bool ok() const { return entry.has_value(); }
+};
+
+// The bytes of `entry` in the format above. Throws InvalidArgument when the entry cannot be
+// written faithfully: meta not a JSON object, meta holding a "target" other than entry.target, or
+// strings that are not valid UTF-8, or a key or meta longer than 4 GiB.
+std::vector<std::uint8_t> encode_entry(const Entry& entry);
+
+// Parses and verifies `bytes` as the entry of `expected_key`. Never trusts them: a short file, bad
+// magic, another format version, non-zero flags, lengths that disagree with the size, a checksum
+// mismatch, metadata that is not a JSON object with a string "target", or a key other than
+// `expected_key` each yield an error naming what is wrong. Never throws, never reads outside
+// `bytes`, and allocates no more than bytes.size() for the entry.
+DecodeResult decode_entry(std::span<const std::uint8_t> bytes, std::string_view expected_key);
+
+// The current time as ISO-8601 UTC with seconds ("2025-06-01T12:34:56Z"), for meta["created"].
+std::string utc_now_iso8601();
+
+}  // namespace fp8jit::cache

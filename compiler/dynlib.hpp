@@ -1,0 +1,41 @@
+// DynLib: an RAII dlopen handle (move-only, closes once) and symbol lookup. Used for every vendor
+// library so the library and its CLI start on machines without them.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace fp8jit::compiler {
+
+class DynLib {
+ public:
+  DynLib() = default;
+  // Tries each candidate (file name or absolute path) in order; the first that loads wins.
+  // On failure, returns an empty DynLib and appends each dlerror() to *why.
+  static DynLib open_first(const std::vector<std::string>& candidates, std::string* why);
+
+  DynLib(DynLib&& o) noexcept : handle_(o.handle_), path_(std::move(o.path_)) { o.handle_ = nullptr; }
+  DynLib& operator=(DynLib&& o) noexcept;
+  DynLib(const DynLib&) = delete;
+  DynLib& operator=(const DynLib&) = delete;
+  ~DynLib();
+
+  explicit operator bool() const { return handle_ != nullptr; }
+  // Path the library was loaded from (resolved through dladdr/dlinfo where possible).
+  const std::string& path() const { return path_; }
+  // Symbol address or nullptr.
+  void* symbol(const char* name) const;
+  // Assigns the symbol to `fn`; returns false (and appends the name to *missing) when absent.
+  template <class Fn>
+  bool bind(Fn*& fn, const char* name, std::string* missing) const {
+    fn = reinterpret_cast<Fn*>(symbol(name));
+    if (!fn && missing) *missing += std::string(missing->empty() ? "" : ", ") + name;
+    return fn != nullptr;
+  }
+
+ private:
+  void* handle_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace fp8jit::compiler

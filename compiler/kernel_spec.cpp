@@ -1,0 +1,138 @@
+#include "compiler/kernel_spec.hpp"
+
+#include <cstdio>
+#include <string>
+
+#include "compiler/layouts.hpp"
+#include "fp8jit/error.hpp"
+
+namespace fp8jit::compiler {
+
+namespace {
+
+bool is_pow2_in(int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; }
+
+[[noreturn]] void reject(const KernelSpec& s, const std::string& why) {
+  throw InvalidArgument("failed to build kernel " + s.kernel_name() + ": " + why);
+}
+
+// "sm_90a" -> "sm90a", "gfx942" -> "gfx942": the arch as it reads in a kernel name.
+std::string arch_tag(const Target& t) {
+  std::string a = t.arch;
+  if (a.rfind("sm_", 0) == 0) a.erase(2, 1);
+  return a;
+}
+
+}  // namespace
+
+std::string GemmConfig::str() const {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "bm%d_bn%d_bk%d_w%d_s%d_k%d", bm, bn, bk, warps, stages, split_k);
+  return buf;
+}
+
+GemmConfig GemmConfig::parse(std::string_view text) {
+  GemmConfig c;
+  int used = 0;
+  const std::string s(text);
+  if (std::sscanf(s.c_str(), "bm%d_bn%d_bk%d_w%d_s%d_k%d%n", &c.bm, &c.bn, &c.bk, &c.warps,
+                  &c.stages, &c.split_k, &used) != 6 ||
+      used != static_cast<int>(s.size()))
+    throw InvalidArgument("failed to parse config '" + s +
+                          "': expected bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>");
+  return c;
+}
+
+std::string KernelSpec::canonical() const {
+  std::string s = "fp8jit.spec/" + std::to_string(kVersion);
+  s += op == Op::gemm ? " op=gemm" : " op=preshuffle";
+  s += " family=" + family;
+  s += " target=" + target.str();
+  s += " n=" + std::to_string(n) + " k=" + std::to_string(k);
+  s += " cfg=" + (op == Op::gemm ? config.str() : std::string("-"));
+  s += " fp8=" + std::string(to_string(fp8));
+  s += " out=" + std::string(to_string(out));
+  s += bias ? " bias=1" : " bias=0";
+  s += " layout=" + std::string(to_string(layout));
+  return s;
+}
+
+std::string KernelSpec::kernel_name() const {
+  if (op == Op::preshuffle)
+    return "fp8pack_" + std::string(to_string(layout)) + "_" + arch_tag(target);
+  return "fp8gemm_n" + std::to_string(n) + "_k" + std::to_string(k) + "_" + config.str() + "_" +
+         std::string(to_string(out)) + (bias ? "_bias_" : "_") + arch_tag(target);
+}
+
+int KernelSpec::threads() const {
+  if (op == Op::preshuffle) return 256;
+  return config.warps * (target.vendor == Vendor::amd ? 64 : 32);
+}
+
+void KernelSpec::validate() const {
+  if (fp8 != target.fp8_format())
+    reject(*this, "fp8 format " + std::string(to_string(fp8)) + " does not match arch " +
+                      target.arch + ", which consumes " +
+                      std::string(to_string(target.fp8_format())));
+  const WeightLayout native = native_layout(target);
+  if (layout != native)
+    reject(*this, "layout " + std::string(to_string(layout)) + " is not read by " + target.arch +
+                      " kernels (they read " + std::string(to_string(native)) + ")");
+  if (op == Op::preshuffle) return;
+
+  if (!target.has_fp8_mma())
+    reject(*this, "arch " + target.arch + " has no fp8 matrix instructions (use gfx942, gfx950, "
+                  "sm_89 or sm_90a)");
+  check_layout_shape(layout, n, k);
+  if (n > (1LL << 31) || k > (1LL << 31))
+    reject(*this, "N and K must be below 2^31");
+  const GemmConfig& c = config;
+  const int lanes_k = target.vendor == Vendor::amd ? 64 : 32;  // k consumed per fragment step
+  const int frag_m = target.vendor == Vendor::amd ? 16 : 8;    // tokens per fragment
+  if (!is_pow2_in(c.warps, 1, 8)) reject(*this, "warps = " + std::to_string(c.warps) +
+                                                    " must be a power of two in [1, 8]");
+  if (c.bn % (16 * c.warps) != 0 || !is_pow2_in(c.bn / (16 * c.warps), 1, 4))
+    reject(*this, "bn = " + std::to_string(c.bn) + " must be 16 x warps x {1, 2, 4}");
+  if (!is_pow2_in(c.bm, frag_m, frag_m * 8))
+    reject(*this, "bm = " + std::to_string(c.bm) + " must be a power of two in [" +
+                      std::to_string(frag_m) + ", " + std::to_string(frag_m * 8) + "]");
+  if (!is_pow2_in(c.bk, lanes_k, 4 * lanes_k))
+    reject(*this, "bk = " + std::to_string(c.bk) + " must be a power of two in [" +
+                      std::to_string(lanes_k) + ", " + std::to_string(4 * lanes_k) + "]");
+  if (c.stages != 1 && c.stages != 2)
+    reject(*this, "stages = " + std::to_string(c.stages) + " must be 1 or 2");
+  if (c.split_k != 1)
+    reject(*this, "split_k = " + std::to_string(c.split_k) + " must be 1 (split-K is not built yet)");
+}
+
+WeightLayout native_layout(const Target& target) {
+  return target.vendor == Vendor::amd ? WeightLayout::aiter16x16 : WeightLayout::nv_mma16x32;
+}
+
+KernelSpec gemm_spec(const Target& target, std::int64_t n, std::int64_t k,
+                     const GemmConfig& config, OutDType out, bool bias) {
+  KernelSpec s;
+  s.op = Op::gemm;
+  s.family = target.vendor == Vendor::amd ? "mfma_cdna3" : "mma_sm89";
+  s.target = target;
+  s.n = n;
+  s.k = k;
+  s.config = config;
+  s.fp8 = target.fp8_format();
+  s.out = out;
+  s.bias = bias;
+  s.layout = native_layout(target);
+  return s;
+}
+
+KernelSpec preshuffle_spec(const Target& target, WeightLayout layout) {
+  KernelSpec s;
+  s.op = Op::preshuffle;
+  s.family = "preshuffle";
+  s.target = target;
+  s.fp8 = target.fp8_format();
+  s.layout = layout;
+  return s;
+}
+
+}  // namespace fp8jit::compiler

@@ -1,0 +1,66 @@
+// KernelSpec: everything that decides a kernel binary, with one canonical text form (the cache key
+// and what humans read) and a kernel name that reads like the spec.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "compiler/target.hpp"
+#include "fp8jit/types.hpp"
+
+namespace fp8jit::compiler {
+
+enum class Op { gemm, preshuffle };
+
+// A tile configuration. Each family documents how it reads these fields and which values it
+// accepts (family_constraints in kernel_spec.cpp enforces exactly those).
+struct GemmConfig {
+  int bm = 16;      // tokens per block tile
+  int bn = 64;      // weight rows (output columns) per block tile
+  int bk = 64;      // k per main-loop step
+  int warps = 4;    // warps (NVIDIA) or waves (AMD) per block
+  int stages = 2;   // loads in flight (register or shared-memory stages)
+  int split_k = 1;  // k-slices reduced across blocks (1: none)
+
+  // "bm16_bn64_bk64_w4_s2_k1"; parse() accepts exactly that form and throws InvalidArgument.
+  std::string str() const;
+  static GemmConfig parse(std::string_view text);
+  friend bool operator==(const GemmConfig&, const GemmConfig&) = default;
+};
+
+struct KernelSpec {
+  static constexpr int kVersion = 1;  // bump when the canonical form changes
+
+  Op op = Op::gemm;
+  std::string family;  // "mma_sm89" (NVIDIA mma.sync), "mfma_cdna3" (AMD), "preshuffle"
+  Target target;
+  std::int64_t n = 0, k = 0;  // weight shape; 0 for shape-generic kernels (preshuffle)
+  GemmConfig config;
+  Fp8Format fp8 = Fp8Format::e4m3fn;
+  OutDType out = OutDType::bf16;
+  bool bias = false;
+  WeightLayout layout = WeightLayout::nv_mma16x32;
+
+  // "fp8jit.spec/1 op=gemm family=mma_sm89 target=sm_90a n=4096 k=4096 cfg=bm16_... fp8=e4m3fn
+  // out=bf16 bias=1 layout=nv_mma16x32": stable field order, no optional fields.
+  std::string canonical() const;
+  // "fp8gemm_n4096_k4096_bm16_bn64_bk64_w4_s2_k1_bf16_bias_sm90a" — a valid C identifier.
+  std::string kernel_name() const;
+  // Threads per block the family launches with this config.
+  int threads() const;
+  // Throws InvalidArgument naming the value and the rule when the spec breaks a family or layout
+  // constraint (shape divisibility, config limits, fp8 format vs arch).
+  void validate() const;
+};
+
+// The GEMM spec for a weight of shape (n, k) on `target` with `config`: picks the family and the
+// weight layout of that vendor and the fp8 format of the arch.
+KernelSpec gemm_spec(const Target& target, std::int64_t n, std::int64_t k, const GemmConfig& config,
+                     OutDType out, bool bias);
+// The shape-generic preshuffle kernel for `layout` on `target`.
+KernelSpec preshuffle_spec(const Target& target, WeightLayout layout);
+// The weight layout the GEMM families of `target`'s vendor read.
+WeightLayout native_layout(const Target& target);
+
+}  // namespace fp8jit::compiler

@@ -1,0 +1,35 @@
+// Weight layouts: named bijections [N, K] row-major fp8 -> packed bytes (docs/layouts.md). Host
+// implementations here; the device kernels are templates/preshuffle.inc. Both must agree with
+// packed_offset(), which is the formula of record.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "fp8jit/types.hpp"
+
+namespace fp8jit::compiler {
+
+struct LayoutRule {
+  int n_multiple;  // N must be a multiple of this
+  int k_multiple;  // K must be a multiple of this
+};
+
+LayoutRule layout_rule(WeightLayout layout);
+
+// Throws InvalidArgument naming n or k and the rule ("K = 100 must be a multiple of 32 for layout
+// aiter16x16; pad K with zeros to 128") when the shape does not fit the layout.
+void check_layout_shape(WeightLayout layout, std::int64_t n, std::int64_t k);
+
+// Byte offset in the packed buffer of element (row, col) of the [n, k] row-major weight.
+std::size_t packed_offset(WeightLayout layout, std::int64_t n, std::int64_t k, std::int64_t row,
+                          std::int64_t col);
+
+// packed[packed_offset(r, c)] = w[r * k + c] for all r < n, c < k. Checks the shape first.
+void pack_host(WeightLayout layout, const std::uint8_t* w, std::uint8_t* packed, std::int64_t n,
+               std::int64_t k);
+// The inverse of pack_host.
+void unpack_host(WeightLayout layout, const std::uint8_t* packed, std::uint8_t* w, std::int64_t n,
+                 std::int64_t k);
+
+}  // namespace fp8jit::compiler

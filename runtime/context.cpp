@@ -1,0 +1,286 @@
+#include <array>
+#include <climits>
+#include <cstdint>
+
+#include "compiler/layouts.hpp"
+#include "fp8jit/error.hpp"
+#include "runtime/context_state.hpp"
+#include "runtime/heuristic.hpp"
+
+namespace fp8jit {
+
+namespace {
+
+using compiler::KernelSpec;
+using runtime::LoadedKernel;
+
+std::string ptr_str(const void* p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%p", p);
+  return buf;
+}
+
+void require_pointer(const void* p, std::size_t align, const char* what, const char* verb) {
+  if (!p) throw InvalidArgument(std::string("failed to ") + verb + ": " + what + " is null");
+  if (reinterpret_cast<std::uintptr_t>(p) % align != 0)
+    throw InvalidArgument(std::string("failed to ") + verb + ": " + what + " = " + ptr_str(p) +
+                          " must be " + std::to_string(align) + "-byte aligned");
+}
+
+std::unique_ptr<runtime::Driver> open_driver(int device) {
+  std::string why;
+  try {
+    return runtime::make_cuda_driver(device);
+  } catch (const DriverError& e) {
+    why = std::string("\n  cuda: ") + e.what();
+  }
+  try {
+    return runtime::make_hip_driver(device);
+  } catch (const DriverError& e) {
+    why += std::string("\n  hip: ") + e.what();
+  }
+  throw DriverError("failed to open GPU " + std::to_string(device) + ": no usable driver" + why);
+}
+
+void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void* stream) {
+  const auto& c = k.spec.config;
+  runtime::LaunchDims dims;
+  dims.grid[0] = static_cast<unsigned>((k.spec.n + c.bn - 1) / c.bn);
+  dims.grid[1] = static_cast<unsigned>((a.m + c.bm - 1) / c.bm);
+  dims.grid[2] = static_cast<unsigned>(c.split_k);
+  dims.block[0] = static_cast<unsigned>(k.threads);
+  const void* ap = a.a;
+  const float* sap = a.sa;
+  const void* wp = a.w->data();
+  const float* swp = a.w->scales();
+  const void* bp = a.bias;
+  void* op = a.out;
+  int m = static_cast<int>(a.m);
+  void* params[] = {&ap, &sap, &wp, &swp, &bp, &op, &m};
+  s.driver->launch(k.function, dims, stream, params);
+}
+
+// Checks everything about a GEMM call that does not depend on the kernel; returns false for M = 0.
+bool validate(const ContextState& s, const GemmArgs& a) {
+  const char* verb = "run fp8 GEMM";
+  if (!a.w) throw InvalidArgument("failed to run fp8 GEMM: w (the PackedWeight) is null");
+  if (a.m < 0)
+    throw InvalidArgument("failed to run fp8 GEMM: M = " + std::to_string(a.m) + " must be >= 0");
+  if (a.m > INT_MAX)
+    throw InvalidArgument("failed to run fp8 GEMM: M = " + std::to_string(a.m) +
+                          " must be below 2^31");
+  const PackedWeight& w = *a.w;
+  if (!w.data())
+    throw InvalidArgument("failed to run fp8 GEMM: the PackedWeight is empty (moved from, or "
+                          "never packed)");
+  const auto native = compiler::native_layout(s.target);
+  if (w.layout() != native)
+    throw InvalidArgument("failed to run fp8 GEMM: the weight is packed in layout " +
+                          std::string(to_string(w.layout())) + " but " + s.target.arch +
+                          " kernels read " + std::string(to_string(native)));
+  if (w.format() != s.target.fp8_format())
+    throw InvalidArgument("failed to run fp8 GEMM: the weight is " +
+                          std::string(to_string(w.format())) + " but " + s.target.arch +
+                          " consumes " + std::string(to_string(s.target.fp8_format())));
+  if (a.m == 0) return false;
+  require_pointer(a.a, 16, "a", verb);
+  require_pointer(a.sa, 4, "sa", verb);
+  require_pointer(a.out, 16, "out", verb);
+  if (a.bias) require_pointer(a.bias, 2, "bias", verb);
+  return true;
+}
+
+}  // namespace
+
+// ---- DeviceBuffer ----------------------------------------------------------------------------
+
+DeviceBuffer::DeviceBuffer(DeviceBuffer&& o) noexcept
+    : owner_(std::move(o.owner_)), ptr_(o.ptr_), size_(o.size_) {
+  o.ptr_ = nullptr;
+  o.size_ = 0;
+}
+
+DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
+  if (this != &o) {
+    if (ptr_ && owner_) owner_->driver->free(ptr_);
+    owner_ = std::move(o.owner_);
+    ptr_ = o.ptr_;
+    size_ = o.size_;
+    o.ptr_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+DeviceBuffer::~DeviceBuffer() {
+  if (ptr_ && owner_) owner_->driver->free(ptr_);
+}
+
+// ---- Plan ------------------------------------------------------------------------------------
+
+struct Plan::Impl {
+  std::shared_ptr<ContextState> state;
+  const void* weight = nullptr;
+  OutDType out_dtype = OutDType::bf16;
+  bool has_bias = false;
+  std::vector<const LoadedKernel*> by_bucket;  // one per m_buckets() entry
+};
+
+void Plan::gemm(const GemmArgs& args, void* stream) const {
+  if (!impl_) throw InvalidArgument("failed to run fp8 GEMM: the Plan is empty");
+  ContextState& s = *impl_->state;
+  if (!validate(s, args)) return;
+  if (args.w->data() != impl_->weight)
+    throw InvalidArgument("failed to run fp8 GEMM: the Plan was made for another weight");
+  if (args.out_dtype != impl_->out_dtype || (args.bias != nullptr) != impl_->has_bias)
+    throw InvalidArgument("failed to run fp8 GEMM: the Plan was made for out=" +
+                          std::string(to_string(impl_->out_dtype)) +
+                          (impl_->has_bias ? " with bias" : " without bias"));
+  launch_gemm(s, *impl_->by_bucket[runtime::m_bucket_index(args.m)], args, stream);
+}
+
+std::vector<std::string> Plan::describe() const {
+  std::vector<std::string> out;
+  if (!impl_) return out;
+  const auto& bounds = runtime::m_buckets();
+  for (std::size_t i = 0; i < bounds.size(); ++i)
+    out.push_back((bounds[i] == runtime::kUnboundedM ? std::string("m>") + std::to_string(bounds[i - 1])
+                                                     : "m<=" + std::to_string(bounds[i])) +
+                  ": " + impl_->by_bucket[i]->kernel_name);
+  return out;
+}
+
+// ---- Context ---------------------------------------------------------------------------------
+
+Context runtime::make_context(Options options, std::unique_ptr<Driver> driver) {
+  auto s = std::make_shared<ContextState>();
+  s->options = std::move(options);
+  s->driver = std::move(driver);
+  s->target = compiler::Target::parse(s->driver->device().arch);
+  s->toolchains = std::make_shared<const compiler::Toolchains>();
+  s->builder = std::make_unique<KernelBuilder>(s->options, s->toolchains);
+  s->kernels = std::make_unique<KernelCache>(*s->driver, *s->builder);
+  return Context(std::move(s));
+}
+
+Context::Context(Options options) {
+  const int device = options.device;
+  *this = runtime::make_context(std::move(options), open_driver(device));
+}
+
+Context::Context(std::shared_ptr<ContextState> state) : state_(std::move(state)) {}
+
+Context::~Context() = default;
+Context::Context(Context&&) noexcept = default;
+Context& Context::operator=(Context&&) noexcept = default;
+
+std::string Context::device_name() const { return state_->driver->device().name; }
+std::string Context::target() const { return state_->target.str(); }
+int Context::multiprocessors() const { return state_->driver->device().multiprocessors; }
+
+PackedWeight Context::pack_weight(const void* w, const float* sw, std::int64_t n, std::int64_t k,
+                                  void* stream) {
+  ContextState& s = *state_;
+  const WeightLayout layout = compiler::native_layout(s.target);
+  compiler::check_layout_shape(layout, n, k);
+  require_pointer(w, 16, "w", "pack weight");
+  require_pointer(sw, 4, "sw", "pack weight");
+  PackedWeight p;
+  p.storage_ = alloc(static_cast<std::size_t>(n * k));
+  const LoadedKernel& kernel = s.kernels->get(compiler::preshuffle_spec(s.target, layout));
+  runtime::LaunchDims dims;
+  const std::int64_t threads = n * k / 16;
+  dims.grid[0] = static_cast<unsigned>((threads + 255) / 256);
+  dims.block[0] = 256;
+  const void* src = w;
+  void* dst = p.storage_.get();
+  long nn = n, kk = k;
+  void* params[] = {&src, &dst, &nn, &kk};
+  s.driver->launch(kernel.function, dims, stream, params);
+  p.data_ = p.storage_.get();
+  p.scales_ = sw;
+  p.n_ = n;
+  p.k_ = k;
+  p.layout_ = layout;
+  p.format_ = s.target.fp8_format();
+  return p;
+}
+
+PackedWeight Context::wrap_packed_weight(const void* packed, const float* sw, std::int64_t n,
+                                         std::int64_t k, WeightLayout layout) {
+  const auto native = compiler::native_layout(state_->target);
+  if (layout != native)
+    throw InvalidArgument("failed to wrap packed weight: layout " +
+                          std::string(to_string(layout)) + " is not read by " +
+                          state_->target.arch + " kernels (they read " +
+                          std::string(to_string(native)) + ")");
+  compiler::check_layout_shape(layout, n, k);
+  require_pointer(packed, 16, "packed", "wrap packed weight");
+  require_pointer(sw, 4, "sw", "wrap packed weight");
+  PackedWeight p;
+  p.data_ = packed;
+  p.scales_ = sw;
+  p.n_ = n;
+  p.k_ = k;
+  p.layout_ = layout;
+  p.format_ = state_->target.fp8_format();
+  return p;
+}
+
+void Context::gemm(const GemmArgs& args, void* stream) {
+  ContextState& s = *state_;
+  if (!validate(s, args)) return;
+  const auto bound = runtime::m_buckets()[runtime::m_bucket_index(args.m)];
+  const auto& w = *args.w;
+  const auto cfg = runtime::heuristic_config(s.target, s.driver->device().multiprocessors, bound,
+                                             w.n(), w.k());
+  const auto spec = compiler::gemm_spec(s.target, w.n(), w.k(), cfg, args.out_dtype,
+                                        args.bias != nullptr);
+  launch_gemm(s, s.kernels->get(spec), args, stream);
+}
+
+Plan Context::plan(const PackedWeight& w, OutDType out_dtype, bool has_bias) {
+  ContextState& s = *state_;
+  if (!w.data()) throw InvalidArgument("failed to plan fp8 GEMM: the PackedWeight is empty");
+  auto impl = std::make_shared<Plan::Impl>();
+  impl->state = state_;
+  impl->weight = w.data();
+  impl->out_dtype = out_dtype;
+  impl->has_bias = has_bias;
+  for (const auto bound : runtime::m_buckets()) {
+    const auto cfg = runtime::heuristic_config(s.target, s.driver->device().multiprocessors,
+                                               bound, w.n(), w.k());
+    impl->by_bucket.push_back(
+        &s.kernels->get(compiler::gemm_spec(s.target, w.n(), w.k(), cfg, out_dtype, has_bias)));
+  }
+  Plan p;
+  p.impl_ = std::move(impl);
+  return p;
+}
+
+DeviceBuffer Context::alloc(std::size_t bytes) {
+  DeviceBuffer b;
+  b.owner_ = state_;
+  b.ptr_ = bytes ? state_->driver->alloc(bytes) : nullptr;
+  b.size_ = bytes;
+  return b;
+}
+
+void Context::copy_to_device(void* dst, const void* src, std::size_t bytes) {
+  state_->driver->copy_to_device(dst, src, bytes);
+}
+void Context::copy_to_host(void* dst, const void* src, std::size_t bytes) {
+  state_->driver->copy_to_host(dst, src, bytes);
+}
+void Context::synchronize(void* stream) { state_->driver->synchronize(stream); }
+
+CacheStats Context::stats() const {
+  CacheStats st;
+  st.compiles = state_->builder->compiles();
+  st.disk_hits = state_->builder->disk_hits();
+  st.memory_hits = state_->kernels->memory_hits();
+  st.compile_ms_total = state_->builder->compile_ms_total();
+  return st;
+}
+
+}  // namespace fp8jit

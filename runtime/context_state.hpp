@@ -1,0 +1,29 @@
+// ContextState: what a Context and the objects it hands out (DeviceBuffer, Plan) share.
+#pragma once
+
+#include <memory>
+
+#include "compiler/target.hpp"
+#include "compiler/toolchain.hpp"
+#include "fp8jit/gemm.hpp"
+#include "runtime/driver.hpp"
+#include "runtime/kernel_builder.hpp"
+#include "runtime/kernel_cache.hpp"
+
+namespace fp8jit {
+
+struct ContextState {
+  Options options;
+  std::unique_ptr<runtime::Driver> driver;
+  compiler::Target target;
+  std::shared_ptr<const compiler::Toolchains> toolchains;
+  std::unique_ptr<runtime::KernelBuilder> builder;
+  std::unique_ptr<runtime::KernelCache> kernels;
+};
+
+namespace runtime {
+// A Context over `driver` (any Driver: the CUDA or HIP one, or a test's).
+Context make_context(Options options, std::unique_ptr<Driver> driver);
+}  // namespace runtime
+
+}  // namespace fp8jit

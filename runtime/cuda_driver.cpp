@@ -1,0 +1,390 @@
+// CudaDriver: the Driver interface over the CUDA driver API (libcuda.so.1, dlopen'ed), on the
+// device's primary context, the one the CUDA runtime and torch use.
+//
+// NOTE: cuda.h is deliberately not included, so that the library builds where the toolkit is
+// absent. The few types, enum values and prototypes used are declared below; each was checked
+// against cuda.h of CUDA 13.0 and none has changed since CUDA 11.
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/dynlib.hpp"
+#include "fp8jit/error.hpp"
+#include "runtime/driver.hpp"
+
+namespace fp8jit::runtime {
+
+namespace {
+
+// --- the part of cuda.h fp8jit needs ---------------------------------------------------------
+using CUresult = int;
+using CUdevice = int;
+using CUdeviceptr = unsigned long long;  // 64-bit builds only, as cuda.h on x86-64 / aarch64
+using CUcontext = struct CUctx_st*;
+using CUmodule = struct CUmod_st*;
+using CUfunction = struct CUfunc_st*;
+using CUstream = struct CUstream_st*;
+
+constexpr CUresult CUDA_SUCCESS = 0;
+constexpr CUresult CUDA_ERROR_DEINITIALIZED = 4;
+
+// CUdevice_attribute
+constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+constexpr int CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE = 38;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
+// CUfunction_attribute
+constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+
+// Dynamic shared memory a kernel may use without opting in.
+constexpr unsigned kDefaultDynamicShared = 48 * 1024;
+
+// One entry per CUDA call fp8jit makes; the _v2 symbols where cuda.h maps the name to one (the
+// unversioned symbols are the CUDA 3.x ABI with 32-bit sizes).
+struct CudaApi {
+  CUresult (*cuInit)(unsigned) = nullptr;
+  CUresult (*cuDriverGetVersion)(int*) = nullptr;
+  CUresult (*cuGetErrorName)(CUresult, const char**) = nullptr;
+  CUresult (*cuGetErrorString)(CUresult, const char**) = nullptr;
+  CUresult (*cuDeviceGetCount)(int*) = nullptr;
+  CUresult (*cuDeviceGet)(CUdevice*, int) = nullptr;
+  CUresult (*cuDeviceGetName)(char*, int, CUdevice) = nullptr;
+  CUresult (*cuDeviceGetAttribute)(int*, int, CUdevice) = nullptr;
+  CUresult (*cuDeviceTotalMem)(std::size_t*, CUdevice) = nullptr;
+  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext*, CUdevice) = nullptr;
+  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice) = nullptr;
+  CUresult (*cuCtxSetCurrent)(CUcontext) = nullptr;
+  CUresult (*cuCtxGetCurrent)(CUcontext*) = nullptr;
+  CUresult (*cuCtxSynchronize)() = nullptr;
+  CUresult (*cuModuleLoadData)(CUmodule*, const void*) = nullptr;
+  CUresult (*cuModuleUnload)(CUmodule) = nullptr;
+  CUresult (*cuModuleGetFunction)(CUfunction*, CUmodule, const char*) = nullptr;
+  CUresult (*cuFuncGetAttribute)(int*, int, CUfunction) = nullptr;
+  CUresult (*cuFuncSetAttribute)(CUfunction, int, int) = nullptr;
+  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
+                             unsigned, unsigned, CUstream, void**, void**) = nullptr;
+  CUresult (*cuMemAlloc)(CUdeviceptr*, std::size_t) = nullptr;
+  CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
+  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void*, std::size_t) = nullptr;
+  CUresult (*cuMemcpyDtoH)(void*, CUdeviceptr, std::size_t) = nullptr;
+  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, std::size_t) = nullptr;
+  CUresult (*cuStreamSynchronize)(CUstream) = nullptr;
+
+  // Binds every entry; returns the names that are missing ("" when none).
+  std::string bind(const compiler::DynLib& lib) {
+    std::string missing;
+    lib.bind(cuInit, "cuInit", &missing);
+    lib.bind(cuDriverGetVersion, "cuDriverGetVersion", &missing);
+    lib.bind(cuGetErrorName, "cuGetErrorName", &missing);
+    lib.bind(cuGetErrorString, "cuGetErrorString", &missing);
+    lib.bind(cuDeviceGetCount, "cuDeviceGetCount", &missing);
+    lib.bind(cuDeviceGet, "cuDeviceGet", &missing);
+    lib.bind(cuDeviceGetName, "cuDeviceGetName", &missing);
+    lib.bind(cuDeviceGetAttribute, "cuDeviceGetAttribute", &missing);
+    lib.bind(cuDeviceTotalMem, "cuDeviceTotalMem_v2", &missing);
+    lib.bind(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", &missing);
+    lib.bind(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", &missing);
+    lib.bind(cuCtxSetCurrent, "cuCtxSetCurrent", &missing);
+    lib.bind(cuCtxGetCurrent, "cuCtxGetCurrent", &missing);
+    lib.bind(cuCtxSynchronize, "cuCtxSynchronize", &missing);
+    lib.bind(cuModuleLoadData, "cuModuleLoadData", &missing);
+    lib.bind(cuModuleUnload, "cuModuleUnload", &missing);
+    lib.bind(cuModuleGetFunction, "cuModuleGetFunction", &missing);
+    lib.bind(cuFuncGetAttribute, "cuFuncGetAttribute", &missing);
+    lib.bind(cuFuncSetAttribute, "cuFuncSetAttribute", &missing);
+    lib.bind(cuLaunchKernel, "cuLaunchKernel", &missing);
+    lib.bind(cuMemAlloc, "cuMemAlloc_v2", &missing);
+    lib.bind(cuMemFree, "cuMemFree_v2", &missing);
+    lib.bind(cuMemcpyHtoD, "cuMemcpyHtoD_v2", &missing);
+    lib.bind(cuMemcpyDtoH, "cuMemcpyDtoH_v2", &missing);
+    lib.bind(cuMemsetD8, "cuMemsetD8_v2", &missing);
+    lib.bind(cuStreamSynchronize, "cuStreamSynchronize", &missing);
+    return missing;
+  }
+
+  // "CUDA_ERROR_OUT_OF_MEMORY: out of memory"; works before cuInit and after shutdown.
+  std::string describe(CUresult r) const {
+    const char* name = nullptr;
+    const char* text = nullptr;
+    if (cuGetErrorName(r, &name) != CUDA_SUCCESS || !name) return "CUresult " + std::to_string(r);
+    if (cuGetErrorString(r, &text) != CUDA_SUCCESS || !text) return name;
+    return std::string(name) + ": " + text;
+  }
+
+  // Throws DriverError "failed to <what>: <CUDA_ERROR_NAME>: <text>" unless r is CUDA_SUCCESS.
+  // `what` is a callable so that the message is only built on failure (launch is a hot path).
+  template <class What>
+  void check(CUresult r, What&& what) const {
+    if (r != CUDA_SUCCESS) throw DriverError("failed to " + what() + ": " + describe(r));
+  }
+};
+
+std::string hex(const void* p) {
+  char buf[2 + 2 * sizeof(void*) + 1];
+  std::snprintf(buf, sizeof buf, "%p", p);
+  return buf;
+}
+
+CUdeviceptr dptr(const void* p) { return reinterpret_cast<CUdeviceptr>(p); }
+
+// What every module and allocation needs to outlive: the library, its entry points and the
+// retained primary context. Shared by the driver and each of its modules, so a module destroyed
+// after its driver still unloads from a live context through a loaded library.
+struct Session {
+  compiler::DynLib lib;
+  CudaApi api;
+  int ordinal = 0;
+  CUdevice device = 0;
+  CUcontext ctx = nullptr;
+
+  Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() {
+    // Fails only with CUDA_ERROR_DEINITIALIZED at process exit, when there is nothing to release.
+    if (ctx) api.cuDevicePrimaryCtxRelease(device);
+  }
+};
+
+// Makes the session's context current on the calling thread for the scope of one call.
+// NOTE: when another context was bound (an engine driving another device on this thread), it is
+// restored afterwards; when none was, ours stays bound, so that the next call on this thread costs
+// one cuCtxGetCurrent and nothing else.
+class ScopedContext {
+ public:
+  explicit ScopedContext(const Session& s) : s_(s) {
+    CUcontext current = nullptr;
+    s.api.check(s.api.cuCtxGetCurrent(&current),
+                [] { return std::string("query the current CUDA context"); });
+    if (current == s.ctx) return;
+    s.api.check(s.api.cuCtxSetCurrent(s.ctx), [&] {
+      return "make the primary context of CUDA device " + std::to_string(s.ordinal) + " current";
+    });
+    previous_ = current;
+  }
+  ScopedContext(const ScopedContext&) = delete;
+  ScopedContext& operator=(const ScopedContext&) = delete;
+  ~ScopedContext() {
+    if (previous_) s_.api.cuCtxSetCurrent(previous_);
+  }
+
+ private:
+  const Session& s_;
+  CUcontext previous_ = nullptr;
+};
+
+// What Module::get() points to for a CUDA module. Opaque outside this file.
+struct CudaModule {
+  std::shared_ptr<const Session> session;
+  CUmodule module = nullptr;
+};
+
+// Module's unload function. Never throws; tolerates driver shutdown (CUDA_ERROR_DEINITIALIZED
+// from static destructors at exit), in which case the driver has already freed the module.
+void unload_module(void* handle) noexcept {
+  auto* m = static_cast<CudaModule*>(handle);
+  const CudaApi& api = m->session->api;
+  CUcontext previous = nullptr;
+  if (api.cuCtxGetCurrent(&previous) == CUDA_SUCCESS) {
+    const bool switched = previous != m->session->ctx &&
+                          api.cuCtxSetCurrent(m->session->ctx) == CUDA_SUCCESS;
+    // Any error here (CUDA_ERROR_DEINITIALIZED included) leaves nothing to undo.
+    api.cuModuleUnload(m->module);
+    if (switched && previous) api.cuCtxSetCurrent(previous);
+  }
+  delete m;
+}
+
+class CudaDriver final : public Driver {
+ public:
+  explicit CudaDriver(int ordinal) : s_(std::make_shared<Session>()) {
+    Session& s = *s_;
+    const CudaApi& api = s.api;
+    std::string why;
+    s.lib = compiler::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why);
+    if (!s.lib)
+      throw DriverError("failed to load the CUDA driver (tried libcuda.so.1, libcuda.so): " + why);
+    const std::string missing = s.api.bind(s.lib);
+    if (!missing.empty())
+      throw DriverError("failed to load the CUDA driver from " + s.lib.path() +
+                        ": missing symbols " + missing);
+
+    api.check(api.cuInit(0), [&] { return "initialize the CUDA driver " + s.lib.path(); });
+    int version = 0;
+    api.check(api.cuDriverGetVersion(&version), [] { return std::string("query the CUDA driver version"); });
+    name_ = "cuda " + std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
+
+    int count = 0;
+    api.check(api.cuDeviceGetCount(&count), [] { return std::string("count CUDA devices"); });
+    if (count == 0)
+      throw DriverError("failed to open CUDA device " + std::to_string(ordinal) +
+                        ": no CUDA device is present (" + name_ + ")");
+    if (ordinal < 0 || ordinal >= count)
+      throw DriverError("failed to open CUDA device " + std::to_string(ordinal) +
+                        ": the ordinal is out of range (" + std::to_string(count) +
+                        " device(s) present, 0.." + std::to_string(count - 1) + ")");
+    s.ordinal = ordinal;
+    const auto on_device = [&](const char* what) {
+      return [&, what] { return std::string(what) + " of CUDA device " + std::to_string(ordinal); };
+    };
+    api.check(api.cuDeviceGet(&s.device, ordinal), on_device("get the handle"));
+
+    char name[256] = {};
+    api.check(api.cuDeviceGetName(name, sizeof name - 1, s.device), on_device("query the name"));
+    info_.name = name;
+    const auto attribute = [&](int attr, const char* what) {
+      int value = 0;
+      api.check(api.cuDeviceGetAttribute(&value, attr, s.device), on_device(what));
+      return value;
+    };
+    const int major = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, "query the compute capability");
+    const int minor = attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, "query the compute capability");
+    // NOTE: "a" (arch-specific features: wgmma, setmaxnreg) only for 9.0; the kernels of other
+    // GPUs use nothing outside the portable feature set.
+    info_.arch = "sm_" + std::to_string(major * 10 + minor) + (major == 9 && minor == 0 ? "a" : "");
+    info_.multiprocessors = attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, "query the SM count");
+    info_.shared_per_block_optin = static_cast<std::size_t>(
+        attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, "query the opt-in shared memory"));
+    info_.l2_bytes = static_cast<std::size_t>(attribute(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, "query the L2 size"));
+    api.check(api.cuDeviceTotalMem(&info_.memory_bytes, s.device), on_device("query the memory size"));
+
+    api.check(api.cuDevicePrimaryCtxRetain(&s.ctx, s.device), on_device("retain the primary context"));
+  }
+
+  std::string name() const override { return name_; }
+  const DeviceInfo& device() const override { return info_; }
+
+  Module load(const std::vector<std::uint8_t>& binary) override {
+    if (binary.empty()) throw DriverError("failed to load a CUDA module: the binary is empty");
+    ScopedContext scope(*s_);
+    // NOTE: cuModuleLoadData takes no length: a cubin or fatbin carries its own, but anything
+    // else is read as NUL-terminated PTX text. A copy with a terminator keeps a corrupt or
+    // truncated entry from being read past its end.
+    std::vector<std::uint8_t> terminated;
+    const void* image = binary.data();
+    if (binary.back() != 0) {
+      terminated.reserve(binary.size() + 1);
+      terminated.assign(binary.begin(), binary.end());
+      terminated.push_back(0);
+      image = terminated.data();
+    }
+    CUmodule module = nullptr;
+    s_->api.check(s_->api.cuModuleLoadData(&module, image), [&] {
+      return "load a CUDA module of " + std::to_string(binary.size()) + " bytes on device " +
+             std::to_string(s_->ordinal) + " (" + info_.arch + ")";
+    });
+    return Module(new CudaModule{s_, module}, &unload_module);
+  }
+
+  void* function(const Module& module, const std::string& name) override {
+    if (!module.get()) throw DriverError("failed to find kernel '" + name + "': the module is empty");
+    ScopedContext scope(*s_);
+    CUfunction f = nullptr;
+    s_->api.check(s_->api.cuModuleGetFunction(&f, static_cast<const CudaModule*>(module.get())->module,
+                                              name.c_str()),
+                  [&] { return "find kernel '" + name + "' in its CUDA module"; });
+    return f;
+  }
+
+  void launch(void* function, const LaunchDims& d, void* stream, void** args) override {
+    const CudaApi& api = s_->api;
+    ScopedContext scope(*s_);
+    auto f = static_cast<CUfunction>(function);
+    if (d.shared_bytes > kDefaultDynamicShared) opt_in_shared(f, d.shared_bytes);
+    api.check(api.cuLaunchKernel(f, d.grid[0], d.grid[1], d.grid[2], d.block[0], d.block[1],
+                                 d.block[2], d.shared_bytes, static_cast<CUstream>(stream), args,
+                                 nullptr),
+              [&] { return "launch kernel " + hex(function) + " (" + dims(d) + ") on stream " + hex(stream); });
+  }
+
+  void* alloc(std::size_t bytes) override {
+    ScopedContext scope(*s_);
+    CUdeviceptr p = 0;
+    s_->api.check(s_->api.cuMemAlloc(&p, bytes), [&] {
+      return "allocate " + std::to_string(bytes) + " bytes on CUDA device " + std::to_string(s_->ordinal);
+    });
+    return reinterpret_cast<void*>(p);
+  }
+
+  void free(void* ptr) noexcept override {
+    if (!ptr) return;
+    // NOTE: a failure cannot be reported from here; CUDA_ERROR_DEINITIALIZED at exit means the
+    // memory is gone with the context already.
+    try {
+      ScopedContext scope(*s_);
+      s_->api.cuMemFree(dptr(ptr));
+    } catch (const DriverError&) {
+    }
+  }
+
+  void copy_to_device(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
+    ScopedContext scope(*s_);
+    s_->api.check(s_->api.cuMemcpyHtoD(dptr(dst), src, bytes), [&] {
+      return "copy " + std::to_string(bytes) + " bytes from host " + hex(src) + " to device " + hex(dst);
+    });
+  }
+
+  void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
+    ScopedContext scope(*s_);
+    s_->api.check(s_->api.cuMemcpyDtoH(dst, dptr(src), bytes), [&] {
+      return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) + " to host " + hex(dst);
+    });
+  }
+
+  void memset(void* dst, int byte, std::size_t bytes) override {
+    if (bytes == 0) return;
+    ScopedContext scope(*s_);
+    s_->api.check(s_->api.cuMemsetD8(dptr(dst), static_cast<unsigned char>(byte), bytes), [&] {
+      return "set " + std::to_string(bytes) + " bytes at device " + hex(dst) + " to " + std::to_string(byte & 0xff);
+    });
+  }
+
+  void synchronize(void* stream) override {
+    const CudaApi& api = s_->api;
+    ScopedContext scope(*s_);
+    // An asynchronous fault (CUDA_ERROR_ILLEGAL_ADDRESS, ...) surfaces here as a DriverError.
+    if (stream)
+      api.check(api.cuStreamSynchronize(static_cast<CUstream>(stream)),
+                [&] { return "synchronize CUDA stream " + hex(stream); });
+    else
+      api.check(api.cuCtxSynchronize(), [&] {
+        return "synchronize CUDA device " + std::to_string(s_->ordinal);
+      });
+  }
+
+ private:
+  static std::string dims(const LaunchDims& d) {
+    const auto xyz = [](const unsigned* v) {
+      return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
+    };
+    return "grid " + xyz(d.grid) + ", block " + xyz(d.block) + ", " + std::to_string(d.shared_bytes) +
+           " B dynamic shared";
+  }
+
+  // Lets f use `bytes` of dynamic shared memory (above the 48 KiB default).
+  // NOTE: set on every such launch rather than remembered per CUfunction: a function handle can be
+  // reused by another module after an unload, and the call costs about as much as a lookup.
+  void opt_in_shared(CUfunction f, unsigned bytes) const {
+    s_->api.check(
+        s_->api.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)),
+        [&] {
+          return "allow " + std::to_string(bytes) + " B of dynamic shared memory for kernel " + hex(f) +
+                 " (device opt-in limit " + std::to_string(info_.shared_per_block_optin) + " B)";
+        });
+  }
+
+  std::shared_ptr<Session> s_;
+  std::string name_;
+  DeviceInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Driver> make_cuda_driver(int device) { return std::make_unique<CudaDriver>(device); }
+
+}  // namespace fp8jit::runtime

@@ -1,0 +1,81 @@
+// Driver: the part of a GPU vendor runtime fp8jit needs, loaded with dlopen (CUDA driver API or
+// HIP). Streams and device pointers are void* here and in the public API.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fp8jit::runtime {
+
+struct DeviceInfo {
+  std::string name;        // "NVIDIA H100 80GB HBM3"
+  std::string arch;        // target string: "sm_90a", "gfx942:sramecc+:xnack-"
+  int multiprocessors = 0; // SMs / CUs
+  std::size_t shared_per_block_optin = 0;
+  std::size_t l2_bytes = 0;
+  std::size_t memory_bytes = 0;
+};
+
+// A loaded module; unloads on destruction (tolerant of driver shutdown). Move-only.
+class Module {
+ public:
+  Module() = default;
+  Module(void* handle, void (*unload)(void*)) : handle_(handle), unload_(unload) {}
+  Module(Module&& o) noexcept : handle_(o.handle_), unload_(o.unload_) { o.handle_ = nullptr; }
+  Module& operator=(Module&& o) noexcept {
+    if (this != &o) {
+      reset();
+      handle_ = o.handle_;
+      unload_ = o.unload_;
+      o.handle_ = nullptr;
+    }
+    return *this;
+  }
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
+  ~Module() { reset(); }
+  void* get() const { return handle_; }
+
+ private:
+  void reset() noexcept {
+    if (handle_ && unload_) unload_(handle_);
+    handle_ = nullptr;
+  }
+  void* handle_ = nullptr;
+  void (*unload_)(void*) = nullptr;
+};
+
+struct LaunchDims {
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block[3] = {1, 1, 1};
+  unsigned shared_bytes = 0;
+};
+
+class Driver {
+ public:
+  virtual ~Driver() = default;
+  virtual std::string name() const = 0;  // "cuda 13.0", "hip 5.2"
+  virtual const DeviceInfo& device() const = 0;
+  // Loads a cubin / code object; throws DriverError (the driver refusing the binary included).
+  virtual Module load(const std::vector<std::uint8_t>& binary) = 0;
+  // The kernel `name` of `module`; throws DriverError when absent.
+  virtual void* function(const Module& module, const std::string& name) = 0;
+  // Launches with kernel parameters `args` (pointers to each argument's value).
+  virtual void launch(void* function, const LaunchDims& dims, void* stream, void** args) = 0;
+  virtual void* alloc(std::size_t bytes) = 0;
+  virtual void free(void* ptr) noexcept = 0;
+  virtual void copy_to_device(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, std::size_t bytes) = 0;
+  virtual void memset(void* dst, int byte, std::size_t bytes) = 0;
+  // Waits for `stream` (nullptr: the whole device); reports asynchronous faults as DriverError.
+  virtual void synchronize(void* stream) = 0;
+};
+
+// Factories; each throws DriverError with the reason (library missing, no device, ...).
+std::unique_ptr<Driver> make_cuda_driver(int device);
+std::unique_ptr<Driver> make_hip_driver(int device);
+
+}  // namespace fp8jit::runtime

@@ -1,0 +1,364 @@
+// HipDriver: the Driver interface over the HIP runtime (libamdhip64.so.7/.6/.5, dlopen'ed).
+//
+// NOTE: hip_runtime_api.h is deliberately not included, so that the library builds where ROCm is
+// absent. The types, enum values and prototypes used are declared below; each was checked against
+// hip_runtime_api.h of ROCm 5.2 and of ROCm 7 (the attribute values used did not move).
+// hipDeviceProp_t changed layout between ROCm 5 and 6 (hipGetDevicePropertiesR0600), so it is
+// read only for the arch name, and that defensively: see arch_from_properties().
+#include <dlfcn.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/dynlib.hpp"
+#include "fp8jit/error.hpp"
+#include "runtime/driver.hpp"
+
+namespace fp8jit::runtime {
+
+namespace {
+
+// --- the part of hip_runtime_api.h fp8jit needs -------------------------------------------------
+using hipError_t = int;
+using hipModule_t = struct ihipModule_t*;
+using hipFunction_t = struct ihipModuleSymbol_t*;
+using hipStream_t = struct ihipStream_t*;
+
+constexpr hipError_t hipSuccess = 0;
+
+// hipDeviceAttribute_t
+constexpr int hipDeviceAttributeL2CacheSize = 19;
+constexpr int hipDeviceAttributeMultiprocessorCount = 63;
+constexpr int hipDeviceAttributeMaxSharedMemoryPerBlock = 74;
+// hipMemcpyKind
+constexpr int hipMemcpyHostToDevice = 1;
+constexpr int hipMemcpyDeviceToHost = 2;
+
+// Bytes handed to hipGetDeviceProperties: far more than either layout of hipDeviceProp_t (792 B in
+// ROCm 5, about 1.5 KiB in ROCm 6/7), so that a newer, larger struct cannot overrun it.
+constexpr std::size_t kPropertiesBuffer = 64 * 1024;
+
+struct HipApi {
+  hipError_t (*hipInit)(unsigned) = nullptr;
+  hipError_t (*hipRuntimeGetVersion)(int*) = nullptr;
+  const char* (*hipGetErrorString)(hipError_t) = nullptr;
+  const char* (*hipGetErrorName)(hipError_t) = nullptr;
+  hipError_t (*hipGetDeviceCount)(int*) = nullptr;
+  hipError_t (*hipGetDevice)(int*) = nullptr;
+  hipError_t (*hipSetDevice)(int) = nullptr;
+  hipError_t (*hipDeviceGetName)(char*, int, int) = nullptr;
+  hipError_t (*hipDeviceGetAttribute)(int*, int, int) = nullptr;
+  hipError_t (*hipDeviceTotalMem)(std::size_t*, int) = nullptr;
+  hipError_t (*hipGetDeviceProperties)(void*, int) = nullptr;  // either layout, see above
+  hipError_t (*hipModuleLoadData)(hipModule_t*, const void*) = nullptr;
+  hipError_t (*hipModuleUnload)(hipModule_t) = nullptr;
+  hipError_t (*hipModuleGetFunction)(hipFunction_t*, hipModule_t, const char*) = nullptr;
+  hipError_t (*hipModuleLaunchKernel)(hipFunction_t, unsigned, unsigned, unsigned, unsigned,
+                                      unsigned, unsigned, unsigned, hipStream_t, void**,
+                                      void**) = nullptr;
+  hipError_t (*hipMalloc)(void**, std::size_t) = nullptr;
+  hipError_t (*hipFree)(void*) = nullptr;
+  hipError_t (*hipMemcpy)(void*, const void*, std::size_t, int) = nullptr;
+  hipError_t (*hipMemset)(void*, int, std::size_t) = nullptr;
+  hipError_t (*hipStreamSynchronize)(hipStream_t) = nullptr;
+  hipError_t (*hipDeviceSynchronize)() = nullptr;
+
+  std::string bind(const compiler::DynLib& lib) {
+    std::string missing;
+    lib.bind(hipInit, "hipInit", &missing);
+    lib.bind(hipRuntimeGetVersion, "hipRuntimeGetVersion", &missing);
+    lib.bind(hipGetErrorString, "hipGetErrorString", &missing);
+    lib.bind(hipGetErrorName, "hipGetErrorName", &missing);
+    lib.bind(hipGetDeviceCount, "hipGetDeviceCount", &missing);
+    lib.bind(hipGetDevice, "hipGetDevice", &missing);
+    lib.bind(hipSetDevice, "hipSetDevice", &missing);
+    lib.bind(hipDeviceGetName, "hipDeviceGetName", &missing);
+    lib.bind(hipDeviceGetAttribute, "hipDeviceGetAttribute", &missing);
+    lib.bind(hipDeviceTotalMem, "hipDeviceTotalMem", &missing);
+    // ROCm 6+ exports the new layout as ...R0600; the plain name is the ROCm 5 layout there.
+    if (!lib.bind(hipGetDeviceProperties, "hipGetDevicePropertiesR0600", nullptr))
+      lib.bind(hipGetDeviceProperties, "hipGetDeviceProperties", &missing);
+    lib.bind(hipModuleLoadData, "hipModuleLoadData", &missing);
+    lib.bind(hipModuleUnload, "hipModuleUnload", &missing);
+    lib.bind(hipModuleGetFunction, "hipModuleGetFunction", &missing);
+    lib.bind(hipModuleLaunchKernel, "hipModuleLaunchKernel", &missing);
+    lib.bind(hipMalloc, "hipMalloc", &missing);
+    lib.bind(hipFree, "hipFree", &missing);
+    lib.bind(hipMemcpy, "hipMemcpy", &missing);
+    lib.bind(hipMemset, "hipMemset", &missing);
+    lib.bind(hipStreamSynchronize, "hipStreamSynchronize", &missing);
+    lib.bind(hipDeviceSynchronize, "hipDeviceSynchronize", &missing);
+    return missing;
+  }
+
+  // "hipErrorNoDevice: no ROCm-capable device is detected".
+  std::string describe(hipError_t r) const {
+    const char* name = hipGetErrorName(r);
+    const char* text = hipGetErrorString(r);
+    std::string s = name ? name : "hipError_t " + std::to_string(r);
+    if (text && (!name || std::strcmp(name, text) != 0)) s += std::string(": ") + text;
+    return s;
+  }
+
+  template <class What>
+  void check(hipError_t r, What&& what) const {
+    if (r != hipSuccess) throw DriverError("failed to " + what() + ": " + describe(r));
+  }
+};
+
+std::string hex(const void* p) {
+  char buf[2 + 2 * sizeof(void*) + 1];
+  std::snprintf(buf, sizeof buf, "%p", p);
+  return buf;
+}
+
+// The gcnArchName ("gfx942:sramecc+:xnack-") out of a hipDeviceProp_t of either layout: the first
+// NUL-terminated "gfx<hex digits>[:feature+|-]..." string after the 256-byte name field.
+// NOTE: found by scanning rather than by offset because the offset differs between ROCm 5
+// (396) and ROCm 6+ (after ~1 KiB of fields); no other field of either layout holds such a text.
+std::string arch_from_properties(const std::vector<char>& props) {
+  for (std::size_t i = 256; i + 4 < props.size(); ++i) {
+    if (std::memcmp(&props[i], "gfx", 3) != 0 || (i > 0 && props[i - 1] != '\0')) continue;
+    std::size_t end = i + 3;
+    while (end < props.size() && props[end] != '\0') ++end;
+    if (end == props.size() || end - i > 64) continue;
+    const std::string s(&props[i], end - i);
+    bool ok = std::isxdigit(static_cast<unsigned char>(s[3])) != 0;
+    for (char c : s)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == ':' || c == '+' || c == '-');
+    if (ok) return s;
+  }
+  return {};
+}
+
+// What modules and allocations need to outlive: the library and its entry points.
+struct Session {
+  compiler::DynLib lib;
+  HipApi api;
+  int ordinal = 0;
+};
+
+// Makes the session's device current on the calling thread for one call, restoring the previous
+// one afterwards when it differed.
+class ScopedDevice {
+ public:
+  explicit ScopedDevice(const Session& s) : s_(s) {
+    int current = -1;
+    s.api.check(s.api.hipGetDevice(&current),
+                [] { return std::string("query the current HIP device"); });
+    if (current == s.ordinal) return;
+    s.api.check(s.api.hipSetDevice(s.ordinal),
+                [&] { return "make HIP device " + std::to_string(s.ordinal) + " current"; });
+    previous_ = current;
+  }
+  ScopedDevice(const ScopedDevice&) = delete;
+  ScopedDevice& operator=(const ScopedDevice&) = delete;
+  ~ScopedDevice() {
+    if (previous_ >= 0) s_.api.hipSetDevice(previous_);
+  }
+
+ private:
+  const Session& s_;
+  int previous_ = -1;
+};
+
+// What Module::get() points to for a HIP module.
+struct HipModule {
+  std::shared_ptr<const Session> session;
+  hipModule_t module = nullptr;
+};
+
+// Module's unload function: never throws; an error at process exit (runtime already torn down)
+// leaves nothing to undo.
+void unload_module(void* handle) noexcept {
+  auto* m = static_cast<HipModule*>(handle);
+  m->session->api.hipModuleUnload(m->module);
+  delete m;
+}
+
+class HipDriver final : public Driver {
+ public:
+  explicit HipDriver(int ordinal) : s_(std::make_shared<Session>()) {
+    Session& s = *s_;
+    const HipApi& api = s.api;
+    std::string why;
+    s.lib = compiler::DynLib::open_first(
+        {"libamdhip64.so.7", "libamdhip64.so.6", "libamdhip64.so.5"}, &why);
+    if (!s.lib) throw DriverError("failed to load the HIP runtime: " + why);
+    // NOTE: pinned for the life of the process: the HIP runtime starts threads and keeps device
+    // state that do not survive an unload and reload.
+    if (void* pin = ::dlopen(s.lib.path().c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
+      ::dlclose(pin);
+    const std::string missing = s.api.bind(s.lib);
+    if (!missing.empty())
+      throw DriverError("failed to load the HIP runtime from " + s.lib.path() +
+                        ": missing symbols " + missing);
+
+    int version = 0;
+    api.check(api.hipRuntimeGetVersion(&version),
+              [] { return std::string("query the HIP runtime version"); });
+    // HIP_VERSION = major * 10^7 + minor * 10^5 + patch.
+    name_ =
+        "hip " + std::to_string(version / 10000000) + "." + std::to_string(version / 100000 % 100);
+
+    // NOTE: without a GPU, ROCm 5.2's hipInit returns hipErrorInvalidDevice and hipGetDeviceCount
+    // hipErrorNoDevice; both are reported as "no HIP device" rather than as a driver fault.
+    const hipError_t init = api.hipInit(0);
+    int count = 0;
+    const hipError_t counted = init == hipSuccess ? api.hipGetDeviceCount(&count) : init;
+    if (counted != hipSuccess || count == 0)
+      throw DriverError("failed to open HIP device " + std::to_string(ordinal) +
+                        ": no HIP device: " +
+                        (counted != hipSuccess ? api.describe(counted) : "the device count is 0") +
+                        " (" + name_ + ", " + s.lib.path() + ")");
+    if (ordinal < 0 || ordinal >= count)
+      throw DriverError("failed to open HIP device " + std::to_string(ordinal) +
+                        ": the ordinal is out of range (" + std::to_string(count) +
+                        " device(s) present, 0.." + std::to_string(count - 1) + ")");
+    s.ordinal = ordinal;
+    const auto on_device = [&](const char* what) {
+      return [&, what] { return std::string(what) + " of HIP device " + std::to_string(ordinal); };
+    };
+    ScopedDevice scope(s);
+
+    char name[256] = {};
+    api.check(api.hipDeviceGetName(name, sizeof name - 1, ordinal), on_device("query the name"));
+    info_.name = name;
+    const auto attribute = [&](int attr, const char* what) {
+      int value = 0;
+      api.check(api.hipDeviceGetAttribute(&value, attr, ordinal), on_device(what));
+      return value;
+    };
+    info_.multiprocessors = attribute(hipDeviceAttributeMultiprocessorCount, "query the CU count");
+    info_.shared_per_block_optin = static_cast<std::size_t>(
+        attribute(hipDeviceAttributeMaxSharedMemoryPerBlock, "query the LDS size per block"));
+    info_.l2_bytes =
+        static_cast<std::size_t>(attribute(hipDeviceAttributeL2CacheSize, "query the L2 size"));
+    api.check(api.hipDeviceTotalMem(&info_.memory_bytes, ordinal),
+              on_device("query the memory size"));
+
+    std::vector<char> props(kPropertiesBuffer, '\0');
+    api.check(api.hipGetDeviceProperties(props.data(), ordinal), on_device("query the properties"));
+    info_.arch = arch_from_properties(props);
+    if (info_.arch.empty())
+      throw DriverError("failed to read the arch of HIP device " + std::to_string(ordinal) + " (" +
+                        info_.name + "): no gcnArchName in its properties (" + name_ + ")");
+  }
+
+  std::string name() const override { return name_; }
+  const DeviceInfo& device() const override { return info_; }
+
+  Module load(const std::vector<std::uint8_t>& binary) override {
+    if (binary.empty()) throw DriverError("failed to load a HIP module: the binary is empty");
+    ScopedDevice scope(*s_);
+    hipModule_t module = nullptr;
+    s_->api.check(s_->api.hipModuleLoadData(&module, binary.data()), [&] {
+      return "load a HIP module of " + std::to_string(binary.size()) + " bytes on device " +
+             std::to_string(s_->ordinal) + " (" + info_.arch + ")";
+    });
+    return Module(new HipModule{s_, module}, &unload_module);
+  }
+
+  void* function(const Module& module, const std::string& name) override {
+    if (!module.get())
+      throw DriverError("failed to find kernel '" + name + "': the module is empty");
+    hipFunction_t f = nullptr;
+    s_->api.check(s_->api.hipModuleGetFunction(
+                      &f, static_cast<const HipModule*>(module.get())->module, name.c_str()),
+                  [&] { return "find kernel '" + name + "' in its HIP module"; });
+    return f;
+  }
+
+  void launch(void* function, const LaunchDims& d, void* stream, void** args) override {
+    ScopedDevice scope(*s_);
+    s_->api.check(
+        s_->api.hipModuleLaunchKernel(static_cast<hipFunction_t>(function), d.grid[0], d.grid[1],
+                                      d.grid[2], d.block[0], d.block[1], d.block[2], d.shared_bytes,
+                                      static_cast<hipStream_t>(stream), args, nullptr),
+        [&] {
+          return "launch kernel " + hex(function) + " (" + dims(d) + ") on stream " + hex(stream);
+        });
+  }
+
+  void* alloc(std::size_t bytes) override {
+    ScopedDevice scope(*s_);
+    void* p = nullptr;
+    s_->api.check(s_->api.hipMalloc(&p, bytes), [&] {
+      return "allocate " + std::to_string(bytes) + " bytes on HIP device " +
+             std::to_string(s_->ordinal);
+    });
+    return p;
+  }
+
+  void free(void* ptr) noexcept override {
+    if (!ptr) return;
+    // NOTE: a failure cannot be reported from here; at exit the memory is gone with the runtime.
+    try {
+      ScopedDevice scope(*s_);
+      s_->api.hipFree(ptr);
+    } catch (const DriverError&) {
+    }
+  }
+
+  void copy_to_device(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
+    ScopedDevice scope(*s_);
+    s_->api.check(s_->api.hipMemcpy(dst, src, bytes, hipMemcpyHostToDevice), [&] {
+      return "copy " + std::to_string(bytes) + " bytes from host " + hex(src) + " to device " +
+             hex(dst);
+    });
+  }
+
+  void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
+    if (bytes == 0) return;
+    ScopedDevice scope(*s_);
+    s_->api.check(s_->api.hipMemcpy(dst, src, bytes, hipMemcpyDeviceToHost), [&] {
+      return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) + " to host " +
+             hex(dst);
+    });
+  }
+
+  void memset(void* dst, int byte, std::size_t bytes) override {
+    if (bytes == 0) return;
+    ScopedDevice scope(*s_);
+    s_->api.check(s_->api.hipMemset(dst, byte & 0xff, bytes), [&] {
+      return "set " + std::to_string(bytes) + " bytes at device " + hex(dst) + " to " +
+             std::to_string(byte & 0xff);
+    });
+  }
+
+  void synchronize(void* stream) override {
+    const HipApi& api = s_->api;
+    ScopedDevice scope(*s_);
+    // An asynchronous fault (hipErrorIllegalAddress, ...) surfaces here as a DriverError.
+    if (stream)
+      api.check(api.hipStreamSynchronize(static_cast<hipStream_t>(stream)),
+                [&] { return "synchronize HIP stream " + hex(stream); });
+    else
+      api.check(api.hipDeviceSynchronize(),
+                [&] { return "synchronize HIP device " + std::to_string(s_->ordinal); });
+  }
+
+ private:
+  static std::string dims(const LaunchDims& d) {
+    const auto xyz = [](const unsigned* v) {
+      return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
+    };
+    return "grid " + xyz(d.grid) + ", block " + xyz(d.block) + ", " +
+           std::to_string(d.shared_bytes) + " B dynamic LDS";
+  }
+
+  std::shared_ptr<Session> s_;
+  std::string name_;
+  DeviceInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Driver> make_hip_driver(int device) { return std::make_unique<HipDriver>(device); }
+
+}  // namespace fp8jit::runtime

@@ -1,0 +1,123 @@
+#include "runtime/kernel_builder.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "cache/key.hpp"
+#include "compiler/render.hpp"
+
+namespace fp8jit::runtime {
+
+namespace {
+
+nlohmann::json resources_json(const compiler::Resources& r) {
+  return {{"registers", r.registers}, {"sgprs", r.sgprs},   {"shared_bytes", r.shared_bytes},
+          {"scratch_bytes", r.scratch_bytes}, {"spills", r.spills}};
+}
+
+compiler::Resources resources_from(const nlohmann::json& j) {
+  compiler::Resources r;
+  r.registers = j.value("registers", -1);
+  r.sgprs = j.value("sgprs", -1);
+  r.shared_bytes = j.value("shared_bytes", std::int64_t{-1});
+  r.scratch_bytes = j.value("scratch_bytes", std::int64_t{-1});
+  r.spills = j.value("spills", -1);
+  return r;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
+  return s;
+}
+
+}  // namespace
+
+KernelBuilder::KernelBuilder(const Options& options,
+                             std::shared_ptr<const compiler::Toolchains> toolchains)
+    : options_(options), toolchains_(std::move(toolchains)) {
+  if (options_.disk_cache) disk_.emplace(options_.cache_dir);
+}
+
+const std::string& KernelBuilder::cache_root() const {
+  static const std::string none;
+  return disk_ ? disk_->root() : none;
+}
+
+BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
+  const compiler::RenderedSource src = compiler::render(spec);  // validates the spec
+  const compiler::Toolchain& tc = toolchains_->for_target(spec.target);
+  const std::string options = join(tc.options(spec.target));
+  const std::string canonical = spec.canonical();
+  BuiltKernel out;
+  out.spec = spec;
+  out.kernel_name = src.kernel_name;
+  out.key = cache::derive_key({canonical, src.text, tc.name(), tc.version(), spec.target.str(),
+                               options, FP8JIT_VERSION});
+
+  if (disk_) {
+    if (auto entry = disk_->load(spec.target.str(), out.key)) {
+      out.binary = std::move(entry->binary);
+      out.resources = resources_from(entry->meta.value("resources", nlohmann::json::object()));
+      out.compile_ms = entry->meta.value("compile_ms", 0.0);
+      out.from_disk = true;
+      ++disk_hits_;
+      if (options_.verbose)
+        std::fprintf(stderr, "fp8jit: cache hit %s (%s)\n", out.kernel_name.c_str(),
+                     out.key.c_str());
+      return out;
+    }
+  }
+
+  if (!options_.dump_dir.empty()) compiler::dump_source(options_.dump_dir, src.kernel_name, src.text);
+  compiler::Binary bin =
+      tc.compile({src.text, src.kernel_name, spec.target, canonical, options_.dump_dir});
+  ++compiles_;
+  compile_ms_total_ = compile_ms_total_.load() + bin.compile_ms;
+  if (options_.verbose)
+    std::fprintf(stderr, "fp8jit: compiled %s with %s in %.0f ms\n", out.kernel_name.c_str(),
+                 tc.version().c_str(), bin.compile_ms);
+  out.binary = std::move(bin.bytes);
+  out.resources = bin.resources;
+  out.compile_ms = bin.compile_ms;
+
+  if (disk_) {
+    cache::Entry e;
+    e.key = out.key;
+    e.target = spec.target.str();
+    e.meta = {{"spec", canonical},
+              {"kernel_name", out.kernel_name},
+              {"toolchain", tc.name()},
+              {"toolchain_version", tc.version()},
+              {"options", options},
+              {"compile_ms", bin.compile_ms},
+              {"resources", resources_json(bin.resources)},
+              {"created", utc_now()},
+              {"library_version", FP8JIT_VERSION}};
+    e.binary = out.binary;
+    e.source = src.text;
+    const cache::StoreResult r = disk_->store(e);
+    // NOTE: a cache that cannot be written (full disk, read-only mount) must not fail the GEMM:
+    // the kernel is returned from memory and the failure is reported once per process.
+    if (!r.ok() && !store_failure_reported_.exchange(true))
+      std::fprintf(stderr, "fp8jit: warning: %s (further cache write failures are not reported)\n",
+                   r.error.c_str());
+  }
+  return out;
+}
+
+void KernelBuilder::discard(const BuiltKernel& kernel, const std::string& why) {
+  if (disk_ && kernel.from_disk) disk_->quarantine(kernel.spec.target.str(), kernel.key, why);
+}
+
+}  // namespace fp8jit::runtime

@@ -1,0 +1,55 @@
+// KernelBuilder: KernelSpec -> binary, through the disk cache or a compile. Needs no device, so
+// warmup and cross-compilation use it directly; KernelCache puts loaded functions on top of it.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cache/disk_store.hpp"
+#include "compiler/kernel_spec.hpp"
+#include "compiler/toolchain.hpp"
+#include "fp8jit/options.hpp"
+
+namespace fp8jit::runtime {
+
+struct BuiltKernel {
+  std::string key;
+  std::string kernel_name;
+  compiler::KernelSpec spec;
+  std::vector<std::uint8_t> binary;
+  compiler::Resources resources;
+  bool from_disk = false;   // found in the disk cache (no compile)
+  double compile_ms = 0;    // of this process's compile, or the one recorded in the entry
+};
+
+class KernelBuilder {
+ public:
+  KernelBuilder(const Options& options, std::shared_ptr<const compiler::Toolchains> toolchains);
+
+  // Renders the spec, derives its key, and returns the binary from the disk cache, else compiles
+  // and publishes it. Throws InvalidArgument (bad spec), CompileError (with the full log).
+  BuiltKernel build(const compiler::KernelSpec& spec);
+  // Called when a driver refused a binary from the cache: the entry is removed so that the next
+  // build compiles afresh; `why` is reported once.
+  void discard(const BuiltKernel& kernel, const std::string& why);
+
+  const compiler::Toolchains& toolchains() const { return *toolchains_; }
+  const std::string& cache_root() const;
+  std::uint64_t compiles() const { return compiles_; }
+  std::uint64_t disk_hits() const { return disk_hits_; }
+  double compile_ms_total() const { return compile_ms_total_.load(); }
+
+ private:
+  Options options_;
+  std::shared_ptr<const compiler::Toolchains> toolchains_;
+  std::optional<cache::DiskStore> disk_;
+  std::atomic<std::uint64_t> compiles_{0}, disk_hits_{0};
+  std::atomic<double> compile_ms_total_{0};
+  std::atomic<bool> store_failure_reported_{false};
+};
+
+}  // namespace fp8jit::runtime

@@ -1,0 +1,54 @@
+// The one place fp8jit reads its environment (docs/env.md).
+#include <cstdlib>
+#include <string>
+
+#include "fp8jit/error.hpp"
+#include "fp8jit/options.hpp"
+
+namespace fp8jit {
+
+namespace {
+
+const char* env(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : nullptr;
+}
+
+bool parse_bool(const char* name, const char* v) {
+  const std::string s(v);
+  if (s == "1" || s == "true" || s == "yes" || s == "on") return true;
+  if (s == "0" || s == "false" || s == "no" || s == "off") return false;
+  throw InvalidArgument(std::string("failed to read ") + name + "='" + s +
+                        "': expected 1/0, true/false, yes/no or on/off");
+}
+
+int parse_int(const char* name, const char* v, int lo, int hi) {
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  if (!end || *end || x < lo || x > hi)
+    throw InvalidArgument(std::string("failed to read ") + name + "='" + v +
+                          "': expected an integer in [" + std::to_string(lo) + ", " +
+                          std::to_string(hi) + "]");
+  return static_cast<int>(x);
+}
+
+}  // namespace
+
+Options Options::from_env() {
+  Options o;
+  if (const char* x = env("XDG_CACHE_HOME"))
+    o.cache_dir = std::string(x) + "/fp8jit";
+  else if (const char* h = env("HOME"))
+    o.cache_dir = std::string(h) + "/.cache/fp8jit";
+  else
+    o.cache_dir = "/tmp/fp8jit-cache";
+  if (const char* v = env("FP8JIT_CACHE_DIR")) o.cache_dir = v;
+  if (const char* v = env("FP8JIT_DISABLE_DISK_CACHE"))
+    o.disk_cache = !parse_bool("FP8JIT_DISABLE_DISK_CACHE", v);
+  if (const char* v = env("FP8JIT_DUMP_DIR")) o.dump_dir = v;
+  if (const char* v = env("FP8JIT_DEVICE")) o.device = parse_int("FP8JIT_DEVICE", v, 0, 1023);
+  if (const char* v = env("FP8JIT_VERBOSE")) o.verbose = parse_bool("FP8JIT_VERBOSE", v);
+  return o;
+}
+
+}  // namespace fp8jit

@@ -1,0 +1,145 @@
+// gemm_sm89.cuh — fp8 PTPC GEMM with mma.sync m16n8k32 e4m3 (sm_89, sm_90, sm_90a).
+//
+//   out[m, n] = out_t( sa[m] * sw[n] * sum_k A[m, k] * W[n, k] + bias[n] )
+//
+// Operands. The product is computed transposed ("swap AB"): out^T = W · A^T, so the weight — the
+// large operand at small M — is the mma's A operand (16 weight rows per fragment) and the tokens
+// are its B operand (8 tokens per fragment).
+//   W: layout nv_mma16x32 (docs/layouts.md). The 16x32 block (n-block nb, k-block kb) is 512
+//      bytes at (nb * K/32 + kb) * 512; lane L's A-fragment {a0, a1, a2, a3} is the 16 bytes at
+//      block + 16 L: one coalesced 16-byte load per lane, no shared memory, no shuffles.
+//   A: [M, K] row-major. Lane L (g = L/4, t = L%4) needs token g's bytes k0+4t..+3 (b0) and
+//      k0+16+4t..+3 (b1): two 4-byte loads, shared by all warps of the block through L1.
+//   out: [M, N] row-major; accumulator c of fragment (nb, token group) holds out^T rows nb*16+g
+//      (+8) and token columns 2t, 2t+1.
+// Work split. Grid (ceil(N / bn), ceil(M / bm), 1); block = warps x 32 threads. Warp w of block
+// (bx, by) owns FN = bn / (16 warps) n-blocks (bx * bn/16 + w * FN + f) and all bm tokens of
+// token tile by (FM = bm / 8 token groups); it walks K in steps of bk = 32 KU, loading the KU x FN
+// weight fragments of a step (and, with stages = 2, those of the next step before the mmas of
+// the current one) so that 16 KU FN bytes per lane are in flight.
+// Shared memory: none. Registers: 4 FN FM accumulators + 4 KU FN (x stages) fragment words.
+// Constraints (enforced by KernelSpec::validate): N % 16 == 0, K % 32 == 0; warps in {1..8},
+// bn = 16 warps {1, 2, 4}, bm in {8..64} (power of two), bk in {32, 64, 128}, stages in {1, 2},
+// split_k = 1. N need not be a multiple of bn (n-blocks past N are skipped, warp-uniformly) and
+// K need not be a multiple of bk (the tail runs KU = 1 steps).
+// M tail: tokens >= m read zeros (no load is issued) and are not stored.
+#pragma once
+
+#include "prelude_cuda.cuh"
+
+namespace fp8jit {
+
+template <class Spec>
+struct MmaSm89Gemm {
+  static constexpr int kThreads = Spec::warps * 32;
+  static constexpr int FN = Spec::bn / (16 * Spec::warps);
+  static constexpr int FM = Spec::bm / 8;
+  static constexpr int KU = Spec::bk / 32;
+  static constexpr long kBlocksK = Spec::k / 32;  // 32-wide k-blocks
+  static constexpr long kBlocksN = Spec::n / 16;  // 16-row n-blocks
+  static_assert(Spec::n % 16 == 0 && Spec::k % 32 == 0, "layout nv_mma16x32 needs N%16, K%32");
+  static_assert(FN >= 1 && FM >= 1 && KU >= 1, "config out of range");
+
+  struct Fragments {
+    u32x4 w[KU][FN];
+  };
+
+  // Loads the weight fragments of k-blocks kb .. kb+ku-1 for this warp's n-blocks.
+  template <int ku>
+  static FP8JIT_DEVICE void load_w(Fragments& f, const u8* w, long nb0, long kb, u32 lane) {
+#pragma unroll
+    for (int u = 0; u < ku; ++u)
+#pragma unroll
+      for (int j = 0; j < FN; ++j) {
+        const long nb = nb0 + j;
+        f.w[u][j] = nb < kBlocksN
+                        ? load16_stream(w + ((nb * kBlocksK + kb + u) * 512 + lane * 16))
+                        : u32x4{0, 0, 0, 0};
+      }
+  }
+
+  template <int ku>
+  static FP8JIT_DEVICE void mma_step(float (&acc)[FN][FM][4], const Fragments& f, const u8* a,
+                                     long kb, long m0, int m, u32 lane) {
+    const u32 g = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int u = 0; u < ku; ++u) {
+      u32 b0[FM], b1[FM];
+#pragma unroll
+      for (int i = 0; i < FM; ++i) {
+        const long row = m0 + i * 8 + g;
+        const u8* p = a + row * Spec::k + (kb + u) * 32 + 4 * t;
+        b0[i] = row < m ? load4(p) : 0u;
+        b1[i] = row < m ? load4(p + 16) : 0u;
+      }
+#pragma unroll
+      for (int j = 0; j < FN; ++j)
+#pragma unroll
+        for (int i = 0; i < FM; ++i) mma_m16n8k32_e4m3(acc[j][i], f.w[u][j], b0[i], b1[i]);
+    }
+  }
+
+  static FP8JIT_DEVICE void run(const void* a_, const float* sa, const void* w_, const float* sw,
+                                const void* bias_, void* out_, int m) {
+    const u8* a = static_cast<const u8*>(a_);
+    const u8* w = static_cast<const u8*>(w_);
+    const u32 lane = thread_x() % 32, warp = thread_x() / 32;
+    const long nb0 = long(block_x()) * (Spec::bn / 16) + warp * FN;
+    const long m0 = long(block_y()) * Spec::bm;
+    if (nb0 >= kBlocksN) return;  // whole warp past N (warp-uniform)
+
+    float acc[FN][FM][4];
+#pragma unroll
+    for (int j = 0; j < FN; ++j)
+#pragma unroll
+      for (int i = 0; i < FM; ++i) acc[j][i][0] = acc[j][i][1] = acc[j][i][2] = acc[j][i][3] = 0.f;
+
+    constexpr long kMainSteps = kBlocksK / KU;
+    Fragments cur;
+    if constexpr (kMainSteps > 0) load_w<KU>(cur, w, nb0, 0, lane);
+    for (long s = 0; s < kMainSteps; ++s) {
+      const long kb = s * KU;
+      if constexpr (Spec::stages == 2) {
+        Fragments next;
+        if (s + 1 < kMainSteps) load_w<KU>(next, w, nb0, kb + KU, lane);
+        mma_step<KU>(acc, cur, a, kb, m0, m, lane);
+        cur = next;
+      } else {
+        mma_step<KU>(acc, cur, a, kb, m0, m, lane);
+        if (s + 1 < kMainSteps) load_w<KU>(cur, w, nb0, kb + KU, lane);
+      }
+    }
+    for (long kb = kMainSteps * KU; kb < kBlocksK; ++kb) {  // K tail, one k-block at a time
+      Fragments tail;
+      load_w<1>(tail, w, nb0, kb, lane);
+      mma_step<1>(acc, tail, a, kb, m0, m, lane);
+    }
+
+    // Epilogue: scales, bias, conversion, masked stores.
+    using out_t = typename Spec::out_t;
+    u16* out = static_cast<u16*>(out_);
+    const u16* bias = static_cast<const u16*>(bias_);
+    const u32 g = lane / 4, t = lane % 4;
+#pragma unroll
+    for (int j = 0; j < FN; ++j) {
+      const long nb = nb0 + j;
+      if (nb >= kBlocksN) break;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const long n = nb * 16 + g + 8 * h;
+        const float scale_w = sw[n];
+        const float b = Spec::has_bias ? from_out_bits<out_t>(bias[n]) : 0.f;
+#pragma unroll
+        for (int i = 0; i < FM; ++i)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const long row = m0 + i * 8 + 2 * t + e;
+            if (row < m)
+              out[row * Spec::n + n] = to_out_bits<out_t>(acc[j][i][2 * h + e] * sa[row] * scale_w + b);
+          }
+      }
+    }
+  }
+};
+
+}  // namespace fp8jit

@@ -1,0 +1,172 @@
+// GPU correctness of the GEMM families and the preshuffle kernels: fresh random data, outputs
+// poisoned before each run, every element compared with a float64 reference.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <random>
+
+#include "compiler/fp8_format.hpp"
+#include "compiler/layouts.hpp"
+#include "fp8jit/fp8jit.hpp"
+#include "runtime/context_state.hpp"
+#include "support/gpu.hpp"
+#include "support/gpu_reference.hpp"
+#include "tools/gemm_check.hpp"
+#include "tools/models.hpp"
+
+namespace {
+
+using namespace fp8jit;
+constexpr std::uint16_t kPoison = 0xffff;
+
+struct Device {
+  std::unique_ptr<runtime::Driver> aux;  // for the reference kernels
+  std::unique_ptr<test::GpuReference> ref;
+  std::unique_ptr<Context> ctx;
+};
+
+std::unique_ptr<Device> open_device() {
+  auto aux = test::gpu_or_skip();
+  if (!aux) return nullptr;
+  auto d = std::make_unique<Device>();
+  d->ref = std::make_unique<test::GpuReference>(*aux);
+  d->aux = std::move(aux);
+  d->ctx = std::make_unique<Context>(Options::from_env());
+  return d;
+}
+
+// Uploads a problem; packs its weight; checks every M of `ms` against the reference.
+struct Case {
+  tools::GemmProblem p;
+  DeviceBuffer a, w, sa, sw, bias, bias64, out, ref;
+};
+
+double bias_value(const tools::GemmProblem& p, std::size_t i) {
+  return p.out == OutDType::bf16 ? compiler::bf16_to_float(p.b[i]) : compiler::fp16_to_float(p.b[i]);
+}
+
+void check_shape(Device& d, const std::string& name, std::int64_t n, std::int64_t k,
+                 const std::vector<std::int64_t>& ms, OutDType out, bool bias, std::mt19937_64& rng) {
+  Context& ctx = *d.ctx;
+  const auto fmt = compiler::Target::parse(ctx.target()).fp8_format();
+  const std::int64_t max_m = *std::max_element(ms.begin(), ms.end());
+  Case c{tools::make_problem(max_m, n, k, fmt, out, bias, rng)};
+  const auto& p = c.p;
+  c.a = ctx.alloc(p.a.size());
+  c.w = ctx.alloc(p.w.size());
+  c.sa = ctx.alloc(p.sa.size() * 4);
+  c.sw = ctx.alloc(p.sw.size() * 4);
+  c.out = ctx.alloc(max_m * n * 2);
+  c.ref = ctx.alloc(max_m * n * 8);
+  ctx.copy_to_device(c.a.get(), p.a.data(), p.a.size());
+  ctx.copy_to_device(c.w.get(), p.w.data(), p.w.size());
+  ctx.copy_to_device(c.sa.get(), p.sa.data(), p.sa.size() * 4);
+  ctx.copy_to_device(c.sw.get(), p.sw.data(), p.sw.size() * 4);
+  if (bias) {
+    std::vector<double> b64(n);
+    for (std::int64_t i = 0; i < n; ++i) b64[i] = bias_value(p, i);
+    c.bias = ctx.alloc(n * 2);
+    c.bias64 = ctx.alloc(n * 8);
+    ctx.copy_to_device(c.bias.get(), p.b.data(), n * 2);
+    ctx.copy_to_device(c.bias64.get(), b64.data(), n * 8);
+  }
+  const PackedWeight packed = ctx.pack_weight(c.w.get(), static_cast<const float*>(c.sw.get()), n, k);
+  const Plan plan = ctx.plan(packed, out, bias);
+  for (const std::int64_t m : ms) {
+    std::vector<std::uint16_t> poison(m * n, kPoison);
+    ctx.copy_to_device(c.out.get(), poison.data(), poison.size() * 2);
+    GemmArgs g;
+    g.a = c.a.get();
+    g.sa = static_cast<const float*>(c.sa.get());
+    g.w = &packed;
+    g.bias = bias ? c.bias.get() : nullptr;
+    g.out = c.out.get();
+    g.m = m;
+    g.out_dtype = out;
+    plan.gemm(g);
+    d.ref->gemm(c.a.get(), c.w.get(), fmt, g.sa, static_cast<const float*>(c.sw.get()),
+                bias ? static_cast<const double*>(c.bias64.get()) : nullptr,
+                static_cast<double*>(c.ref.get()), m, n, k);
+    ctx.synchronize();
+    const auto e = d.ref->compare(c.out.get(), out, static_cast<const double*>(c.ref.get()), m * n, kPoison);
+    std::printf("gemm-check %-22s M=%-5lld N=%-6lld K=%-6lld out=%s bias=%d rel_err=%.3e unwritten=%llu %s\n",
+                name.c_str(), (long long)m, (long long)n, (long long)k, std::string(to_string(out)).c_str(),
+                int(bias), e.relative, (unsigned long long)e.unwritten,
+                (e.relative <= 1e-2 && e.unwritten == 0) ? "ok" : "FAIL");
+    INFO(name << " M=" << m << " N=" << n << " K=" << k << " out=" << to_string(out) << " bias=" << bias);
+    CHECK(e.unwritten == 0);
+    CHECK(e.relative <= 1e-2);
+    CHECK(e.relative > 0);  // bf16/fp16 rounding always leaves a trace: 0 means nothing was compared
+  }
+}
+
+const std::vector<std::int64_t> kMs = {1, 2, 7, 16, 37, 64, 129, 1000, 4096};
+
+}  // namespace
+
+TEST_CASE("gpu: the GPU float64 reference agrees with the host reference", "[gpu]") {
+  auto d = open_device();
+  if (!d) return;
+  std::mt19937_64 rng(std::random_device{}());
+  const auto fmt = compiler::Target::parse(d->ctx->target()).fp8_format();
+  auto p = tools::make_problem(37, 48, 96, fmt, OutDType::bf16, false, rng);
+  Context& ctx = *d->ctx;
+  auto a = ctx.alloc(p.a.size()), w = ctx.alloc(p.w.size()), sa = ctx.alloc(37 * 4),
+       sw = ctx.alloc(48 * 4), ref = ctx.alloc(37 * 48 * 8);
+  ctx.copy_to_device(a.get(), p.a.data(), p.a.size());
+  ctx.copy_to_device(w.get(), p.w.data(), p.w.size());
+  ctx.copy_to_device(sa.get(), p.sa.data(), 37 * 4);
+  ctx.copy_to_device(sw.get(), p.sw.data(), 48 * 4);
+  d->ref->gemm(a.get(), w.get(), fmt, static_cast<const float*>(sa.get()),
+               static_cast<const float*>(sw.get()), nullptr, static_cast<double*>(ref.get()), 37, 48, 96);
+  ctx.synchronize();
+  std::vector<double> got(37 * 48);
+  ctx.copy_to_host(got.data(), ref.get(), got.size() * 8);
+  std::vector<std::int64_t> rows(37);
+  for (int i = 0; i < 37; ++i) rows[i] = i;
+  const auto want = tools::reference_rows(p, rows);
+  for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(got[i] == Approx(want[i]).epsilon(1e-12));
+}
+
+TEST_CASE("gpu: device preshuffle equals the host layout, byte for byte", "[gpu]") {
+  auto d = open_device();
+  if (!d) return;
+  Context& ctx = *d->ctx;
+  const auto target = compiler::Target::parse(ctx.target());
+  const auto layout = compiler::native_layout(target);
+  std::mt19937_64 rng(std::random_device{}());
+  for (auto [n, k] : std::vector<std::pair<std::int64_t, std::int64_t>>{{16, 32}, {48, 96}, {4096, 4096}, {272, 1056}}) {
+    std::vector<std::uint8_t> w(n * k), want(n * k), got(n * k);
+    for (auto& b : w) b = static_cast<std::uint8_t>(rng());
+    compiler::pack_host(layout, w.data(), want.data(), n, k);
+    auto dw = ctx.alloc(w.size()), sw = ctx.alloc(n * 4);
+    ctx.copy_to_device(dw.get(), w.data(), w.size());
+    const PackedWeight packed = ctx.pack_weight(dw.get(), static_cast<const float*>(sw.get()), n, k);
+    ctx.synchronize();
+    ctx.copy_to_host(got.data(), packed.data(), got.size());
+    INFO("N=" << n << " K=" << k);
+    CHECK(got == want);
+  }
+}
+
+TEST_CASE("gpu: GEMM on the shapes of shapes.csv at every M", "[gpu][slow]") {
+  auto d = open_device();
+  if (!d) return;
+  std::mt19937_64 rng(std::random_device{}());
+  for (const auto& s : tools::model_shapes("all")) check_shape(*d, s.name, s.n, s.k, kMs, OutDType::bf16, true, rng);
+  // The other epilogues on one shape of each model.
+  check_shape(*d, "llama3-8b.o", 4096, 4096, kMs, OutDType::fp16, false, rng);
+  check_shape(*d, "llama3-70b.down", 8192, 28672, {1, 37, 1000}, OutDType::bf16, false, rng);
+}
+
+TEST_CASE("gpu: GEMM on small odd shapes with every epilogue", "[gpu]") {
+  auto d = open_device();
+  if (!d) return;
+  std::mt19937_64 rng(std::random_device{}());
+  // N not a multiple of any bn, K not a multiple of any bk: the tails of both.
+  const std::vector<std::pair<std::int64_t, std::int64_t>> shapes = {
+      {16, 32}, {48, 96}, {80, 160}, {272, 1056}, {1040, 4128}};
+  for (auto [n, k] : shapes)
+    for (const OutDType out : {OutDType::bf16, OutDType::fp16})
+      for (const bool bias : {false, true})
+        check_shape(*d, "odd", n, k, kMs, out, bias, rng);
+}

@@ -1,0 +1,44 @@
+// `fp8jit info`: devices, toolchains (versions, paths, or why they are missing), cache root.
+#include <cstdio>
+
+#include "compiler/toolchain.hpp"
+#include "fp8jit/fp8jit.hpp"
+#include "tools/commands.hpp"
+
+namespace fp8jit::tools {
+
+int cmd_info(const Options& options) {
+  std::printf("fp8jit %s\n\ndevice:\n", FP8JIT_VERSION);
+  try {
+    Context ctx(options);
+    std::printf("  %d: %s, target %s, %d multiprocessors\n", options.device,
+                ctx.device_name().c_str(), ctx.target().c_str(), ctx.multiprocessors());
+  } catch (const Error& e) {
+    std::printf("  none: %s\n", e.what());
+  }
+  std::printf("\ntoolchains:\n");
+  const compiler::Toolchains toolchains;
+  for (const auto& p : toolchains.probes()) {
+    if (p.available)
+      std::printf("  %-7s %s (%s)\n", p.name.c_str(), p.version.c_str(), p.path.c_str());
+    else
+      std::printf("  %-7s not available: %s\n", p.name.c_str(), p.why_not.c_str());
+  }
+  std::printf("\ntargets:\n");
+  for (const char* t : {"sm_90a", "sm_89", "gfx942", "gfx950", "gfx90a"}) {
+    try {
+      const auto& tc = toolchains.for_target(compiler::Target::parse(t));
+      std::printf("  %-7s built by %s\n", t, tc.version().c_str());
+    } catch (const Error&) {
+      std::printf("  %-7s no toolchain\n", t);
+    }
+  }
+  std::printf("\ncache:\n  dir %s%s\n", options.cache_dir.c_str(),
+              options.disk_cache ? "" : " (disabled by FP8JIT_DISABLE_DISK_CACHE)");
+  std::printf("\nenvironment (docs/env.md):\n"
+              "  FP8JIT_CACHE_DIR, FP8JIT_DISABLE_DISK_CACHE, FP8JIT_DUMP_DIR, FP8JIT_DEVICE,\n"
+              "  FP8JIT_VERBOSE\n");
+  return 0;
+}
+
+}  // namespace fp8jit::tools
