@@ -312,7 +312,7 @@ void DiskStore::quarantine(std::string_view target, std::string_view key, const 
   const std::string path = entry_path(target, key);
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return;
-  reject(path, why, true, st.st_dev, st.st_ino);
+  reject(path, why, /*quarantine=*/true, st.st_dev, st.st_ino);
 }
 
 void DiskStore::reject(const std::string& path, const std::string& why, bool quarantine,

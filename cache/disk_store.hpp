@@ -85,6 +85,12 @@ class DiskStore {
   // InvalidArgument as entry_path does.
   std::optional<Entry> load(std::string_view target, std::string_view key);
 
+  // Treats the entry of (`target`, `key`) as damaged although it decodes (the driver refused its
+  // binary): reports `why` once through the warning handler and, unless read-only, renames the
+  // file to <path>.bad-<UTC timestamp>. Nothing happens when there is no file. Throws
+  // InvalidArgument as entry_path does.
+  void quarantine(std::string_view target, std::string_view key, const std::string& why);
+
   // Publishes `entry` under entry_path(entry.target, entry.key): writes a unique temp file
   // <key>.tmp.<pid>.XXXXXX in the same directory, fsyncs it, and renames it over the final name,
   // unless a valid entry is already there (then ours is discarded: kept_existing). Then fsyncs the
@@ -92,11 +98,6 @@ class DiskStore {
   // cannot be encoded) come back as an error, with no partial file under the final name and no
   // temp file left behind.
   StoreResult store(const Entry& entry);
-
-  // Sets aside the entry of (`target`, `key`) that a reader found bad after it verified (e.g. the
-  // driver refused its binary): reported once and, unless read-only, renamed like a file that
-  // does not verify, so that the next store replaces it. A missing file is ignored.
-  void quarantine(std::string_view target, std::string_view key, const std::string& why);
 
   // Every entry file (*.fp8k) under <root>/v<kFormatVersion>/, sorted by path; with `verify`,
   // each is also read and decoded (read-only: nothing is quarantined or touched). Temp files,

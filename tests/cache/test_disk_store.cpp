@@ -232,6 +232,37 @@ TEST_CASE("cache: a corrupt entry is quarantined, reported once and missed", "[c
   CHECK(warnings.lines.size() == 1);
 }
 
+TEST_CASE("cache: an entry the driver refuses is quarantined on request", "[cache]") {
+  TempDir tmp;
+  const fc::Entry e = make_entry("sm_90a", "refused");
+  fc::DiskStore store(tmp.str());
+  REQUIRE(store.store(e).ok());
+  const std::string path = store.entry_path(e.target, e.key);
+  const auto before = snapshot(tmp.path());
+
+  fc::DiskStore read_only(tmp.str(), /*read_only=*/true);
+  Warnings ro_warnings;
+  ro_warnings.attach(read_only);
+  read_only.quarantine(e.target, e.key, "CUDA_ERROR_INVALID_IMAGE");
+  read_only.quarantine(e.target, e.key, "CUDA_ERROR_INVALID_IMAGE");
+  REQUIRE(ro_warnings.lines.size() == 1);
+  CHECK_THAT(ro_warnings.lines[0], Catch::Contains("CUDA_ERROR_INVALID_IMAGE"));
+  CHECK(snapshot(tmp.path()) == before);
+
+  Warnings warnings;
+  warnings.attach(store);
+  store.quarantine(e.target, e.key, "CUDA_ERROR_INVALID_IMAGE");
+  REQUIRE(warnings.lines.size() == 1);
+  CHECK_THAT(warnings.lines[0], Catch::Contains(path) &&
+                                    Catch::Contains("CUDA_ERROR_INVALID_IMAGE") &&
+                                    Catch::Contains("moved to"));
+  CHECK_FALSE(fs::exists(path));
+  CHECK(files_containing(tmp.path(), ".bad-").size() == 1);
+  store.quarantine(e.target, e.key, "again");  // no file: nothing to do
+  CHECK(warnings.lines.size() == 1);
+  CHECK_FALSE(store.load(e.target, e.key).has_value());
+}
+
 TEST_CASE("cache: an entry under another key's name is rejected", "[cache]") {
   TempDir tmp;
   fc::DiskStore store(tmp.str());
