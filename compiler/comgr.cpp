@@ -1,6 +1,5 @@
 #include "compiler/comgr.hpp"
 
-#include <dlfcn.h>
 
 #include <cstdlib>
 
@@ -168,9 +167,8 @@ Comgr Comgr::load() {
     throw Error("failed to load comgr from " + c.lib_.path() + ": missing symbols " + missing);
   // NOTE: comgr must never be unloaded: it registers LLVM command-line options in the libLLVM it
   // links, which stays loaded, so a second load aborts the process ("Option ... registered more
-  // than once"). RTLD_NODELETE on an extra reference pins it for the life of the process.
-  if (void* pin = ::dlopen(c.lib_.path().c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
-    ::dlclose(pin);
+  // than once").
+  c.lib_.pin();
   return c;
 }
 

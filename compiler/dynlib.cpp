@@ -43,6 +43,11 @@ DynLib::~DynLib() {
   if (handle_) dlclose(handle_);
 }
 
+void DynLib::pin() const {
+  if (!handle_) return;
+  if (void* extra = dlopen(path_.c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE)) dlclose(extra);
+}
+
 void* DynLib::symbol(const char* name) const { return handle_ ? dlsym(handle_, name) : nullptr; }
 
 }  // namespace fp8jit::compiler

@@ -23,6 +23,9 @@ class DynLib {
   explicit operator bool() const { return handle_ != nullptr; }
   // Path the library was loaded from (resolved through dladdr/dlinfo where possible).
   const std::string& path() const { return path_; }
+  // Keeps the library mapped for the life of the process (RTLD_NODELETE), even after this handle
+  // closes: for libraries that cannot be unloaded and loaded again (comgr's LLVM, the HIP runtime).
+  void pin() const;
   // Symbol address or nullptr.
   void* symbol(const char* name) const;
   // Assigns the symbol to `fn`; returns false (and appends the name to *missing) when absent.

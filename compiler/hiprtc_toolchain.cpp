@@ -91,8 +91,7 @@ class HiprtcToolchain final : public Toolchain {
     if (!lib_) throw Error("failed to load hiprtc: " + why);
     // NOTE: pinned for the life of the process: the HIP runtime (hiprtc's home in ROCm 5) keeps
     // threads and comgr state that do not survive an unload and reload.
-    if (void* pin = ::dlopen(lib_.path().c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
-      ::dlclose(pin);
+    lib_.pin();
     const std::string missing = api_.bind(lib_);
     if (!missing.empty())
       throw Error("failed to load hiprtc from " + lib_.path() + ": missing symbols " + missing);

@@ -280,6 +280,7 @@ CacheStats Context::stats() const {
   st.disk_hits = state_->builder->disk_hits();
   st.memory_hits = state_->kernels->memory_hits();
   st.compile_ms_total = state_->builder->compile_ms_total();
+  st.compile_ms_median = state_->builder->compile_ms_median();
   return st;
 }
 

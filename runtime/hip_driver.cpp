@@ -5,7 +5,6 @@
 // hip_runtime_api.h of ROCm 5.2 and of ROCm 7 (the attribute values used did not move).
 // hipDeviceProp_t changed layout between ROCm 5 and 6 (hipGetDevicePropertiesR0600), so it is
 // read only for the arch name, and that defensively: see arch_from_properties().
-#include <dlfcn.h>
 
 #include <cctype>
 #include <cstdio>
@@ -191,8 +190,7 @@ class HipDriver final : public Driver {
     if (!s.lib) throw DriverError("failed to load the HIP runtime: " + why);
     // NOTE: pinned for the life of the process: the HIP runtime starts threads and keeps device
     // state that do not survive an unload and reload.
-    if (void* pin = ::dlopen(s.lib.path().c_str(), RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE))
-      ::dlclose(pin);
+    s.lib.pin();
     const std::string missing = s.api.bind(s.lib);
     if (!missing.empty())
       throw DriverError("failed to load the HIP runtime from " + s.lib.path() +

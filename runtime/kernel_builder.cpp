@@ -1,5 +1,6 @@
 #include "runtime/kernel_builder.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -83,7 +84,10 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
   compiler::Binary bin =
       tc.compile({src.text, src.kernel_name, spec.target, canonical, options_.dump_dir});
   ++compiles_;
-  compile_ms_total_ = compile_ms_total_.load() + bin.compile_ms;
+  {
+    std::lock_guard lock(mu_);
+    compile_ms_.push_back(bin.compile_ms);
+  }
   if (options_.verbose)
     std::fprintf(stderr, "fp8jit: compiled %s with %s in %.0f ms\n", out.kernel_name.c_str(),
                  tc.version().c_str(), bin.compile_ms);
@@ -114,6 +118,21 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
                    r.error.c_str());
   }
   return out;
+}
+
+double KernelBuilder::compile_ms_total() const {
+  std::lock_guard lock(mu_);
+  double sum = 0;
+  for (const double ms : compile_ms_) sum += ms;
+  return sum;
+}
+
+double KernelBuilder::compile_ms_median() const {
+  std::lock_guard lock(mu_);
+  if (compile_ms_.empty()) return 0;
+  std::vector<double> v = compile_ms_;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
 }
 
 void KernelBuilder::discard(const BuiltKernel& kernel, const std::string& why) {

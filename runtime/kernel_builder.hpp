@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <mutex>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -41,14 +42,16 @@ class KernelBuilder {
   const std::string& cache_root() const;
   std::uint64_t compiles() const { return compiles_; }
   std::uint64_t disk_hits() const { return disk_hits_; }
-  double compile_ms_total() const { return compile_ms_total_.load(); }
+  double compile_ms_total() const;
+  double compile_ms_median() const;
 
  private:
   Options options_;
   std::shared_ptr<const compiler::Toolchains> toolchains_;
   std::optional<cache::DiskStore> disk_;
   std::atomic<std::uint64_t> compiles_{0}, disk_hits_{0};
-  std::atomic<double> compile_ms_total_{0};
+  mutable std::mutex mu_;
+  std::vector<double> compile_ms_;  // one per compile, guarded by mu_
   std::atomic<bool> store_failure_reported_{false};
 };
 

@@ -71,10 +71,9 @@ int run_on_gpu(Context& ctx, const RunArgs& args, const std::vector<WeightShape>
     }
   }
   const CacheStats st = ctx.stats();
-  std::printf("kernels: %llu compiled (%.0f ms total, %.0f ms mean), %llu from the disk cache, "
+  std::printf("kernels: %llu compiled (%.0f ms total, median %.0f ms), %llu from the disk cache, "
               "%llu memory hits\n",
-              (unsigned long long)st.compiles, st.compile_ms_total,
-              st.compiles ? st.compile_ms_total / st.compiles : 0.0,
+              (unsigned long long)st.compiles, st.compile_ms_total, st.compile_ms_median,
               (unsigned long long)st.disk_hits, (unsigned long long)st.memory_hits);
   std::printf("%s: %d check(s) failed\n", failures ? "FAILED" : "OK", failures);
   return failures ? 1 : 0;

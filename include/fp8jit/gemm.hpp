@@ -97,6 +97,7 @@ struct CacheStats {
   std::uint64_t disk_hits = 0;    // kernels loaded from the disk cache
   std::uint64_t memory_hits = 0;  // lookups answered from memory
   double compile_ms_total = 0;
+  double compile_ms_median = 0;   // of this process's compiles (0 when none)
 };
 
 // Everything needed to drive one GPU: its driver, toolchain, kernel cache and plans. Thread-safe.

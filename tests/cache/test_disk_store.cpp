@@ -148,7 +148,7 @@ TEST_CASE("cache: entry paths follow <root>/v<fmt>/<target>/<k0k1>/<key>.fp8k", 
   CHECK_THROWS_AS(fc::DiskStore(""), fp8jit::InvalidArgument);
 }
 
-TEST_CASE("cache: store then load round trips; a miss is silent and creates nothing", "[cache]") {
+TEST_CASE("cache: store then load round trips, and a miss is silent and creates nothing", "[cache]") {
   TempDir tmp;
   fc::DiskStore store(tmp.str("cache"));
   Warnings warnings;

@@ -130,7 +130,7 @@ TEST_CASE("layouts: pack then unpack restores random bytes", "[layouts]") {
     }
 }
 
-TEST_CASE("layouts: packed_offset is a bijection onto [0, N*K) and matches pack_host",
+TEST_CASE("layouts: packed_offset is a bijection onto 0..N*K-1 and matches pack_host",
           "[layouts]") {
   for (WeightLayout layout : kLayouts)
     for (auto [n, k] : kShapes) {
@@ -150,7 +150,7 @@ TEST_CASE("layouts: packed_offset is a bijection onto [0, N*K) and matches pack_
     }
 }
 
-TEST_CASE("layouts: aiter16x16 is aiter's view [N/16,16,K/32,2,16] permuted (0,2,3,1,4)",
+TEST_CASE("layouts: aiter16x16 is aiter's view N/16,16,K/32,2,16 permuted by 0,2,3,1,4",
           "[layouts]") {
   for (auto [n, k] : kShapes) {
     CAPTURE(n, k);
