@@ -12,63 +12,13 @@
 
 #include "compiler/comgr.hpp"
 #include "compiler/dynlib.hpp"
+#include "compiler/rtc_program.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/error.hpp"
 
 namespace fp8jit::compiler {
 
 namespace {
-
-// The hiprtc entry points fp8jit uses (prototypes from hiprtc.h; hiprtcResult is an int enum and
-// hiprtcProgram an opaque pointer).
-struct HiprtcApi {
-  using Program = void*;
-  int (*Version)(int*, int*) = nullptr;
-  int (*CreateProgram)(Program*, const char*, const char*, int, const char* const*,
-                       const char* const*) = nullptr;
-  int (*CompileProgram)(Program, int, const char* const*) = nullptr;
-  int (*GetProgramLogSize)(Program, std::size_t*) = nullptr;
-  int (*GetProgramLog)(Program, char*) = nullptr;
-  int (*GetCodeSize)(Program, std::size_t*) = nullptr;
-  int (*GetCode)(Program, char*) = nullptr;
-  int (*DestroyProgram)(Program*) = nullptr;
-  const char* (*GetErrorString)(int) = nullptr;
-
-  std::string bind(const DynLib& lib) {
-    std::string missing;
-    lib.bind(Version, "hiprtcVersion", &missing);
-    lib.bind(CreateProgram, "hiprtcCreateProgram", &missing);
-    lib.bind(CompileProgram, "hiprtcCompileProgram", &missing);
-    lib.bind(GetProgramLogSize, "hiprtcGetProgramLogSize", &missing);
-    lib.bind(GetProgramLog, "hiprtcGetProgramLog", &missing);
-    lib.bind(GetCodeSize, "hiprtcGetCodeSize", &missing);
-    lib.bind(GetCode, "hiprtcGetCode", &missing);
-    lib.bind(DestroyProgram, "hiprtcDestroyProgram", &missing);
-    lib.bind(GetErrorString, "hiprtcGetErrorString", &missing);
-    return missing;
-  }
-
-  std::string describe(int rc) const {
-    const char* s = GetErrorString(rc);
-    return s ? s : "hiprtc error " + std::to_string(rc);
-  }
-};
-
-// Owns a hiprtcProgram.
-class ProgramHandle {
- public:
-  ProgramHandle(const HiprtcApi& api, void* p) : api_(api), p_(p) {}
-  ProgramHandle(const ProgramHandle&) = delete;
-  ProgramHandle& operator=(const ProgramHandle&) = delete;
-  ~ProgramHandle() {
-    if (p_) api_.DestroyProgram(&p_);
-  }
-  void* get() const { return p_; }
-
- private:
-  const HiprtcApi& api_;
-  void* p_;
-};
 
 // "5.2.21153" from a resolved library path such as ".../libamdhip64.so.5.2.21153"; "" when the
 // file name carries no version beyond the major.
@@ -92,7 +42,7 @@ class HiprtcToolchain final : public Toolchain {
     // NOTE: pinned for the life of the process: the HIP runtime (hiprtc's home in ROCm 5) keeps
     // threads and comgr state that do not survive an unload and reload.
     lib_.pin();
-    const std::string missing = api_.bind(lib_);
+    const std::string missing = api_.bind(lib_, "hiprtc", "Code");
     if (!missing.empty())
       throw Error("failed to load hiprtc from " + lib_.path() + ": missing symbols " + missing);
     // NOTE: hiprtcVersion of ROCm 5.x reports a fixed 9.0, so the version that goes into the cache
@@ -123,39 +73,10 @@ class HiprtcToolchain final : public Toolchain {
       throw InvalidArgument("failed to compile " + req.kernel_name + " for " + req.target.str() +
                             " with " + version_ + ": " + why);
     const auto t0 = std::chrono::steady_clock::now();
-    void* raw = nullptr;
-    const std::string file = req.kernel_name + ".hip";
-    int rc = api_.CreateProgram(&raw, req.source.c_str(), file.c_str(), 0, nullptr, nullptr);
-    if (rc != 0)
-      throw Error("failed to create a hiprtc program for " + req.kernel_name + ": " +
-                  api_.describe(rc));
-    ProgramHandle prog(api_, raw);
-    const auto opts = options(req.target);
-    std::vector<const char*> argv;
-    for (const auto& o : opts) argv.push_back(o.c_str());
-    rc = api_.CompileProgram(prog.get(), static_cast<int>(argv.size()), argv.data());
-    std::size_t log_size = 0;
-    api_.GetProgramLogSize(prog.get(), &log_size);
-    std::string log(log_size, '\0');
-    if (log_size) api_.GetProgramLog(prog.get(), log.data());
-    while (!log.empty() && log.back() == '\0') log.pop_back();
-    if (rc != 0) {
-      std::string joined;
-      for (const auto& o : opts) joined += o + " ";
-      throw CompileError("failed to compile " + req.kernel_name + " for " + req.target.str() +
-                             " with " + version_ + ": " + api_.describe(rc),
-                         log, joined, req.spec,
-                         dump_source(req.dump_dir, req.kernel_name, req.source));
-    }
+    RtcOutput out = rtc_compile(api_, req, options(req.target), ".hip", version_);
     Binary bin;
-    std::size_t size = 0;
-    api_.GetCodeSize(prog.get(), &size);
-    bin.bytes.resize(size);
-    if (size) api_.GetCode(prog.get(), reinterpret_cast<char*>(bin.bytes.data()));
-    if (bin.bytes.empty())
-      throw Error("failed to compile " + req.kernel_name + ": " + version_ +
-                  " reported success but returned no code object");
-    bin.log = log;
+    bin.bytes = std::move(out.code);
+    bin.log = std::move(out.log);
     try {
       bin.resources = comgr_.kernel_resources(bin.bytes, req.kernel_name);
     } catch (const Error& e) {
@@ -190,7 +111,7 @@ class HiprtcToolchain final : public Toolchain {
 
   Comgr comgr_;
   DynLib lib_;
-  HiprtcApi api_;
+  RtcApi api_;
   std::string version_;
 };
 

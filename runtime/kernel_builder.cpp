@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 
+#include "cache/entry.hpp"
 #include "cache/key.hpp"
 #include "compiler/render.hpp"
 
@@ -25,15 +25,6 @@ compiler::Resources resources_from(const nlohmann::json& j) {
   r.scratch_bytes = j.value("scratch_bytes", std::int64_t{-1});
   r.spills = j.value("spills", -1);
   return r;
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string join(const std::vector<std::string>& v) {
@@ -106,7 +97,7 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
               {"options", options},
               {"compile_ms", bin.compile_ms},
               {"resources", resources_json(bin.resources)},
-              {"created", utc_now()},
+              {"created", cache::utc_now_iso8601()},
               {"library_version", FP8JIT_VERSION}};
     e.binary = out.binary;
     e.source = src.text;

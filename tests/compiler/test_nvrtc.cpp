@@ -1,0 +1,93 @@
+// NVRTC: the NVIDIA kernels compile for sm_90a and sm_89 with their resources reported, and a
+// failing compile carries the whole log.
+#include <catch2/catch.hpp>
+#include <array>
+#include <cstdio>
+
+#include "compiler/kernel_spec.hpp"
+#include "compiler/ptxas_info.hpp"
+#include "compiler/render.hpp"
+#include "compiler/toolchain.hpp"
+#include "fp8jit/error.hpp"
+
+using namespace fp8jit;
+using namespace fp8jit::compiler;
+using Catch::Matchers::Contains;
+
+namespace {
+
+std::unique_ptr<Toolchain> nvrtc_or_skip() {
+  try {
+    return make_nvrtc_toolchain();
+  } catch (const Error& e) {
+    const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() +
+                            "): no NVRTC: " + e.what();
+    std::printf("%s\n", msg.c_str());
+    WARN(msg);
+    return nullptr;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("nvrtc: GEMM and preshuffle kernels compile for sm_90a and sm_89 without spills", "[nvrtc]") {
+  const auto tc = nvrtc_or_skip();
+  if (!tc) return;
+  for (const char* arch : {"sm_90a", "sm_89"}) {
+    const auto t = Target::parse(arch);
+    for (const auto& [bm, bn, bk, stages] : std::vector<std::array<int, 4>>{{8, 64, 128, 2}, {64, 128, 64, 2}, {32, 256, 32, 1}}) {
+      GemmConfig c;
+      c.bm = bm, c.bn = bn, c.bk = bk, c.stages = stages;
+      const auto spec = gemm_spec(t, 1040, 4128, c, OutDType::fp16, true);
+      const auto src = render(spec);
+      const auto bin = tc->compile({src.text, src.kernel_name, t, spec.canonical(), ""});
+      INFO(spec.kernel_name());
+      CHECK(bin.bytes.size() > 1000);
+      CHECK(bin.resources.registers > 0);
+      CHECK(bin.resources.spills == 0);
+      CHECK(bin.resources.scratch_bytes == 0);
+      CHECK(bin.compile_ms > 0);
+    }
+    const auto pack = preshuffle_spec(t, WeightLayout::nv_mma16x32);
+    const auto src = render(pack);
+    CHECK(tc->compile({src.text, src.kernel_name, t, pack.canonical(), ""}).resources.registers > 0);
+  }
+}
+
+TEST_CASE("nvrtc: a failing compile throws CompileError with the log, options, spec and source", "[nvrtc]") {
+  const auto tc = nvrtc_or_skip();
+  if (!tc) return;
+  const auto t = Target::parse("sm_90a");
+  try {
+    tc->compile({"extern \"C\" __global__ void k() { undeclared_thing(); }", "k", t, "the spec", ""});
+    FAIL("no CompileError");
+  } catch (const CompileError& e) {
+    CHECK_THAT(e.log(), Contains("undeclared_thing"));
+    CHECK_THAT(e.options(), Contains("--gpu-architecture=sm_90a"));
+    CHECK(e.spec() == "the spec");
+    CHECK_THAT(std::string(e.what()), Contains("undeclared_thing"));
+    FILE* f = std::fopen(e.source_path().c_str(), "r");
+    CHECK(f != nullptr);
+    if (f) std::fclose(f);
+  }
+  CHECK_THROWS_AS(tc->compile({"", "k", Target::parse("gfx942"), "", ""}), InvalidArgument);
+}
+
+TEST_CASE("nvrtc: the ptxas report is read for the named kernel only", "[nvrtc]") {
+  const std::string log =
+      "ptxas info    : 73 bytes gmem\n"
+      "ptxas info    : Compiling entry function 'other' for 'sm_90a'\n"
+      "ptxas info    : Function properties for other\n"
+      "ptxas         .     16 bytes stack frame, 8 bytes spill stores, 8 bytes spill loads\n"
+      "ptxas info    : Used 255 registers, used 1 barriers, 1024 bytes smem\n"
+      "ptxas info    : Compiling entry function 'mine' for 'sm_90a'\n"
+      "ptxas info    : Function properties for mine\n"
+      "ptxas         .     0 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads\n"
+      "ptxas info    : Used 40 registers, used 1 barriers, 384 bytes smem, 400 bytes cmem[0]\n";
+  const Resources r = parse_ptxas_info(log, "mine");
+  CHECK(r.registers == 40);
+  CHECK(r.shared_bytes == 384);
+  CHECK(r.scratch_bytes == 0);
+  CHECK(r.spills == 16);
+  CHECK(parse_ptxas_info(log, "absent").registers == -1);
+}

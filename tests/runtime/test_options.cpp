@@ -1,0 +1,60 @@
+// Options: defaults, then FP8JIT_* variables; a bad value names its variable.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <string>
+
+#include "fp8jit/error.hpp"
+#include "fp8jit/options.hpp"
+
+using namespace fp8jit;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Sets a variable for the scope of the object, restoring the previous value after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old, had_ = true;
+    value ? ::setenv(name, value, 1) : ::unsetenv(name);
+  }
+  ~ScopedEnv() { had_ ? ::setenv(name_, old_.c_str(), 1) : ::unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::string old_;
+  bool had_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("options: FP8JIT_* variables override the defaults", "[options]") {
+  ScopedEnv a("FP8JIT_CACHE_DIR", "/some/where"), b("FP8JIT_DISABLE_DISK_CACHE", "yes"),
+      c("FP8JIT_DEVICE", "3"), d("FP8JIT_VERBOSE", "on"), e("FP8JIT_DUMP_DIR", "/dump");
+  const Options o = Options::from_env();
+  CHECK(o.cache_dir == "/some/where");
+  CHECK_FALSE(o.disk_cache);
+  CHECK(o.device == 3);
+  CHECK(o.verbose);
+  CHECK(o.dump_dir == "/dump");
+}
+
+TEST_CASE("options: the default cache dir follows XDG_CACHE_HOME, then HOME", "[options]") {
+  ScopedEnv a("FP8JIT_CACHE_DIR", nullptr), b("XDG_CACHE_HOME", "/xdg"), c("HOME", "/home/u");
+  CHECK(Options::from_env().cache_dir == "/xdg/fp8jit");
+  ScopedEnv d("XDG_CACHE_HOME", nullptr);
+  CHECK(Options::from_env().cache_dir == "/home/u/.cache/fp8jit");
+}
+
+TEST_CASE("options: a bad value is an error naming the variable and the rule", "[options]") {
+  {
+    ScopedEnv a("FP8JIT_DEVICE", "gpu0");
+    CHECK_THROWS_WITH(Options::from_env(), Contains("FP8JIT_DEVICE='gpu0'") && Contains("integer"));
+  }
+  {
+    ScopedEnv a("FP8JIT_VERBOSE", "maybe");
+    CHECK_THROWS_WITH(Options::from_env(), Contains("FP8JIT_VERBOSE='maybe'") && Contains("1/0"));
+  }
+  ScopedEnv a("FP8JIT_DEVICE", "-1");
+  CHECK_THROWS_AS(Options::from_env(), InvalidArgument);
+}
