@@ -1,6 +1,8 @@
 // The one place fp8jit reads its environment (docs/env.md).
 #include <cstdlib>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "fp8jit/error.hpp"
 #include "fp8jit/options.hpp"
@@ -32,6 +34,38 @@ int parse_int(const char* name, const char* v, int lo, int hi) {
   return static_cast<int>(x);
 }
 
+std::vector<std::string> split_paths(const char* v) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (const char* p = v;; ++p) {
+    if (*p == ':' || *p == '\0') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+      if (*p == '\0') break;
+    } else {
+      cur += *p;
+    }
+  }
+  return out;
+}
+
+std::uint64_t parse_bytes(const char* name, const char* v) {
+  char* end = nullptr;
+  const unsigned long long x = std::strtoull(v, &end, 10);
+  std::uint64_t scale = 1;
+  if (end && *end) {
+    const std::string suffix(end);
+    if (suffix == "K" || suffix == "k") scale = 1ULL << 10;
+    else if (suffix == "M" || suffix == "m") scale = 1ULL << 20;
+    else if (suffix == "G" || suffix == "g") scale = 1ULL << 30;
+    else scale = 0;
+  }
+  if (end == v || scale == 0 || *v == '-')
+    throw InvalidArgument(std::string("failed to read ") + name + "='" + v +
+                          "': expected a byte count with an optional K, M or G suffix");
+  return static_cast<std::uint64_t>(x) * scale;
+}
+
 }  // namespace
 
 Options Options::from_env() {
@@ -45,6 +79,12 @@ Options Options::from_env() {
   if (const char* v = env("FP8JIT_CACHE_DIR")) o.cache_dir = v;
   if (const char* v = env("FP8JIT_DISABLE_DISK_CACHE"))
     o.disk_cache = !parse_bool("FP8JIT_DISABLE_DISK_CACHE", v);
+  if (const char* v = env("FP8JIT_CACHE_READ_ONLY"))
+    o.cache_read_only = parse_bool("FP8JIT_CACHE_READ_ONLY", v);
+  if (const char* v = env("FP8JIT_CACHE_READONLY_DIRS")) o.cache_readonly_dirs = split_paths(v);
+  if (const char* v = env("FP8JIT_CACHE_MAX_BYTES"))
+    o.cache_max_bytes = parse_bytes("FP8JIT_CACHE_MAX_BYTES", v);
+  if (const char* v = env("FP8JIT_TUNED_TABLES")) o.tuned_tables = split_paths(v);
   if (const char* v = env("FP8JIT_DUMP_DIR")) o.dump_dir = v;
   if (const char* v = env("FP8JIT_DEVICE")) o.device = parse_int("FP8JIT_DEVICE", v, 0, 1023);
   if (const char* v = env("FP8JIT_VERBOSE")) o.verbose = parse_bool("FP8JIT_VERBOSE", v);

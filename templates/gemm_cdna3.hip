@@ -25,8 +25,10 @@
 // double buffering), stages = 1 loads then computes. split_k must be 1.
 // Shared memory (LDS): none, at any config.
 //
-// Constraints: N % 16 == 0, K % 32 == 0 (layout), bn = 16 * warps * FN, bm % 16 == 0, bk % 64 == 0,
-// stages in {1, 2}, split_k == 1; A, out 16-byte aligned (8 for out), sa/sw/bias 4/4/2-aligned.
+// Constraints (enforced by KernelSpec::validate): N % 16 == 0, K % 32 == 0 (layout); warps a power
+// of two in [1, 8]; bn = 16 * warps * FN with FN in {1, 2, 4}; bm a power of two in [16, 128];
+// bk a power of two in [64, 256]; stages in {1, 2}; split_k == 1. A and out 16-byte aligned,
+// sa/sw 4-byte, bias 2-byte (checked by Context before the launch).
 // Launch: block = warps * 64 threads, grid = (ceil(N / bn), ceil(M / bm), 1), no dynamic LDS.
 //
 // Tails: K % bk: the leftover full chunks run one at a time after the main loop; a K % 64 == 32

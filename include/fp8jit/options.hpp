@@ -2,6 +2,7 @@
 // here, once), then whatever the caller sets explicitly. docs/env.md lists every variable.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,18 @@ struct Options {
   std::string cache_dir;
   // FP8JIT_DISABLE_DISK_CACHE=1: keep compiled kernels in memory only.
   bool disk_cache = true;
+  // FP8JIT_CACHE_READ_ONLY=1: strict read-only mode: the disk cache is read, never written (no
+  // entries, no mtimes, no quarantine, no pruning).
+  bool cache_read_only = false;
+  // FP8JIT_CACHE_READONLY_DIRS (':'-separated): read-only caches consulted after cache_dir, in
+  // order (a prebuilt cache shipped in an image, a shared mount). Never written.
+  std::vector<std::string> cache_readonly_dirs;
+  // FP8JIT_CACHE_MAX_BYTES (a number with an optional K, M or G suffix): size budget of cache_dir;
+  // least-recently-used entries are evicted past it.
+  std::uint64_t cache_max_bytes = std::uint64_t{8} << 30;
+  // FP8JIT_TUNED_TABLES (':'-separated CSV files): tuned-config tables, merged in order (a later
+  // file's row wins over an earlier one's for the same key). Read at run time, never compiled in.
+  std::vector<std::string> tuned_tables;
   // FP8JIT_DUMP_DIR: write every rendered source there (also done for each failed compile).
   std::string dump_dir;
   // FP8JIT_DEVICE: ordinal of the GPU a Context drives.
