@@ -403,7 +403,7 @@ StoreResult DiskStore::store(const Entry& entry) {
   // error.
   FileDescriptor dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd) ::fsync(dir_fd.get());
-  return StoreResult{Outcome::published, {}};
+  return StoreResult{Outcome::published, {}, bytes.size()};
 }
 
 std::vector<EntryInfo> DiskStore::list(bool verify) const {

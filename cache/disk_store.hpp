@@ -9,7 +9,8 @@
 //
 // Entries are published atomically (temp file in the same directory, fsync, rename), verified on
 // every read, and a damaged one is renamed aside and treated as a miss. Safe to use from several
-// threads and several processes at once; no lock is held across processes.
+// threads and several processes at once; no lock is held across processes. CacheLayers
+// (layers.hpp) stacks a writable store over read-only ones; prune.hpp keeps one under a budget.
 #pragma once
 
 #include <chrono>
@@ -45,6 +46,7 @@ struct StoreResult {
   };
   Outcome outcome = Outcome::failed;
   std::string error;  // "failed to store cache entry <key> in <dir>: <cause>" when failed
+  std::uint64_t bytes = 0;  // published: the size of the file now under the final name
 
   bool ok() const { return outcome != Outcome::failed; }
 };

@@ -52,10 +52,25 @@ struct Entry {
   std::string source;  // empty when the source is not kept
 };
 
+// Why bytes are not an entry, in the categories `fp8jit cache verify` reports.
+enum class DecodeProblem {
+  none,
+  bad_magic,     // not an entry file at all
+  bad_version,   // another format version, or unknown flags
+  bad_length,    // shorter than a header, or section lengths that disagree with the size
+  bad_checksum,  // the trailing XXH3-128 does not match
+  key_mismatch,  // a whole entry, but for another key (a file copied under another name)
+  bad_metadata,  // metadata that is not a JSON object with a non-empty string "target"
+};
+
+// "bad_magic", "bad_version", ... ("ok" for none): stable names for --json output.
+const char* problem_name(DecodeProblem problem);
+
 // The outcome of decode_entry: an entry, or why the bytes are not one.
 struct DecodeResult {
   std::optional<Entry> entry;
   std::string error;  // set exactly when entry is empty
+  DecodeProblem problem = DecodeProblem::none;  // set exactly when entry is empty
 
   bool ok() const { return entry.has_value(); }
 };
@@ -71,6 +86,18 @@ std::vector<std::uint8_t> encode_entry(const Entry& entry);
 // `expected_key` each yield an error naming what is wrong. Never throws, never reads outside
 // `bytes`, and allocates no more than bytes.size() for the entry.
 DecodeResult decode_entry(std::span<const std::uint8_t> bytes, std::string_view expected_key);
+
+// Bytes of an entry file needed by decode_entry_head: the header, the key and the metadata. 0 when
+// `header` (the first kEntryHeaderBytes or more of the file) is no header of a file of `file_size`
+// bytes; decode_entry_head then says why.
+std::uint64_t entry_head_bytes(std::span<const std::uint8_t> header, std::uint64_t file_size);
+
+// Like decode_entry, for listings that must not read whole binaries: `head` is the start of a
+// file of `file_size` bytes (at least entry_head_bytes of it). Checks everything decode_entry
+// checks except the checksum, which needs the whole file; the entry comes back with an empty
+// binary and source. Never throws.
+DecodeResult decode_entry_head(std::span<const std::uint8_t> head, std::uint64_t file_size,
+                               std::string_view expected_key);
 
 // The current time as ISO-8601 UTC with seconds ("2025-06-01T12:34:56Z"), for meta["created"].
 std::string utc_now_iso8601();

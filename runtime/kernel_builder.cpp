@@ -38,12 +38,16 @@ std::string join(const std::vector<std::string>& v) {
 KernelBuilder::KernelBuilder(const Options& options,
                              std::shared_ptr<const compiler::Toolchains> toolchains)
     : options_(options), toolchains_(std::move(toolchains)) {
-  if (options_.disk_cache) disk_.emplace(options_.cache_dir);
+  if (options_.disk_cache) {
+    layers_ = std::make_unique<cache::CacheLayers>(
+        cache::LayersConfig{options_.cache_dir, options_.cache_readonly_dirs,
+                            options_.cache_read_only, options_.cache_max_bytes});
+  }
 }
 
 const std::string& KernelBuilder::cache_root() const {
   static const std::string none;
-  return disk_ ? disk_->root() : none;
+  return layers_ && layers_->writable() ? layers_->writable()->root() : none;
 }
 
 BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
@@ -57,12 +61,19 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
   out.key = cache::derive_key({canonical, src.text, tc.name(), tc.version(), spec.target.str(),
                                options, FP8JIT_VERSION});
 
-  if (disk_) {
-    if (auto entry = disk_->load(spec.target.str(), out.key)) {
-      out.binary = std::move(entry->binary);
-      out.resources = resources_from(entry->meta.value("resources", nlohmann::json::object()));
-      out.compile_ms = entry->meta.value("compile_ms", 0.0);
+  bool refused = false;
+  {
+    std::lock_guard lock(mu_);
+    refused = discarded_.count(out.key) != 0;
+  }
+  if (layers_ && !refused) {
+    if (auto hit = layers_->load(spec.target.str(), out.key)) {
+      cache::Entry& entry = hit->entry;
+      out.binary = std::move(entry.binary);
+      out.resources = resources_from(entry.meta.value("resources", nlohmann::json::object()));
+      out.compile_ms = entry.meta.value("compile_ms", 0.0);
       out.from_disk = true;
+      out.cache_layer = hit->layer;
       ++disk_hits_;
       if (options_.verbose)
         std::fprintf(stderr, "fp8jit: cache hit %s (%s)\n", out.kernel_name.c_str(),
@@ -86,7 +97,8 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
   out.resources = bin.resources;
   out.compile_ms = bin.compile_ms;
 
-  if (disk_) {
+  // NOTE: strict read-only mode is what the user asked for, so it is no failure to report.
+  if (layers_ && layers_->can_store()) {
     cache::Entry e;
     e.key = out.key;
     e.target = spec.target.str();
@@ -101,7 +113,7 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
               {"library_version", FP8JIT_VERSION}};
     e.binary = out.binary;
     e.source = src.text;
-    const cache::StoreResult r = disk_->store(e);
+    const cache::StoreResult r = layers_->store(e);  // prunes the layer when due
     // NOTE: a cache that cannot be written (full disk, read-only mount) must not fail the GEMM:
     // the kernel is returned from memory and the failure is reported once per process.
     if (!r.ok() && !store_failure_reported_.exchange(true))
@@ -127,7 +139,13 @@ double KernelBuilder::compile_ms_median() const {
 }
 
 void KernelBuilder::discard(const BuiltKernel& kernel, const std::string& why) {
-  if (disk_ && kernel.from_disk) disk_->quarantine(kernel.spec.target.str(), kernel.key, why);
+  if (!layers_ || !kernel.from_disk) return;
+  {
+    // NOTE: a read-only layer keeps the refused file; without this the rebuild would load it again.
+    std::lock_guard lock(mu_);
+    discarded_.insert(kernel.key);
+  }
+  layers_->quarantine(kernel.cache_layer, kernel.spec.target.str(), kernel.key, why);
 }
 
 }  // namespace fp8jit::runtime

@@ -7,10 +7,11 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
-#include "cache/disk_store.hpp"
+#include "cache/layers.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/options.hpp"
@@ -24,6 +25,7 @@ struct BuiltKernel {
   std::vector<std::uint8_t> binary;
   compiler::Resources resources;
   bool from_disk = false;   // found in the disk cache (no compile)
+  std::size_t cache_layer = 0;  // from_disk: the cache layer it came from
   double compile_ms = 0;    // of this process's compile, or the one recorded in the entry
 };
 
@@ -31,15 +33,23 @@ class KernelBuilder {
  public:
   KernelBuilder(const Options& options, std::shared_ptr<const compiler::Toolchains> toolchains);
 
-  // Renders the spec, derives its key, and returns the binary from the disk cache, else compiles
-  // and publishes it. Throws InvalidArgument (bad spec), CompileError (with the full log).
+  // Renders the spec, derives its key, and returns the binary from the disk cache layers (the
+  // writable cache_dir, then each of cache_readonly_dirs), else compiles it and publishes it into
+  // the writable layer (which prunes itself past cache_max_bytes), unless cache_read_only. A
+  // failed publish (full disk, read-only mount) still returns the compiled kernel; the first such
+  // failure of the process is reported on stderr. Throws InvalidArgument (bad spec),
+  // CompileError (with the full log).
   BuiltKernel build(const compiler::KernelSpec& spec);
-  // Called when a driver refused a binary from the cache: the entry is removed so that the next
-  // build compiles afresh; `why` is reported once.
+  // Called when a driver refused a binary from the cache: the entry is set aside (quarantined; in
+  // a read-only layer only reported) and this builder never loads that key from disk again, so
+  // the next build compiles afresh; `why` is reported once.
   void discard(const BuiltKernel& kernel, const std::string& why);
 
   const compiler::Toolchains& toolchains() const { return *toolchains_; }
+  // The writable cache root ("" without a disk cache).
   const std::string& cache_root() const;
+  // The disk cache layers (nullptr when the disk cache is disabled), for warmup and `fp8jit cache`.
+  cache::CacheLayers* cache_layers() { return layers_.get(); }
   std::uint64_t compiles() const { return compiles_; }
   std::uint64_t disk_hits() const { return disk_hits_; }
   double compile_ms_total() const;
@@ -48,10 +58,11 @@ class KernelBuilder {
  private:
   Options options_;
   std::shared_ptr<const compiler::Toolchains> toolchains_;
-  std::optional<cache::DiskStore> disk_;
+  std::unique_ptr<cache::CacheLayers> layers_;
   std::atomic<std::uint64_t> compiles_{0}, disk_hits_{0};
   mutable std::mutex mu_;
   std::vector<double> compile_ms_;  // one per compile, guarded by mu_
+  std::set<std::string> discarded_;  // keys whose cached binary a driver refused, guarded by mu_
   std::atomic<bool> store_failure_reported_{false};
 };
 

@@ -1,0 +1,50 @@
+# Fuzzing with libFuzzer: -DFP8JIT_FUZZ=ON in a separate build directory configured with clang
+# (-DCMAKE_CXX_COMPILER=clang++-19) builds one executable fuzz_<name> per
+# tests/fuzz/fuzz_<name>.cpp, running fp8jit_fuzz_<name> (tests/fuzz/fuzz_targets.hpp) under
+# -fsanitize=fuzzer,address. The library sources are compiled again for them with coverage and
+# ASan. Corpora live in tests/fuzz/corpus/<name>/; fp8jit_tests replays them in every build.
+#
+#   cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++-19 -DFP8JIT_FUZZ=ON
+#   ninja -C build-fuzz fuzz_cache_entry
+#   build-fuzz/tests/fuzz_cache_entry -max_total_time=180 -max_len=65536 NEW_DIR \
+#       tests/fuzz/corpus/cache_entry
+#   build-fuzz/tests/fuzz_cache_entry -merge=1 MIN_DIR NEW_DIR tests/fuzz/corpus/cache_entry
+
+option(FP8JIT_FUZZ "Build libFuzzer executables fuzz_<name> (needs clang)" OFF)
+
+if(FP8JIT_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "FP8JIT_FUZZ needs clang (libFuzzer): configure a separate build "
+                        "directory with -DCMAKE_CXX_COMPILER=clang++-19")
+  endif()
+  set(FP8JIT_FUZZ_FLAGS -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address)
+
+  # The library, instrumented. Static, so that each fuzzer links only what its target uses.
+  file(GLOB fuzz_lib_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/cache/*.cpp
+       ${CMAKE_SOURCE_DIR}/compiler/*.cpp ${CMAKE_SOURCE_DIR}/runtime/*.cpp)
+  set_source_files_properties(${FP8JIT_EMBEDDED} PROPERTIES GENERATED TRUE)
+  add_library(fp8jit_fuzz_lib STATIC ${fuzz_lib_srcs} ${FP8JIT_EMBEDDED})
+  add_dependencies(fp8jit_fuzz_lib fp8jit_compiler)  # generates ${FP8JIT_EMBEDDED}
+  target_include_directories(fp8jit_fuzz_lib PUBLIC ${CMAKE_SOURCE_DIR}
+                             ${CMAKE_SOURCE_DIR}/include ${XXHASH_INCLUDE_DIR})
+  target_compile_definitions(fp8jit_fuzz_lib PRIVATE FP8JIT_VERSION="${PROJECT_VERSION}")
+  target_compile_options(fp8jit_fuzz_lib PRIVATE ${FP8JIT_FUZZ_FLAGS})
+  target_link_libraries(fp8jit_fuzz_lib PUBLIC nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS}
+                        Threads::Threads)
+
+  file(GLOB fuzz_targets CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.cpp)
+  foreach(src ${fuzz_targets})
+    get_filename_component(stem ${src} NAME_WE)  # fuzz_<name>
+    string(REGEX REPLACE "^fuzz_" "" name ${stem})
+    add_executable(fuzz_${name} ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/libfuzzer_main.cc)
+    target_compile_definitions(fuzz_${name} PRIVATE FP8JIT_FUZZ_TARGET=fp8jit_fuzz_${name})
+    target_compile_options(fuzz_${name} PRIVATE ${FP8JIT_FUZZ_FLAGS})
+    target_link_options(fuzz_${name} PRIVATE -fsanitize=fuzzer,address)
+    target_link_libraries(fuzz_${name} PRIVATE fp8jit_fuzz_lib)
+    # Replays the corpus once, without mutating it: a crash there is a regression.
+    set(corpus ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${name})
+    if(IS_DIRECTORY ${corpus})
+      add_test(NAME fuzz_${name}_corpus COMMAND fuzz_${name} -runs=0 ${corpus})
+    endif()
+  endforeach()
+endif()

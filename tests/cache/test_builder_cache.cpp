@@ -1,0 +1,152 @@
+// KernelBuilder over the cache layers with a real compiler (NVRTC for sm_90a; skipped where it is
+// missing): a prebuilt read-only layer serves hits without a compile, strict read-only mode writes
+// nothing, and a cache that cannot be written still returns compiled kernels and says so once.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+
+#include "compiler/kernel_spec.hpp"
+#include "compiler/toolchain.hpp"
+#include "fp8jit/error.hpp"
+#include "runtime/kernel_builder.hpp"
+#include "support/temp_dir.hpp"
+#include "tests/cache/cache_fixtures.hpp"
+
+namespace {
+
+using namespace fp8jit;
+using namespace fp8jit::test::cache_fixtures;
+
+// The machine's toolchains when one builds sm_90a, else nullptr (printing why).
+std::shared_ptr<const compiler::Toolchains> nvidia_toolchains() {
+  auto tcs = std::make_shared<const compiler::Toolchains>();
+  try {
+    tcs->for_target(compiler::Target::parse("sm_90a"));
+  } catch (const Error& e) {
+    const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() +
+                            "): no toolchain for sm_90a: " + e.what();
+    std::printf("%s\n", msg.c_str());
+    WARN(msg);
+    return nullptr;
+  }
+  return tcs;
+}
+
+compiler::KernelSpec spec(int n) {
+  compiler::GemmConfig cfg;
+  cfg.bm = 16;
+  cfg.bn = 64;
+  cfg.bk = 128;
+  cfg.warps = 4;
+  cfg.stages = 2;
+  return compiler::gemm_spec(compiler::Target::parse("sm_90a"), n, 512, cfg, OutDType::bf16,
+                             false);
+}
+
+// Runs `f` with stderr redirected into a file; returns what it wrote.
+std::string capture_stderr(const std::function<void()>& f, const std::string& file) {
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  REQUIRE(fd >= 0);
+  ::dup2(fd, 2);
+  ::close(fd);
+  try {
+    f();
+  } catch (...) {
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    throw;
+  }
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  const auto bytes = read_bytes(file);
+  return std::string(bytes.begin(), bytes.end());
+}
+
+std::size_t count(const std::string& text, const std::string& part) {
+  std::size_t n = 0;
+  for (auto at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("cache: the builder serves a prebuilt read-only layer and strict mode writes nothing",
+          "[cache]") {
+  const auto tcs = nvidia_toolchains();
+  if (!tcs) return;
+  fp8jit::test::TempDir tmp;
+  const std::string prebuilt = tmp.path() + "/prebuilt", local = tmp.path() + "/local";
+  Options o;
+  o.cache_dir = prebuilt;
+  runtime::KernelBuilder warm(o, tcs);
+  const runtime::BuiltKernel compiled = warm.build(spec(256));
+  CHECK_FALSE(compiled.from_disk);
+  CHECK(warm.compiles() == 1);
+  const auto prebuilt_before = snapshot(prebuilt);
+
+  o.cache_dir = local;
+  o.cache_readonly_dirs = {prebuilt};
+  runtime::KernelBuilder b(o, tcs);
+  const runtime::BuiltKernel hit = b.build(spec(256));
+  CHECK(hit.from_disk);
+  CHECK(hit.cache_layer == 1);
+  CHECK(hit.binary == compiled.binary);
+  CHECK(b.compiles() == 0);
+  CHECK_FALSE(fs::exists(local));  // not copied up
+  CHECK(snapshot(prebuilt) == prebuilt_before);
+
+  // The driver refusing the read-only layer's binary: reported, kept, and compiled afresh.
+  b.discard(hit, "refused by the test");
+  const runtime::BuiltKernel again = b.build(spec(256));
+  CHECK_FALSE(again.from_disk);
+  CHECK(b.compiles() == 1);
+  CHECK(snapshot(prebuilt) == prebuilt_before);
+
+  // Strict read-only mode: hits from every layer, compiles for misses, and nothing written.
+  o.cache_read_only = true;
+  runtime::KernelBuilder strict(o, tcs);
+  const auto local_before = snapshot(local);
+  std::string err = capture_stderr(
+      [&] {
+        CHECK(strict.build(spec(256)).from_disk);
+        CHECK_FALSE(strict.build(spec(512)).from_disk);
+      },
+      tmp.path() + "/stderr.txt");
+  CHECK(strict.compiles() == 1);
+  CHECK(err.find("failed to store") == std::string::npos);
+  CHECK(snapshot(local) == local_before);
+  CHECK(snapshot(prebuilt) == prebuilt_before);
+}
+
+TEST_CASE("cache: a store failure still returns the compiled kernel and is reported once",
+          "[cache]") {
+  const auto tcs = nvidia_toolchains();
+  if (!tcs) return;
+  fp8jit::test::TempDir tmp;
+  write_bytes(tmp.path() + "/file", {1});
+  Options o;
+  o.cache_dir = tmp.path() + "/file/cache";  // cannot be created: every store fails
+  runtime::KernelBuilder b(o, tcs);
+  std::vector<runtime::BuiltKernel> built;
+  const std::string err = capture_stderr(
+      [&] {
+        built.push_back(b.build(spec(256)));
+        built.push_back(b.build(spec(512)));
+      },
+      tmp.path() + "/stderr.txt");
+  REQUIRE(built.size() == 2);
+  for (const auto& k : built) {
+    CHECK_FALSE(k.from_disk);
+    CHECK_FALSE(k.binary.empty());
+  }
+  CHECK(b.compiles() == 2);
+  INFO(err);
+  CHECK(count(err, "fp8jit: warning: failed to store cache entry") == 1);
+  CHECK(count(err, "further cache write failures are not reported") == 1);
+}
