@@ -6,6 +6,7 @@
 #include "fp8jit/error.hpp"
 #include "runtime/context_state.hpp"
 #include "runtime/heuristic.hpp"
+#include "runtime/tuned_table.hpp"
 
 namespace fp8jit {
 
@@ -47,7 +48,7 @@ void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void
   runtime::LaunchDims dims;
   dims.grid[0] = static_cast<unsigned>((k.spec.n + c.bn - 1) / c.bn);
   dims.grid[1] = static_cast<unsigned>((a.m + c.bm - 1) / c.bm);
-  dims.grid[2] = static_cast<unsigned>(c.split_k);
+  dims.grid[2] = 1;  // split_k slices share a block (mma_sm89); see the family's header
   dims.block[0] = static_cast<unsigned>(k.threads);
   const void* ap = a.a;
   const float* sap = a.sa;
@@ -155,6 +156,7 @@ std::vector<std::string> Plan::describe() const {
 Context runtime::make_context(Options options, std::unique_ptr<Driver> driver) {
   auto s = std::make_shared<ContextState>();
   s->options = std::move(options);
+  s->tuned = runtime::TunedTable::load(s->options.tuned_tables);
   s->driver = std::move(driver);
   s->target = compiler::Target::parse(s->driver->device().arch);
   s->toolchains = std::make_shared<const compiler::Toolchains>();
@@ -230,12 +232,11 @@ PackedWeight Context::wrap_packed_weight(const void* packed, const float* sw, st
 void Context::gemm(const GemmArgs& args, void* stream) {
   ContextState& s = *state_;
   if (!validate(s, args)) return;
-  const auto bound = runtime::m_buckets()[runtime::m_bucket_index(args.m)];
   const auto& w = *args.w;
-  const auto cfg = runtime::heuristic_config(s.target, s.driver->device().multiprocessors, bound,
-                                             w.n(), w.k());
-  const auto spec = compiler::gemm_spec(s.target, w.n(), w.k(), cfg, args.out_dtype,
-                                        args.bias != nullptr);
+  const bool bias = args.bias != nullptr;
+  const auto choice = s.tuned.select(s.target, s.driver->device().multiprocessors, args.m, w.n(),
+                                     w.k(), args.out_dtype, bias);
+  const auto spec = compiler::gemm_spec(s.target, w.n(), w.k(), choice.config, args.out_dtype, bias);
   launch_gemm(s, s.kernels->get(spec), args, stream);
 }
 
@@ -248,10 +249,11 @@ Plan Context::plan(const PackedWeight& w, OutDType out_dtype, bool has_bias) {
   impl->out_dtype = out_dtype;
   impl->has_bias = has_bias;
   for (const auto bound : runtime::m_buckets()) {
-    const auto cfg = runtime::heuristic_config(s.target, s.driver->device().multiprocessors,
-                                               bound, w.n(), w.k());
-    impl->by_bucket.push_back(
-        &s.kernels->get(compiler::gemm_spec(s.target, w.n(), w.k(), cfg, out_dtype, has_bias)));
+    // NOTE: a plan sees bucket rows only: the bucket's M stands for every M in it.
+    const auto choice = s.tuned.select(s.target, s.driver->device().multiprocessors,
+                                       runtime::m_bucket_m(bound), w.n(), w.k(), out_dtype, has_bias);
+    impl->by_bucket.push_back(&s.kernels->get(
+        compiler::gemm_spec(s.target, w.n(), w.k(), choice.config, out_dtype, has_bias)));
   }
   Plan p;
   p.impl_ = std::move(impl);
@@ -273,6 +275,10 @@ void Context::copy_to_host(void* dst, const void* src, std::size_t bytes) {
   state_->driver->copy_to_host(dst, src, bytes);
 }
 void Context::synchronize(void* stream) { state_->driver->synchronize(stream); }
+double Context::time_ms(void* stream, const std::function<void()>& enqueue) {
+  return state_->driver->time_ms(stream, enqueue);
+}
+std::size_t Context::l2_bytes() const { return state_->driver->device().l2_bytes; }
 
 CacheStats Context::stats() const {
   CacheStats st;

@@ -9,6 +9,7 @@
 #include "runtime/driver.hpp"
 #include "runtime/kernel_builder.hpp"
 #include "runtime/kernel_cache.hpp"
+#include "runtime/tuned_table.hpp"
 
 namespace fp8jit {
 
@@ -19,6 +20,7 @@ struct ContextState {
   std::shared_ptr<const compiler::Toolchains> toolchains;
   std::unique_ptr<runtime::KernelBuilder> builder;
   std::unique_ptr<runtime::KernelCache> kernels;
+  runtime::TunedTable tuned;  // options.tuned_tables, read once when the Context opens
 };
 
 namespace runtime {

@@ -1,36 +1,256 @@
 #include "runtime/heuristic.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <optional>
+
 namespace fp8jit::runtime {
 
+// ---- M buckets -------------------------------------------------------------------------------
+
 const std::vector<std::int64_t>& m_buckets() {
-  static const std::vector<std::int64_t> bounds = {8, 16, 32, 64, kUnboundedM};
+  static const std::vector<std::int64_t> bounds = [] {
+    std::vector<std::int64_t> b;
+    for (std::int64_t m = 1; m < kLargestBucketM; m *= 2) b.push_back(m);
+    b.push_back(kUnboundedM);
+    return b;
+  }();
   return bounds;
 }
 
 int m_bucket_index(std::int64_t m) {
   const auto& b = m_buckets();
   int i = 0;
-  while (m > b[i]) ++i;
+  while (i + 1 < static_cast<int>(b.size()) && m > b[i]) ++i;  // the last bucket is open
   return i;
 }
 
-compiler::GemmConfig heuristic_config(const compiler::Target& target, int /*multiprocessors*/,
-                                      std::int64_t m_bound, std::int64_t /*n*/,
-                                      std::int64_t /*k*/) {
-  // NOTE: a first, untuned rule: the token tile follows M, four warps side by side along N, deep
-  // k-steps while the token tile (and so the accumulator) is small. The speed issue replaces this
-  // with a cost model calibrated on tuned tables.
-  compiler::GemmConfig c;
-  c.warps = 4;
-  c.stages = 2;
-  c.split_k = 1;
-  const bool amd = target.vendor == compiler::Vendor::amd;
-  const int frag_m = amd ? 16 : 8;
-  const int k_step = amd ? 64 : 32;
-  c.bm = static_cast<int>(m_bound <= frag_m ? frag_m : (m_bound < 64 ? m_bound : 64));
-  c.bn = 16 * c.warps * (c.bm >= 64 ? 2 : 1);
-  c.bk = k_step * (c.bm <= 16 ? 4 : 2);
-  return c;
+std::int64_t m_bucket_m(std::int64_t m) {
+  std::int64_t p = 1;
+  while (p < m && p < kLargestBucketM) p *= 2;
+  return p;
+}
+
+// ---- machine model ---------------------------------------------------------------------------
+
+namespace {
+
+// Rough public figures of each arch; only their ratios matter for ranking configs.
+struct Machine {
+  int multiprocessors;
+  double dram_bytes_per_s;
+  double l2_bytes_per_s;
+  double mma_flops;         // fp8 matrix throughput of the instructions the family uses
+  double latency_s;         // global-load latency to cover with loads in flight
+  double l1_bytes_per_s;    // load throughput of one multiprocessor's L1
+  int lanes;                // threads per warp / wave
+  int frag_m, lanes_k;      // tokens per fragment, k per fragment step (as validate states)
+  int register_files;       // register files per multiprocessor (NVIDIA 1, AMD 4 SIMDs)
+  int registers_per_lane;   // registers of one file available to one lane slot
+  int max_warps_per_file;
+  int max_blocks;
+  int register_limit;       // more than this per thread spills
+};
+
+Machine machine_of(const compiler::Target& t) {
+  const bool amd = t.vendor == compiler::Vendor::amd;
+  Machine m{};
+  m.lanes = amd ? 64 : 32;
+  m.frag_m = amd ? 16 : 8;
+  m.lanes_k = amd ? 64 : 32;
+  if (amd) {
+    m.register_files = 4;
+    m.registers_per_lane = 512;
+    m.max_warps_per_file = 8;
+    m.max_blocks = 32;
+    m.register_limit = 256;
+    m.latency_s = 1.0e-6;
+    m.l1_bytes_per_s = 64 * 2.1e9;
+    if (t.arch == "gfx950") {
+      m.multiprocessors = 256, m.dram_bytes_per_s = 8.0e12, m.l2_bytes_per_s = 20e12;
+      m.mma_flops = 2300e12;
+    } else {
+      m.multiprocessors = t.arch == "gfx942" ? 304 : 104;
+      m.dram_bytes_per_s = 5.3e12, m.l2_bytes_per_s = 14e12, m.mma_flops = 1300e12;
+    }
+  } else {
+    m.register_files = 1;
+    m.registers_per_lane = 65536 / 32;
+    m.register_limit = 255;
+    m.latency_s = 0.7e-6;
+    m.l1_bytes_per_s = 128 * 1.75e9;
+    if (t.arch == "sm_89") {
+      m.multiprocessors = 128, m.dram_bytes_per_s = 1.0e12, m.l2_bytes_per_s = 5e12;
+      m.mma_flops = 330e12, m.max_warps_per_file = 48, m.max_blocks = 24;
+    } else {
+      m.multiprocessors = 132, m.dram_bytes_per_s = 3.35e12, m.l2_bytes_per_s = 10e12;
+      m.mma_flops = 600e12, m.max_warps_per_file = 64, m.max_blocks = 32;
+    }
+  }
+  return m;
+}
+
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+// The registers per thread of the family's main loop: accumulators, the weight (and, for AMD,
+// token) fragments of every stage, and a fixed share for addresses, scales and the epilogue.
+int registers_of(const Machine& mc, const compiler::GemmConfig& c) {
+  const int fn = std::max(1, c.bn / (16 * std::max(1, c.warps)));
+  const int fm = std::max(1, c.bm / mc.frag_m);
+  const int ku = std::max(1, c.bk / mc.lanes_k);
+  const int token_words = mc.lanes == 64 ? 4 : 2;  // A-fragment words per token fragment
+  return 40 + 4 * fn * fm + std::max(1, c.stages) * ku * (4 * fn + token_words * fm);
+}
+
+GemmEstimate estimate(const Machine& mc, int multiprocessors, std::int64_t m, std::int64_t n,
+                      std::int64_t k, const compiler::GemmConfig& c) {
+  GemmEstimate e;
+  e.config = c;
+  e.m = std::max<std::int64_t>(m, 1);
+  e.multiprocessors = multiprocessors > 0 ? multiprocessors : mc.multiprocessors;
+  const int fn = std::max(1, c.bn / (16 * std::max(1, c.warps)));
+  // NOTE: mma_sm89 runs split_k k-slices of `warps` warps in one block: more warps stream the
+  // same weight tile (the partial sums cost one shared-memory round trip, not modelled).
+  const int warps = std::max(1, c.warps) * std::max(1, c.split_k);
+  const int ku = std::max(1, c.bk / mc.lanes_k);
+  const int bm = std::max(1, c.bm), bn = std::max(1, c.bn);
+
+  e.registers = registers_of(mc, c);
+  const int rounded = (e.registers + 7) / 8 * 8;
+  const int warps_per_sm =
+      mc.register_files * std::min(mc.max_warps_per_file, mc.registers_per_lane / rounded);
+  e.blocks_per_sm = std::max(1, std::min(mc.max_blocks, warps_per_sm / warps));
+
+  const std::int64_t tiles_m = ceil_div(e.m, bm), tiles_n = ceil_div(n, bn);
+  e.blocks = tiles_m * tiles_n;
+  const std::int64_t slots = static_cast<std::int64_t>(e.multiprocessors) * e.blocks_per_sm;
+  e.waves = ceil_div(e.blocks, slots);
+  e.wave_efficiency = static_cast<double>(e.blocks) / static_cast<double>(e.waves * slots);
+  const double padded_m = static_cast<double>(tiles_m * bm);
+  const double padded_n = static_cast<double>(tiles_n * bn);
+  e.tile_efficiency = static_cast<double>(e.m) * static_cast<double>(n) / (padded_m * padded_n);
+
+  // Memory: the weight is the stream to cover. Each resident block keeps KU x stages 16-byte
+  // loads per lane in flight for each of its n-fragments that lies inside N (fragments past N
+  // load nothing), per k-slice; K shorter than a step caps KU.
+  const double resident = static_cast<double>(std::min(e.blocks, slots));
+  const double useful_fragments =
+      std::min(static_cast<double>(bn / 16), static_cast<double>(n / 16) / static_cast<double>(tiles_n));
+  const double ku_used = std::min<double>(ku, static_cast<double>(ceil_div(k, mc.lanes_k)));
+  const double in_flight = resident * useful_fragments * std::max(1, c.split_k) * ku_used *
+                           std::max(1, c.stages) * mc.lanes * 16.0;
+  e.memory_parallelism = std::min(1.0, in_flight / (mc.dram_bytes_per_s * mc.latency_s));
+  const double mk = static_cast<double>(e.m) * static_cast<double>(k);
+  const double nk = static_cast<double>(n) * static_cast<double>(k);
+  const double dram = nk + mk + 2.0 * static_cast<double>(e.m) * static_cast<double>(n);
+  // Every token tile re-reads its weight slice and every n-tile the tokens (from L2 at best).
+  const double l2 = nk * static_cast<double>(tiles_m) + mk * static_cast<double>(tiles_n);
+  const double t_mem =
+      std::max(dram / mc.dram_bytes_per_s, l2 / mc.l2_bytes_per_s) / e.memory_parallelism;
+  // Loads through L1: no shared memory, so every warp along n reads all bm tokens of its block:
+  // the token traffic is M K (N / bn) warps, the weight's N K (M / bm). Small tiles make a GEMM
+  // load-bound long before the matrix units are.
+  const double active_sms = std::min<double>(static_cast<double>(e.blocks), e.multiprocessors);
+  const double l1 = nk * static_cast<double>(tiles_m) +
+                    mk * static_cast<double>(tiles_n) * std::max(1, c.warps);
+  const double t_l1 = l1 / (mc.l1_bytes_per_s * active_sms);
+  // Matrix units: a multiprocessor needs a warp per sub-partition (NVIDIA) / SIMD (AMD).
+  const double mma_use = std::min(1.0, resident * warps / (4.0 * e.multiprocessors));
+  const double t_mma = 2.0 * padded_m * padded_n * static_cast<double>(k) / (mc.mma_flops * mma_use);
+  double t = std::max({t_mem, t_l1, t_mma});
+  e.bound = t == t_mem ? "memory" : t == t_l1 ? "load" : "compute";
+  if (e.waves > 1) t /= e.wave_efficiency;  // the last wave runs as long as a full one
+  e.estimated_us = t * 1e6;
+  return e;
+}
+
+// The configs the heuristic considers, in preference order for ties: token tiles no taller than
+// the bucket's M needs, then warps 4, 2, 8, 1; FN 1, 2, 4; KU 2, 4, 1; stages 2, 1. Only configs
+// that do not spill and fit on a multiprocessor.
+std::vector<compiler::GemmConfig> candidates(const Machine& mc, std::int64_t bucket_m,
+                                             std::int64_t k) {
+  std::vector<compiler::GemmConfig> out;
+  // mma_sm89 splits K inside a block (1, 2, 4, 8 slices); mfma_cdna3 does not. A slice keeps at
+  // least four k-steps of its own, and the partial sums fit in 48 KiB of shared memory.
+  const std::vector<int> splits = mc.lanes == 64 ? std::vector<int>{1} : std::vector<int>{1, 2, 4, 8};
+  for (int bm = mc.frag_m; bm <= 8 * mc.frag_m; bm *= 2) {
+    if (bm > mc.frag_m && bm / 2 >= bucket_m) break;  // a taller tile only adds padding
+    for (const int warps : {4, 2, 8, 1})
+      for (const int fn : {1, 2, 4})
+        for (const int ku : {2, 4, 1})
+          for (const int stages : {2, 1})
+            for (const int split : splits) {
+              compiler::GemmConfig c;
+              c.bm = bm;
+              c.bn = 16 * warps * fn;
+              c.bk = mc.lanes_k * ku;
+              c.warps = warps;
+              c.stages = stages;
+              c.split_k = split;
+              if (split > 1 && (warps * split > 16 || k / mc.lanes_k < 4L * ku * split ||
+                                4L * (split - 1) * warps * fn * (bm / mc.frag_m) * 4 * 32 > 48 * 1024))
+                continue;
+              const int regs = registers_of(mc, c);
+              const int rounded = (regs + 7) / 8 * 8;
+              const int warps_per_sm =
+                  mc.register_files * std::min(mc.max_warps_per_file, mc.registers_per_lane / rounded);
+              if (regs <= mc.register_limit && warps_per_sm >= warps) out.push_back(c);
+            }
+  }
+  return out;  // never empty: bm = frag_m, 1 warp, FN = KU = 1 fits every machine above
+}
+
+// Ranking: estimated time quantized to 0.1 ns so that equal predictions tie exactly; at equal
+// time, less padding (no idle warps past N), then the config spread over more multiprocessors;
+// then the candidate order.
+bool better(const GemmEstimate& a, const GemmEstimate& b) {
+  const long long ta = std::llround(a.estimated_us * 1e4), tb = std::llround(b.estimated_us * 1e4);
+  if (ta != tb) return ta < tb;
+  const long long ea = std::llround(a.tile_efficiency * 1e6), eb = std::llround(b.tile_efficiency * 1e6);
+  if (ea != eb) return ea > eb;
+  return std::min<std::int64_t>(a.blocks, a.multiprocessors) >
+         std::min<std::int64_t>(b.blocks, b.multiprocessors);
+}
+
+}  // namespace
+
+std::string GemmEstimate::summary() const {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "%lld blocks, %d per multiprocessor, waves %lld (%.0f%% full), tile efficiency "
+                "%.0f%%, memory parallelism %.0f%%, %s-bound, ~%d registers, ~%.1f us",
+                static_cast<long long>(blocks), blocks_per_sm, static_cast<long long>(waves),
+                100 * wave_efficiency, 100 * tile_efficiency, 100 * memory_parallelism,
+                bound, registers, estimated_us);
+  return buf;
+}
+
+GemmEstimate estimate_gemm(const compiler::Target& target, int multiprocessors, std::int64_t m,
+                           std::int64_t n, std::int64_t k, const compiler::GemmConfig& config) {
+  return estimate(machine_of(target), multiprocessors, m, n, k, config);
+}
+
+std::vector<GemmEstimate> rank_configs(const compiler::Target& target, int multiprocessors,
+                                       std::int64_t m, std::int64_t n, std::int64_t k) {
+  const Machine mc = machine_of(target);
+  const std::int64_t bm = m_bucket_m(m);
+  std::vector<GemmEstimate> out;
+  for (const auto& c : candidates(mc, bm, k)) out.push_back(estimate(mc, multiprocessors, bm, n, k, c));
+  std::stable_sort(out.begin(), out.end(), better);
+  return out;
+}
+
+compiler::GemmConfig heuristic_config(const compiler::Target& target, int multiprocessors,
+                                      std::int64_t m, std::int64_t n, std::int64_t k) {
+  const Machine mc = machine_of(target);
+  const std::int64_t bm = m_bucket_m(m);
+  std::optional<GemmEstimate> best;
+  for (const auto& c : candidates(mc, bm, k)) {
+    GemmEstimate e = estimate(mc, multiprocessors, bm, n, k, c);
+    if (!best || better(e, *best)) best = std::move(e);
+  }
+  return best->config;  // candidates() is never empty
 }
 
 }  // namespace fp8jit::runtime

@@ -1,0 +1,132 @@
+// `fp8jit explain`: parsing is in main.cpp; selection and the cost model are in the library
+// (runtime/tuned_table, runtime/heuristic); this file only resolves the device and prints.
+#include "tools/cmd_explain.hpp"
+
+#include <cstdio>
+#include <string_view>
+
+#include "compiler/kernel_spec.hpp"
+#include "fp8jit/fp8jit.hpp"
+#include "runtime/heuristic.hpp"
+#include "runtime/tuned_table.hpp"
+
+namespace fp8jit::tools {
+
+namespace {
+
+struct Device {
+  compiler::Target target;
+  int cu = 0;
+  std::string where;  // "local GPU 0: NVIDIA H100 ..." or "given"
+};
+
+Device resolve_device(const Options& options, const ExplainArgs& args) {
+  Device d;
+  if (!args.target.empty()) {
+    d.target = compiler::Target::parse(args.target);
+    d.cu = args.cu < 0 ? 0 : args.cu;
+    d.where = "--target";
+    return d;
+  }
+  Options local = options;
+  local.tuned_tables.clear();  // the tables of this command are read below, once
+  try {
+    const Context ctx(local);
+    d.target = compiler::Target::parse(ctx.target());
+    d.cu = args.cu < 0 ? ctx.multiprocessors() : args.cu;
+    d.where = "local GPU " + std::to_string(options.device) + ": " + ctx.device_name();
+  } catch (const DriverError& e) {
+    throw DriverError(std::string("failed to explain: no --target given and no GPU here (") +
+                      e.what() + ")");
+  }
+  return d;
+}
+
+void print_estimate(const char* label, const runtime::GemmEstimate& e) {
+  std::printf("%s%-28s %s\n", label, e.config.str().c_str(), e.summary().c_str());
+}
+
+}  // namespace
+
+int cmd_explain(const Options& options, const ExplainArgs& args) {
+  if (args.m < 1)
+    throw InvalidArgument("failed to explain: M = " + std::to_string(args.m) + " must be >= 1");
+  if (args.cu < -1)
+    throw InvalidArgument("failed to explain: --cu " + std::to_string(args.cu) + " must be >= 0");
+  OutDType out = OutDType::bf16;
+  if (args.out == "fp16")
+    out = OutDType::fp16;
+  else if (args.out != "bf16")
+    throw InvalidArgument("failed to explain: --out '" + args.out + "' must be bf16 or fp16");
+  const Device dev = resolve_device(options, args);
+  // The shape is checked with the rules of the kernels themselves (N % 16, K % 32, arch).
+  compiler::gemm_spec(dev.target, args.n, args.k, compiler::GemmConfig{}, out, args.bias).validate();
+
+  const std::vector<std::string>& files = args.tables.empty() ? options.tuned_tables : args.tables;
+  const runtime::TunedTable table = runtime::TunedTable::load(files);
+  const runtime::ConfigChoice choice =
+      table.select(dev.target, dev.cu, args.m, args.n, args.k, out, args.bias);
+  const auto spec =
+      compiler::gemm_spec(dev.target, args.n, args.k, choice.config, out, args.bias);
+
+  std::printf("gemm      M=%lld N=%lld K=%lld out=%s bias=%d\n", static_cast<long long>(args.m),
+              static_cast<long long>(args.n), static_cast<long long>(args.k), args.out.c_str(),
+              args.bias ? 1 : 0);
+  std::printf("device    %s (%s), %s\n", dev.target.str().c_str(), dev.where.c_str(),
+              dev.cu > 0 ? ("cu_num " + std::to_string(dev.cu)).c_str()
+                         : "cu_num any (rows of every cu_num match, the largest first)");
+  if (files.empty()) {
+    std::printf("tables    none (--tables or FP8JIT_TUNED_TABLES)\n");
+  } else {
+    std::printf("tables    %zu rows after merging", table.rows());
+    for (const auto& f : files) std::printf(", %s", f.c_str());
+    std::printf("\n");
+  }
+  std::printf("bucket    M=%lld is in bucket M=%lld (M rounded up to a power of two, at most %lld)\n",
+              static_cast<long long>(args.m), static_cast<long long>(choice.bucket_m),
+              static_cast<long long>(runtime::kLargestBucketM));
+  std::printf("config    %s\n", choice.config.str().c_str());
+  std::printf("rule      %s\n", choice.rule.c_str());
+  std::printf("kernel    %s\n", spec.kernel_name().c_str());
+  const auto& c = choice.config;
+  std::printf("launch    grid (%lld, %lld, 1) x %d threads\n",
+              static_cast<long long>((args.n + c.bn - 1) / c.bn),
+              static_cast<long long>((args.m + c.bm - 1) / c.bm), spec.threads());
+
+  const runtime::GemmEstimate here =
+      runtime::estimate_gemm(dev.target, dev.cu, args.m, args.n, args.k, choice.config);
+  std::printf("model     at M=%lld on %d multiprocessors%s: %s\n", static_cast<long long>(args.m),
+              here.multiprocessors, dev.cu > 0 ? "" : " (the arch's usual count)",
+              here.summary().c_str());
+  const auto ranked = runtime::rank_configs(dev.target, dev.cu, args.m, args.n, args.k);
+  if (choice.source == runtime::ConfigChoice::Source::heuristic) {
+    const auto& best = ranked.front();
+    std::printf("\nwhy       the cost model ranked %zu candidate configs at bucket M=%lld and this one "
+                "has the lowest estimated time:\n",
+                ranked.size(), static_cast<long long>(best.m));
+    std::printf("          %lld blocks in %lld wave(s) of %lld slots (%d per multiprocessor, "
+                "~%d registers per thread): waves %.0f%% full\n",
+                static_cast<long long>(best.blocks), static_cast<long long>(best.waves),
+                static_cast<long long>(best.multiprocessors) * best.blocks_per_sm,
+                best.blocks_per_sm, best.registers, 100 * best.wave_efficiency);
+    std::printf("          tile efficiency %.0f%% (M and N padded to whole %dx%d tiles)\n",
+                100 * best.tile_efficiency, best.config.bm, best.config.bn);
+    std::printf("          memory parallelism %.0f%% (weight bytes in flight vs. bandwidth x "
+                "latency); %s\n",
+                100 * best.memory_parallelism,
+                best.bound == std::string_view("memory")
+                    ? "memory-bound: the weight stream sets the time"
+                : best.bound == std::string_view("load")
+                    ? "load-bound: L1 load throughput sets the time (operands re-read per tile)"
+                    : "compute-bound: matrix instructions set the time");
+    std::printf("\nrunners-up\n");
+    for (std::size_t i = 1; i < ranked.size() && static_cast<int>(i) <= args.candidates; ++i)
+      print_estimate("          ", ranked[i]);
+  } else {
+    std::printf("\nheuristic without this row would choose:\n");
+    print_estimate("          ", ranked.front());
+  }
+  return 0;
+}
+
+}  // namespace fp8jit::tools
