@@ -1,6 +1,10 @@
-// The subcommands of the fp8jit command; main.cpp parses, these run.
+// The subcommands of the fp8jit command; main.cpp parses, these run. Each returns the process
+// exit status: 0 success, 1 a build, check or verification failed (or something asked for is not
+// there), 2 bad input (main.cpp also maps InvalidArgument to 2).
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,7 +24,37 @@ struct RunArgs {
   int iters = 20;
 };
 
+struct WarmupArgs {
+  std::vector<std::string> models;       // --model (several allowed)
+  std::vector<std::string> shape_files;  // --shapes
+  std::vector<std::string> tables;       // --tables; empty: Options::tuned_tables
+  std::vector<std::string> ms;           // --m, as typed (parsed by cmd_warmup, errors name them)
+  std::string m_range;                   // --m-range "lo:hi"
+  std::vector<std::string> targets;      // --target; empty: the local GPU
+  int cu_num = 0;
+  std::string bias = "both";             // both | on | off
+  std::vector<std::string> out_dtypes = {"bf16"};
+  bool no_preshuffle = false;
+  int jobs = 0;  // 0: one per hardware thread
+  bool dry_run = false;
+  bool json = false;
+  std::string progress = "auto";  // auto | bar | lines | none
+};
+
+struct CacheArgs {
+  std::string action;  // ls, show, verify, prune, clear, stats, export, import
+  std::string unknown_action;  // a word after `cache` that names no command
+  bool json = false;
+  std::optional<std::string> target;  // ls, clear, export: only this target
+  std::string key;                    // show: a key or a unique prefix of one
+  bool source = false, disasm = false;
+  std::string max_bytes;  // prune: budget ("2G"); empty: the configured one
+  std::string file;       // export / import archive
+};
+
 int cmd_info(const Options& options);
 int cmd_run(const Options& options, const RunArgs& args);
+int cmd_warmup(const Options& options, const WarmupArgs& args);
+int cmd_cache(const Options& options, const CacheArgs& args);
 
 }  // namespace fp8jit::tools

@@ -1,9 +1,191 @@
 // The fp8jit command: parsing and printing only; the work is in the library.
+// Exit status: 0 success; 1 a build, check or verification failed; 2 bad input (a usage error
+// from the parser, or InvalidArgument from the library, whose message names the value).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "fp8jit/fp8jit.hpp"
+#include "tools/cmd_bench.hpp"
+#include "tools/cmd_explain.hpp"
 #include "tools/commands.hpp"
+
+namespace {
+
+using namespace fp8jit::tools;
+
+constexpr int kUsageError = 2;
+
+CLI::App* add_run(CLI::App& app, RunArgs& a) {
+  auto* run = app.add_subcommand(
+      "run", "The main job. With a GPU: compile, run and check the GEMMs of a model's weight "
+             "shapes and print their times. Without one: cross-compile them into the cache and "
+             "list what was built");
+  run->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
+      ->capture_default_str();
+  run->add_option("--shapes", a.shape_file,
+                  "File of 'N,K' lines (or bench/shapes.csv) instead of --model");
+  run->add_option("--m", a.ms, "Token counts to run (GPU)")->delimiter(',')->capture_default_str();
+  run->add_option("--target", a.targets, "Targets to cross-compile for (no GPU, or --cross)")
+      ->delimiter(',')
+      ->capture_default_str();
+  run->add_flag("--cross", a.cross, "Cross-compile even when a GPU is present");
+  run->add_flag("!--no-bias", a.bias, "Run without bias (default: with)");
+  run->add_option("--check-rows", a.check_rows,
+                  "Rows of each result checked against the float64 reference")
+      ->capture_default_str();
+  run->add_option("--iters", a.iters, "Timed calls per GEMM")->capture_default_str();
+  run->footer("Examples:\n  fp8jit run\n  fp8jit run --model all --m 1,16\n"
+              "  fp8jit run --cross --target gfx942,gfx950");
+  return run;
+}
+
+CLI::App* add_warmup(CLI::App& app, WarmupArgs& a) {
+  auto* w = app.add_subcommand(
+      "warmup",
+      "Compile every kernel a deployment will need into the cache before it starts: for each "
+      "weight shape, M value (or M bucket of an M range), output dtype and bias, the config the "
+      "tuned tables choose (else the heuristic), deduplicated. For the local GPU, or for "
+      "--target without one. A second run compiles nothing");
+  w->add_option("--model", a.models, "Model preset(s): llama3-8b, llama3-70b, all")
+      ->delimiter(',');
+  w->add_option("--shapes", a.shape_files,
+                "File(s) of 'N,K' lines ('#' comments; bench/shapes.csv works too)")
+      ->delimiter(',');
+  w->add_option("--tables", a.tables,
+                "Tuned-table CSV files choosing the configs, merged in order (default: "
+                "FP8JIT_TUNED_TABLES)")
+      ->delimiter(',');
+  w->add_option("--m", a.ms, "Token counts, each resolved to its config (e.g. 1,16,64)")
+      ->delimiter(',');
+  w->add_option("--m-range", a.m_range,
+                "lo:hi — every M bucket that the range touches (e.g. 1:8192). Neither --m nor "
+                "--m-range: every M bucket");
+  w->add_option("--target", a.targets,
+                "Targets to build for, without a GPU (sm_90a, sm_89, gfx942, gfx950, gfx90a, "
+                "gfx942:sramecc+:xnack-). Default: the local GPU")
+      ->delimiter(',');
+  w->add_option("--cu-num", a.cu_num,
+                "Multiprocessor/CU count matched against tuned-table rows when cross-compiling "
+                "(0: any row)")
+      ->capture_default_str();
+  w->add_option("--bias", a.bias, "Kernels with bias, without, or both: on|off|both")
+      ->capture_default_str();
+  w->add_option("--out", a.out_dtypes, "Output dtypes: bf16, fp16")
+      ->delimiter(',')
+      ->capture_default_str();
+  w->add_flag("--no-preshuffle", a.no_preshuffle, "Skip the weight-packing kernel of each target");
+  w->add_option("-j,--jobs", a.jobs, "Kernels built at once (0: one per CPU)")
+      ->capture_default_str();
+  w->add_flag("--dry-run", a.dry_run, "List the kernels (and the rule that chose each config); "
+                                      "build nothing");
+  w->add_flag("--json", a.json, "Print the result (or the plan) as JSON on stdout");
+  w->add_option("--progress", a.progress,
+                "auto (a bar on a terminal, lines otherwise), bar, lines or none")
+      ->capture_default_str();
+  w->footer(
+      "Examples:\n"
+      "  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2\n"
+      "  fp8jit warmup --shapes weights.csv --m 1,16,64,256 --tables tuned/mi300x.csv\n"
+      "  fp8jit warmup --model llama3-8b --dry-run          # what would be built, and why\n"
+      "Exit status: 0 all built or cached, 1 a build failed, 2 bad input.");
+  return w;
+}
+
+CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
+  auto* cache = app.add_subcommand(
+      "cache", "Inspect and maintain the kernel cache (FP8JIT_CACHE_DIR and the read-only layers "
+               "of FP8JIT_CACHE_READONLY_DIRS)");
+  // NOTE: not require_subcommand(1): its error does not name a mistyped command; the hidden
+  // positional catches the word instead, and main() reports it.
+  cache->require_subcommand(0, 1);
+  cache->add_option("command", a.unknown_action)->group("");
+  auto sub = [&](const char* name, const char* help, const std::string& examples) {
+    auto* s = cache->add_subcommand(name, help);
+    s->add_flag("--json", a.json, "Machine-readable output (stable keys) on stdout");
+    s->final_callback([&a, name] { a.action = name; });
+    s->footer("Examples:\n" + examples + "\nCache: FP8JIT_CACHE_DIR or --cache-dir, then "
+              "FP8JIT_CACHE_READONLY_DIRS (docs/env.md).");
+    return s;
+  };
+  auto* ls = sub("ls", "List the entries of every layer: key, target, size, last use, kernel",
+                 "  fp8jit cache ls\n  fp8jit cache ls --target gfx942 --json");
+  ls->add_option("--target", a.target, "Only entries for this target (e.g. gfx942)");
+  auto* show = sub("show", "Show one entry: spec, metadata, resources, binary; optionally its "
+                           "source and disassembly",
+                   "  fp8jit cache show 3f9a1c\n  fp8jit cache show 3f9a1c --source --disasm");
+  show->add_option("KEY", a.key, "The entry's key, or a unique prefix of it (6+ characters)")
+      ->required();
+  show->add_flag("--source", a.source, "Print the stored kernel source");
+  show->add_flag("--disasm", a.disasm,
+                 "Disassemble the binary (llvm-objdump for AMD; nvdisasm or cuobjdump for "
+                 "NVIDIA)");
+  sub("verify", "Read every file of every layer and name each damaged one (exit status 1 when "
+                "any is)",
+      "  fp8jit cache verify\n  fp8jit cache verify --json | jq '.damaged[].path'");
+  auto* prune = sub("prune", "Evict least-recently-used entries down to the size budget; remove "
+                             "stale temp files and old quarantined entries",
+                   "  fp8jit cache prune\n  fp8jit cache prune --max-bytes 2G");
+  prune->add_option("--max-bytes", a.max_bytes,
+                    "Budget for this prune (K, M, G suffixes); default FP8JIT_CACHE_MAX_BYTES");
+  auto* clear = sub("clear", "Remove every entry of the writable layer (or of one target)",
+                    "  fp8jit cache clear\n  fp8jit cache clear --target gfx950");
+  clear->add_option("--target", a.target, "Only entries for this target");
+  sub("stats", "Entries and bytes per layer and per target, temp and quarantined files",
+      "  fp8jit cache stats --json");
+  auto* exp = sub("export", "Write the verified entries of every layer into one archive (tar), "
+                            "for shipping",
+                  "  fp8jit cache export kernels.tar --target gfx942");
+  exp->add_option("FILE", a.file, "Archive to write")->required();
+  exp->add_option("--target", a.target, "Only entries for this target");
+  auto* imp = sub("import", "Verify and publish the entries of an archive into the writable layer",
+                  "  fp8jit --cache-dir /opt/fp8jit-cache cache import kernels.tar");
+  imp->add_option("FILE", a.file, "Archive to read")->required()->check(CLI::ExistingFile);
+  cache->footer("Examples:\n"
+                "  fp8jit cache ls --target gfx942\n"
+                "  fp8jit cache show 3f9a1c --disasm\n"
+                "  fp8jit cache verify --json\n"
+                "  fp8jit cache prune --max-bytes 2G\n"
+                "  fp8jit cache export kernels.tar && fp8jit cache import kernels.tar\n"
+                "Exit status: 0 success, 1 damage found or an operation failed, 2 bad input.");
+  return cache;
+}
+
+CLI::App* add_explain(CLI::App& app, ExplainArgs& a) {
+  auto* e = app.add_subcommand(
+      "explain", "Show which tuned-table row or rule chooses the config of one GEMM, and why "
+                 "(the cost model's view, runner-up configs). No GPU needed with --target");
+  e->add_option("M", a.m, "Tokens")->required();
+  e->add_option("N", a.n, "Weight rows (output columns)")->required();
+  e->add_option("K", a.k, "Reduction length")->required();
+  e->add_option("--target", a.target, "Target (sm_90a, gfx942, ...); default: the local GPU");
+  e->add_option("--cu", a.cu, "Multiprocessor/CU count (default: the local GPU's, or 0 = any "
+                              "with --target)");
+  e->add_option("--out", a.out, "Output dtype: bf16 or fp16")->capture_default_str();
+  e->add_flag("--bias", a.bias, "The GEMM has a bias");
+  e->add_option("--tables", a.tables, "Tuned-table CSV files (default: FP8JIT_TUNED_TABLES)")
+      ->delimiter(',');
+  e->add_option("--candidates", a.candidates, "Runner-up configs of the cost model to print")
+      ->capture_default_str();
+  e->footer("Examples:\n  fp8jit explain 37 8192 8192 --target gfx942\n"
+            "  fp8jit explain 1 57344 8192 --target sm_90a --tables tuned/h100.csv --bias");
+  return e;
+}
+
+CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
+  auto* b = app.add_subcommand(
+      "bench", "Benchmark fp8jit against cuBLASLt (outer-vector scales) in one process on the GPU");
+  b->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
+      ->capture_default_str();
+  b->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
+  b->add_option("--m", a.ms, "Token counts")->delimiter(',')->capture_default_str();
+  b->add_option("--reps", a.reps, "Timed repetitions per GEMM")->capture_default_str();
+  b->add_option("--csv", a.csv, "Also write the rows to this CSV file");
+  b->footer("Examples:\n  fp8jit bench\n  fp8jit bench --model llama3-70b --m 1,64,4096 --csv "
+            "bench/results/h100.csv");
+  return b;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace fp8jit;
@@ -11,38 +193,66 @@ int main(int argc, char** argv) {
                "on disk"};
   app.require_subcommand(1);
   app.set_version_flag("--version", FP8JIT_VERSION);
+  app.fallthrough();
+  std::string cache_dir;
+  app.add_option("--cache-dir", cache_dir, "Cache root for this command (overrides "
+                                           "FP8JIT_CACHE_DIR)");
+  app.footer("Examples:\n"
+             "  fp8jit info\n"
+             "  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2\n"
+             "  fp8jit cache ls\n"
+             "Run 'fp8jit <command> --help' for a command's options. Environment: docs/env.md.");
 
   auto* info = app.add_subcommand("info", "Show the GPU, the toolchains found (or why not), the "
                                           "cache directory and the environment variables");
-
+  info->footer("Examples:\n  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
   tools::RunArgs run_args;
-  auto* run = app.add_subcommand(
-      "run", "The main job. With a GPU: compile, run and check the GEMMs of a model's weight "
-             "shapes and print their times. Without one: cross-compile them into the cache and "
-             "list what was built");
-  run->add_option("--model", run_args.model, "Model preset: llama3-8b, llama3-70b or all")
-      ->capture_default_str();
-  run->add_option("--shapes", run_args.shape_file,
-                  "File of 'N,K' lines (or bench/shapes.csv) instead of --model");
-  run->add_option("--m", run_args.ms, "Token counts to run (GPU)")->delimiter(',')->capture_default_str();
-  run->add_option("--target", run_args.targets, "Targets to cross-compile for (no GPU, or --cross)")
-      ->delimiter(',')
-      ->capture_default_str();
-  run->add_flag("--cross", run_args.cross, "Cross-compile even when a GPU is present");
-  run->add_flag("!--no-bias", run_args.bias, "Run without bias (default: with)");
-  run->add_option("--check-rows", run_args.check_rows,
-                  "Rows of each result checked against the float64 reference")
-      ->capture_default_str();
-  run->add_option("--iters", run_args.iters, "Timed calls per GEMM")->capture_default_str();
+  auto* run = add_run(app, run_args);
+  tools::WarmupArgs warmup_args;
+  auto* warmup = add_warmup(app, warmup_args);
+  tools::CacheArgs cache_args;
+  auto* cache = add_cache(app, cache_args);
+  tools::ExplainArgs explain_args;
+  auto* explain = add_explain(app, explain_args);
+  tools::BenchArgs bench_args;
+  auto* bench = add_bench(app, bench_args);
 
-  CLI11_PARSE(app, argc, argv);
   try {
-    const Options options = Options::from_env();
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help, the version, or the error with a hint
+    return rc == 0 ? 0 : kUsageError;
+  }
+  try {
+    Options options = Options::from_env();
+    if (!cache_dir.empty()) options.cache_dir = cache_dir;
     if (*info) return tools::cmd_info(options);
     if (*run) return tools::cmd_run(options, run_args);
+    if (*warmup) return tools::cmd_warmup(options, warmup_args);
+    if (*explain) return tools::cmd_explain(options, explain_args);
+    if (*bench) return tools::cmd_bench(options, bench_args);
+    if (*cache) {
+      if (cache_args.action.empty()) {
+        std::fprintf(stderr, "fp8jit cache: %s\nRun with --help for more information.\n",
+                     cache_args.unknown_action.empty()
+                         ? "a command is required: ls, show, verify, prune, clear, stats, export "
+                           "or import"
+                         : ("unknown command '" + cache_args.unknown_action +
+                            "': expected ls, show, verify, prune, clear, stats, export or import")
+                               .c_str());
+        return kUsageError;
+      }
+      return tools::cmd_cache(options, cache_args);
+    }
+  } catch (const InvalidArgument& e) {
+    std::fprintf(stderr, "fp8jit: error: %s\n", e.what());
+    return kUsageError;
   } catch (const Error& e) {
     std::fprintf(stderr, "fp8jit: error: %s\n", e.what());
-    return 2;
+    return 1;
+  } catch (const std::exception& e) {  // a file-system or allocation failure below the library
+    std::fprintf(stderr, "fp8jit: error: %s\n", e.what());
+    return 1;
   }
   return 0;
 }

@@ -1,0 +1,22 @@
+// `fp8jit bench`: fp8jit against cuBLASLt in one process (bench/suite.hpp), as a table.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fp8jit/options.hpp"
+
+namespace fp8jit::tools {
+
+struct BenchArgs {
+  std::string model = "all";
+  std::string shape_file;
+  std::vector<std::int64_t> ms = {1, 16, 64, 256, 1024, 4096, 8192};
+  int reps = 20;
+  std::string csv;  // also write the rows here
+};
+
+int cmd_bench(const Options& options, const BenchArgs& args);
+
+}  // namespace fp8jit::tools

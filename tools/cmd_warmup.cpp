@@ -1,0 +1,188 @@
+// `fp8jit warmup`: compile every kernel a deployment will need into the cache before it starts.
+// Parsing of the arguments into a PrecompileRequest and printing; the expansion, the tuned-table
+// selection and the parallel builds are fp8jit::warmup (runtime/precompile.cpp).
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fp8jit/fp8jit.hpp"
+#include "tools/commands.hpp"
+#include "tools/progress.hpp"
+
+namespace fp8jit::tools {
+
+namespace {
+
+// A whole decimal integer, else InvalidArgument naming `what` and the text.
+std::int64_t parse_int(const std::string& text, const std::string& what) {
+  std::size_t used = 0;
+  long long v = 0;
+  try {
+    v = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (text.empty() || used != text.size())
+    throw InvalidArgument("failed to parse " + what + ": '" + text + "' is not an integer");
+  return v;
+}
+
+PrecompileRequest request_of(const WarmupArgs& a) {
+  PrecompileRequest r;
+  r.targets = a.targets;
+  r.cu_num = a.cu_num;
+  r.tables = a.tables;
+  r.jobs = a.jobs;
+  r.preshuffle = !a.no_preshuffle;
+  if (a.jobs < 0)
+    throw InvalidArgument("failed to parse -j: '" + std::to_string(a.jobs) + "' must be >= 0");
+  for (const auto& m : a.ms) {
+    const std::int64_t v = parse_int(m, "--m");
+    if (v < 1) throw InvalidArgument("failed to parse --m: '" + m + "' must be >= 1");
+    r.m_values.push_back(v);
+  }
+  if (!a.m_range.empty()) {
+    const auto colon = a.m_range.find(':');
+    if (colon == std::string::npos)
+      throw InvalidArgument("failed to parse --m-range: '" + a.m_range + "' is not lo:hi");
+    MRange range{parse_int(a.m_range.substr(0, colon), "--m-range '" + a.m_range + "'"),
+                 parse_int(a.m_range.substr(colon + 1), "--m-range '" + a.m_range + "'")};
+    if (range.lo < 1 || range.hi < range.lo)
+      throw InvalidArgument("failed to parse --m-range: '" + a.m_range +
+                            "' must be lo:hi with 1 <= lo <= hi");
+    r.m_range = range;
+  }
+  if (a.bias == "both")
+    r.bias = {false, true};
+  else if (a.bias == "on")
+    r.bias = {true};
+  else if (a.bias == "off")
+    r.bias = {false};
+  else
+    throw InvalidArgument("failed to parse --bias: '" + a.bias + "' is not both, on or off");
+  r.out_dtypes.clear();
+  for (const auto& d : a.out_dtypes) {
+    if (d == "bf16")
+      r.out_dtypes.push_back(OutDType::bf16);
+    else if (d == "fp16")
+      r.out_dtypes.push_back(OutDType::fp16);
+    else
+      throw InvalidArgument("failed to parse --out: '" + d + "' is not bf16 or fp16");
+  }
+
+  std::vector<WeightShape> shapes;
+  for (const auto& m : a.models) {
+    const auto s = model_shapes(m);
+    shapes.insert(shapes.end(), s.begin(), s.end());
+  }
+  for (const auto& f : a.shape_files) {
+    const auto s = read_shape_file(f);
+    shapes.insert(shapes.end(), s.begin(), s.end());
+  }
+  for (const auto& s : shapes) {
+    const std::pair<std::int64_t, std::int64_t> nk{s.n, s.k};
+    bool seen = false;
+    for (const auto& x : r.shapes) seen = seen || x == nk;
+    if (!seen) r.shapes.push_back(nk);
+  }
+  return r;
+}
+
+const char* status_of(const PrecompiledKernel& k) {
+  return !k.error.empty() ? "failed" : k.cached ? "cached" : "compiled";
+}
+
+nlohmann::json kernel_json(const PrecompiledKernel& k, bool built) {
+  nlohmann::json j = {{"target", k.target},       {"kernel_name", k.kernel_name},
+                      {"spec", k.spec},           {"m_values", k.m_values},
+                      {"rule", k.rule}};
+  if (built) {
+    j["key"] = k.key;
+    j["status"] = status_of(k);
+    j["compile_ms"] = k.compile_ms;
+    j["registers"] = k.registers;
+    j["spills"] = k.spills;
+    j["binary_bytes"] = k.binary_bytes;
+    j["binary_format"] = k.binary_format;
+    j["error"] = k.error;
+  }
+  return j;
+}
+
+int print_plan(const Options& options, const PrecompileRequest& request, bool json) {
+  const auto plan = plan_precompile(options, request);
+  if (json) {
+    nlohmann::json j = {{"cache_dir", options.cache_dir}, {"kernels", nlohmann::json::array()}};
+    for (const auto& k : plan) j["kernels"].push_back(kernel_json(k, false));
+    j["summary"] = {{"kernels", plan.size()}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-8s %-16s %s\n", "target", "M", "kernel (config chosen by)");
+  for (const auto& k : plan) {
+    std::string ms;
+    for (const auto m : k.m_values) ms += (ms.empty() ? "" : ",") + std::to_string(m);
+    std::printf("%-8s %-16s %s\n%-8s %-16s   %s\n", k.target.c_str(), ms.empty() ? "-" : ms.c_str(),
+                k.kernel_name.c_str(), "", "", k.rule.c_str());
+  }
+  std::printf("%zu kernels would be built into %s\n", plan.size(), options.cache_dir.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int cmd_warmup(const Options& options, const WarmupArgs& args) {
+  const PrecompileRequest request = request_of(args);
+  if (args.dry_run) return print_plan(options, request, args.json);
+  if (!options.disk_cache || options.cache_read_only)
+    throw InvalidArgument(std::string("failed to warm up the cache: it is ") +
+                          (!options.disk_cache ? "disabled (FP8JIT_DISABLE_DISK_CACHE)"
+                                               : "read-only (FP8JIT_CACHE_READ_ONLY)") +
+                          ", so nothing built would be kept");
+
+  std::string mode = args.progress;
+  if (mode == "auto") mode = args.json ? "none" : WarmupProgress::is_terminal(stdout) ? "bar" : "lines";
+  if (mode != "bar" && mode != "lines" && mode != "none")
+    throw InvalidArgument("failed to parse --progress: '" + args.progress +
+                          "' is not auto, bar, lines or none");
+  // With --json, stdout holds the JSON document only; a progress display goes to stderr.
+  std::FILE* progress_out = args.json ? stderr : stdout;
+  WarmupProgress progress(progress_out, mode == "bar");
+  WarmupCallback on_event;
+  if (mode != "none") on_event = [&](const WarmupEvent& e) { progress.on_event(e); };
+
+  if (!args.json) {
+    std::string targets;
+    for (const auto& t : request.targets) targets += (targets.empty() ? "" : ",") + t;
+    const std::string weights = request.shapes.empty()
+                                    ? std::string("the tuned tables' weights")
+                                    : std::to_string(request.shapes.size()) + " weight shape(s)";
+    std::printf("warmup: %s for %s into %s\n", weights.c_str(),
+                targets.empty() ? "the local GPU" : targets.c_str(), options.cache_dir.c_str());
+    std::fflush(stdout);
+  }
+  const WarmupReport report = warmup(options, request, on_event);
+  progress.finish();
+
+  if (args.json) {
+    nlohmann::json j = {{"cache_dir", options.cache_dir}, {"kernels", nlohmann::json::array()}};
+    for (const auto& k : report.kernels) j["kernels"].push_back(kernel_json(k, true));
+    j["summary"] = {{"kernels", report.kernels.size()}, {"compiled", report.compiled},
+                    {"cached", report.cached},          {"failed", report.failed},
+                    {"seconds", report.seconds},        {"jobs", report.jobs}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    if (report.failed) {
+      std::printf("failed kernels:\n");
+      for (const auto& k : report.kernels)
+        if (!k.error.empty()) std::printf("  %s %s\n", k.target.c_str(), k.kernel_name.c_str());
+    }
+    std::printf("summary: %zu kernels: %zu compiled, %zu already cached, %zu failed in %.1f s "
+                "(-j%d)\n",
+                report.kernels.size(), report.compiled, report.cached, report.failed,
+                report.seconds, report.jobs);
+  }
+  return report.ok() ? 0 : 1;
+}
+
+}  // namespace fp8jit::tools
