@@ -66,7 +66,8 @@ std::string KernelSpec::kernel_name() const {
 
 int KernelSpec::threads() const {
   if (op == Op::preshuffle) return 256;
-  return config.warps * (target.vendor == Vendor::amd ? 64 : 32);
+  if (target.vendor == Vendor::amd) return config.warps * 64;
+  return config.warps * config.split_k * 32;
 }
 
 void KernelSpec::validate() const {
@@ -101,8 +102,23 @@ void KernelSpec::validate() const {
                       std::to_string(lanes_k) + ", " + std::to_string(4 * lanes_k) + "]");
   if (c.stages != 1 && c.stages != 2)
     reject(*this, "stages = " + std::to_string(c.stages) + " must be 1 or 2");
-  if (c.split_k != 1)
-    reject(*this, "split_k = " + std::to_string(c.split_k) + " must be 1 (split-K is not built yet)");
+  if (target.vendor == Vendor::amd) {
+    if (c.split_k != 1)
+      reject(*this, "split_k = " + std::to_string(c.split_k) + " must be 1 for mfma_cdna3");
+    return;
+  }
+  // mma_sm89: split_k k-slices of `warps` warps in one block, reduced through shared memory.
+  if (!is_pow2_in(c.split_k, 1, 8))
+    reject(*this, "split_k = " + std::to_string(c.split_k) + " must be 1, 2, 4 or 8");
+  if (c.warps * c.split_k > 16)
+    reject(*this, "warps x split_k = " + std::to_string(c.warps * c.split_k) +
+                      " must be at most 16 (512 threads per block)");
+  const long partial_bytes = 4L * (c.split_k - 1) * c.warps * (c.bn / (16 * c.warps)) *
+                             (c.bm / 8) * 4 * 32;
+  if (partial_bytes > 48 * 1024)
+    reject(*this, "split_k = " + std::to_string(c.split_k) + " needs " +
+                      std::to_string(partial_bytes) +
+                      " bytes of shared memory for partial sums; at most 49152");
 }
 
 WeightLayout native_layout(const Target& target) {

@@ -21,7 +21,7 @@ struct GemmConfig {
   int bk = 64;      // k per main-loop step
   int warps = 4;    // warps (NVIDIA) or waves (AMD) per block
   int stages = 2;   // loads in flight (register or shared-memory stages)
-  int split_k = 1;  // k-slices reduced across blocks (1: none)
+  int split_k = 1;  // k-slices per output tile (mma_sm89: reduced in the block; mfma_cdna3: 1)
 
   // "bm16_bn64_bk64_w4_s2_k1"; parse() accepts exactly that form and throws InvalidArgument.
   std::string str() const;

@@ -26,6 +26,7 @@ using CUcontext = struct CUctx_st*;
 using CUmodule = struct CUmod_st*;
 using CUfunction = struct CUfunc_st*;
 using CUstream = struct CUstream_st*;
+using CUevent = struct CUevent_st*;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_DEINITIALIZED = 4;
@@ -72,6 +73,11 @@ struct CudaApi {
   CUresult (*cuMemcpyDtoH)(void*, CUdeviceptr, std::size_t) = nullptr;
   CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, std::size_t) = nullptr;
   CUresult (*cuStreamSynchronize)(CUstream) = nullptr;
+  CUresult (*cuEventCreate)(CUevent*, unsigned) = nullptr;
+  CUresult (*cuEventRecord)(CUevent, CUstream) = nullptr;
+  CUresult (*cuEventSynchronize)(CUevent) = nullptr;
+  CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent) = nullptr;
+  CUresult (*cuEventDestroy)(CUevent) = nullptr;
 
   // Binds every entry; returns the names that are missing ("" when none).
   std::string bind(const compiler::DynLib& lib) {
@@ -102,6 +108,11 @@ struct CudaApi {
     lib.bind(cuMemcpyDtoH, "cuMemcpyDtoH_v2", &missing);
     lib.bind(cuMemsetD8, "cuMemsetD8_v2", &missing);
     lib.bind(cuStreamSynchronize, "cuStreamSynchronize", &missing);
+    lib.bind(cuEventCreate, "cuEventCreate", &missing);
+    lib.bind(cuEventRecord, "cuEventRecord", &missing);
+    lib.bind(cuEventSynchronize, "cuEventSynchronize", &missing);
+    lib.bind(cuEventElapsedTime, "cuEventElapsedTime_v2", &missing);
+    lib.bind(cuEventDestroy, "cuEventDestroy_v2", &missing);
     return missing;
   }
 
@@ -355,6 +366,29 @@ class CudaDriver final : public Driver {
       api.check(api.cuCtxSynchronize(), [&] {
         return "synchronize CUDA device " + std::to_string(s_->ordinal);
       });
+  }
+
+  double time_ms(void* stream, const std::function<void()>& enqueue) override {
+    const CudaApi& api = s_->api;
+    ScopedContext scope(*s_);
+    // Owns the two events on every path out.
+    struct Events {
+      const CudaApi& api;
+      CUevent e[2] = {nullptr, nullptr};
+      ~Events() {
+        for (CUevent x : e)
+          if (x) api.cuEventDestroy(x);
+      }
+    } ev{api};
+    for (CUevent& e : ev.e) api.check(api.cuEventCreate(&e, 0), [] { return std::string("create a CUDA event"); });
+    const auto s = static_cast<CUstream>(stream);
+    api.check(api.cuEventRecord(ev.e[0], s), [] { return std::string("record a CUDA event"); });
+    enqueue();
+    api.check(api.cuEventRecord(ev.e[1], s), [] { return std::string("record a CUDA event"); });
+    api.check(api.cuEventSynchronize(ev.e[1]), [] { return std::string("wait for a CUDA event"); });
+    float ms = 0;
+    api.check(api.cuEventElapsedTime(&ms, ev.e[0], ev.e[1]), [] { return std::string("time two CUDA events"); });
+    return ms;
   }
 
  private:

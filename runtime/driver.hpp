@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,6 +73,9 @@ class Driver {
   virtual void memset(void* dst, int byte, std::size_t bytes) = 0;
   // Waits for `stream` (nullptr: the whole device); reports asynchronous faults as DriverError.
   virtual void synchronize(void* stream) = 0;
+  // Device time in milliseconds of the work `enqueue` puts on `stream`, between two events
+  // recorded around it; waits for the second event.
+  virtual double time_ms(void* stream, const std::function<void()>& enqueue) = 0;
 };
 
 // Factories; each throws DriverError with the reason (library missing, no device, ...).

@@ -26,6 +26,7 @@ using hipError_t = int;
 using hipModule_t = struct ihipModule_t*;
 using hipFunction_t = struct ihipModuleSymbol_t*;
 using hipStream_t = struct ihipStream_t*;
+using hipEvent_t = struct ihipEvent_t*;
 
 constexpr hipError_t hipSuccess = 0;
 
@@ -64,6 +65,11 @@ struct HipApi {
   hipError_t (*hipMemcpy)(void*, const void*, std::size_t, int) = nullptr;
   hipError_t (*hipMemset)(void*, int, std::size_t) = nullptr;
   hipError_t (*hipStreamSynchronize)(hipStream_t) = nullptr;
+  hipError_t (*hipEventCreate)(hipEvent_t*) = nullptr;
+  hipError_t (*hipEventRecord)(hipEvent_t, hipStream_t) = nullptr;
+  hipError_t (*hipEventSynchronize)(hipEvent_t) = nullptr;
+  hipError_t (*hipEventElapsedTime)(float*, hipEvent_t, hipEvent_t) = nullptr;
+  hipError_t (*hipEventDestroy)(hipEvent_t) = nullptr;
   hipError_t (*hipDeviceSynchronize)() = nullptr;
 
   std::string bind(const compiler::DynLib& lib) {
@@ -90,6 +96,11 @@ struct HipApi {
     lib.bind(hipMemcpy, "hipMemcpy", &missing);
     lib.bind(hipMemset, "hipMemset", &missing);
     lib.bind(hipStreamSynchronize, "hipStreamSynchronize", &missing);
+    lib.bind(hipEventCreate, "hipEventCreate", &missing);
+    lib.bind(hipEventRecord, "hipEventRecord", &missing);
+    lib.bind(hipEventSynchronize, "hipEventSynchronize", &missing);
+    lib.bind(hipEventElapsedTime, "hipEventElapsedTime", &missing);
+    lib.bind(hipEventDestroy, "hipEventDestroy", &missing);
     lib.bind(hipDeviceSynchronize, "hipDeviceSynchronize", &missing);
     return missing;
   }
@@ -339,6 +350,29 @@ class HipDriver final : public Driver {
     else
       api.check(api.hipDeviceSynchronize(),
                 [&] { return "synchronize HIP device " + std::to_string(s_->ordinal); });
+  }
+
+  double time_ms(void* stream, const std::function<void()>& enqueue) override {
+    const HipApi& api = s_->api;
+    ScopedDevice scope(*s_);
+    // Owns the two events on every path out.
+    struct Events {
+      const HipApi& api;
+      hipEvent_t e[2] = {nullptr, nullptr};
+      ~Events() {
+        for (hipEvent_t x : e)
+          if (x) api.hipEventDestroy(x);
+      }
+    } ev{api};
+    for (hipEvent_t& e : ev.e) api.check(api.hipEventCreate(&e), [] { return std::string("create a HIP event"); });
+    const auto s = static_cast<hipStream_t>(stream);
+    api.check(api.hipEventRecord(ev.e[0], s), [] { return std::string("record a HIP event"); });
+    enqueue();
+    api.check(api.hipEventRecord(ev.e[1], s), [] { return std::string("record a HIP event"); });
+    api.check(api.hipEventSynchronize(ev.e[1]), [] { return std::string("wait for a HIP event"); });
+    float ms = 0;
+    api.check(api.hipEventElapsedTime(&ms, ev.e[0], ev.e[1]), [] { return std::string("time two HIP events"); });
+    return ms;
   }
 
  private:

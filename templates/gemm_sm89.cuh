@@ -12,15 +12,20 @@
 //      k0+16+4t..+3 (b1): two 4-byte loads, shared by all warps of the block through L1.
 //   out: [M, N] row-major; accumulator c of fragment (nb, token group) holds out^T rows nb*16+g
 //      (+8) and token columns 2t, 2t+1.
-// Work split. Grid (ceil(N / bn), ceil(M / bm), 1); block = warps x 32 threads. Warp w of block
-// (bx, by) owns FN = bn / (16 warps) n-blocks (bx * bn/16 + w * FN + f) and all bm tokens of
-// token tile by (FM = bm / 8 token groups); it walks K in steps of bk = 32 KU, loading the KU x FN
-// weight fragments of a step (and, with stages = 2, those of the next step before the mmas of
-// the current one) so that 16 KU FN bytes per lane are in flight.
-// Shared memory: none. Registers: 4 FN FM accumulators + 4 KU FN (x stages) fragment words.
+// Work split. Grid (ceil(N / bn), ceil(M / bm), 1); block = warps x split_k x 32 threads: split_k
+// k-slices of `warps` warps each. Warp (wn, ks) of block (bx, by) owns FN = bn / (16 warps)
+// n-blocks (bx * bn/16 + wn * FN + f), all bm tokens of token tile by (FM = bm / 8 token groups)
+// and k-slice ks (K/32 k-blocks split into split_k contiguous ranges); it walks its slice in steps
+// of bk = 32 KU, loading the KU x FN weight fragments of a step (and, with stages = 2, those of
+// the next step before the mmas of the current one) so that 16 KU FN bytes per lane are in
+// flight. With split_k > 1, slices 1.. write their partial sums to shared memory and slice 0 adds
+// them and runs the epilogue: more warps stream one n-block's weight when N / bn is small.
+// Shared memory: (split_k - 1) x warps x FN x FM x 4 x 32 floats (none for split_k = 1).
+// Registers: 4 FN FM accumulators + 4 KU FN (x stages) fragment words.
 // Constraints (enforced by KernelSpec::validate): N % 16 == 0, K % 32 == 0; warps in {1..8},
 // bn = 16 warps {1, 2, 4}, bm in {8..64} (power of two), bk in {32, 64, 128}, stages in {1, 2},
-// split_k = 1. N need not be a multiple of bn (n-blocks past N are skipped, warp-uniformly) and
+// split_k in {1, 2, 4, 8} with warps x split_k <= 16 and the shared memory above <= 48 KiB. N need
+// not be a multiple of bn (n-blocks past N are skipped, warp-uniformly) and
 // K need not be a multiple of bk (the tail runs KU = 1 steps).
 // M tail: tokens >= m read zeros (no load is issued) and are not stored.
 #pragma once
@@ -31,12 +36,14 @@ namespace fp8jit {
 
 template <class Spec>
 struct MmaSm89Gemm {
-  static constexpr int kThreads = Spec::warps * 32;
+  static constexpr int kThreads = Spec::warps * Spec::split_k * 32;
   static constexpr int FN = Spec::bn / (16 * Spec::warps);
   static constexpr int FM = Spec::bm / 8;
   static constexpr int KU = Spec::bk / 32;
   static constexpr long kBlocksK = Spec::k / 32;  // 32-wide k-blocks
   static constexpr long kBlocksN = Spec::n / 16;  // 16-row n-blocks
+  static constexpr int S = Spec::split_k;          // k-slices per block
+  static constexpr long kSliceBlocks = (kBlocksK + S - 1) / S;  // k-blocks per slice
   static_assert(Spec::n % 16 == 0 && Spec::k % 32 == 0, "layout nv_mma16x32 needs N%16, K%32");
   static_assert(FN >= 1 && FM >= 1 && KU >= 1, "config out of range");
 
@@ -79,40 +86,76 @@ struct MmaSm89Gemm {
     }
   }
 
+  // acc += the products of k-blocks [kb_begin, kb_end) for this warp's n-blocks.
+  static FP8JIT_DEVICE void accumulate(float (&acc)[FN][FM][4], const u8* a, const u8* w,
+                                       long nb0, long kb_begin, long kb_end, long m0, int m,
+                                       u32 lane) {
+    const long main_steps = (kb_end - kb_begin) / KU;
+    Fragments cur;
+    if (main_steps > 0) load_w<KU>(cur, w, nb0, kb_begin, lane);
+    for (long s = 0; s < main_steps; ++s) {
+      const long kb = kb_begin + s * KU;
+      if constexpr (Spec::stages == 2) {
+        Fragments next;
+        if (s + 1 < main_steps) load_w<KU>(next, w, nb0, kb + KU, lane);
+        mma_step<KU>(acc, cur, a, kb, m0, m, lane);
+        cur = next;
+      } else {
+        mma_step<KU>(acc, cur, a, kb, m0, m, lane);
+        if (s + 1 < main_steps) load_w<KU>(cur, w, nb0, kb + KU, lane);
+      }
+    }
+    for (long kb = kb_begin + main_steps * KU; kb < kb_end; ++kb) {  // tail, one k-block at a time
+      Fragments tail;
+      load_w<1>(tail, w, nb0, kb, lane);
+      mma_step<1>(acc, tail, a, kb, m0, m, lane);
+    }
+  }
+
   static FP8JIT_DEVICE void run(const void* a_, const float* sa, const void* w_, const float* sw,
                                 const void* bias_, void* out_, int m) {
     const u8* a = static_cast<const u8*>(a_);
     const u8* w = static_cast<const u8*>(w_);
     const u32 lane = thread_x() % 32, warp = thread_x() / 32;
-    const long nb0 = long(block_x()) * (Spec::bn / 16) + warp * FN;
+    const u32 wn = warp % Spec::warps, ks = warp / Spec::warps;  // n position, k-slice
+    const long nb0 = long(block_x()) * (Spec::bn / 16) + wn * FN;
     const long m0 = long(block_y()) * Spec::bm;
-    if (nb0 >= kBlocksN) return;  // whole warp past N (warp-uniform)
+    const bool active = nb0 < kBlocksN;  // warp-uniform: false when the warp is past N
 
     float acc[FN][FM][4];
 #pragma unroll
     for (int j = 0; j < FN; ++j)
 #pragma unroll
       for (int i = 0; i < FM; ++i) acc[j][i][0] = acc[j][i][1] = acc[j][i][2] = acc[j][i][3] = 0.f;
-
-    constexpr long kMainSteps = kBlocksK / KU;
-    Fragments cur;
-    if constexpr (kMainSteps > 0) load_w<KU>(cur, w, nb0, 0, lane);
-    for (long s = 0; s < kMainSteps; ++s) {
-      const long kb = s * KU;
-      if constexpr (Spec::stages == 2) {
-        Fragments next;
-        if (s + 1 < kMainSteps) load_w<KU>(next, w, nb0, kb + KU, lane);
-        mma_step<KU>(acc, cur, a, kb, m0, m, lane);
-        cur = next;
-      } else {
-        mma_step<KU>(acc, cur, a, kb, m0, m, lane);
-        if (s + 1 < kMainSteps) load_w<KU>(cur, w, nb0, kb + KU, lane);
-      }
+    if (active) {
+      const long begin = ks * kSliceBlocks < kBlocksK ? ks * kSliceBlocks : kBlocksK;
+      const long end = begin + kSliceBlocks < kBlocksK ? begin + kSliceBlocks : kBlocksK;
+      accumulate(acc, a, w, nb0, begin, end, m0, m, lane);
     }
-    for (long kb = kMainSteps * KU; kb < kBlocksK; ++kb) {  // K tail, one k-block at a time
-      Fragments tail;
-      load_w<1>(tail, w, nb0, kb, lane);
-      mma_step<1>(acc, tail, a, kb, m0, m, lane);
+
+    if constexpr (S > 1) {
+      // Slices 1..S-1 hand their partial sums to slice 0 through shared memory (lane-minor:
+      // conflict-free); every warp reaches the barrier, active or not.
+      FP8JIT_SHARED float partial[S - 1][Spec::warps][FN * FM * 4][32];
+      if (ks > 0 && active) {
+#pragma unroll
+        for (int j = 0; j < FN; ++j)
+#pragma unroll
+          for (int i = 0; i < FM; ++i)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) partial[ks - 1][wn][(j * FM + i) * 4 + e][lane] = acc[j][i][e];
+      }
+      barrier();
+      if (ks > 0 || !active) return;
+      for (int s = 0; s < S - 1; ++s)
+#pragma unroll
+        for (int j = 0; j < FN; ++j)
+#pragma unroll
+          for (int i = 0; i < FM; ++i)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[j][i][e] += partial[s][wn][(j * FM + i) * 4 + e][lane];
+    } else if (!active) {
+      return;
     }
 
     // Epilogue: scales, bias, conversion, masked stores.

@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -138,6 +139,10 @@ class Context {
   void copy_to_host(void* dst, const void* src, std::size_t bytes);
   // Waits for `stream`; a device fault surfaces here as DriverError.
   void synchronize(void* stream = nullptr);
+  // Device time (ms) of the work `enqueue` puts on `stream`, between two events (benchmarks).
+  double time_ms(void* stream, const std::function<void()>& enqueue);
+  // The device's L2 cache size in bytes (benchmarks size their working sets by it).
+  std::size_t l2_bytes() const;
 
   CacheStats stats() const;
 

@@ -74,8 +74,21 @@ TEST_CASE("spec: configs outside a family's limits are rejected with the rule", 
   CHECK_THROWS_WITH(v(cfg(16, 64, 64, 3, 2)), Contains("warps = 3"));
   CHECK_THROWS_WITH(v(cfg(16, 64, 64, 4, 3)), Contains("stages = 3"));
   auto split = cfg(16, 64, 64, 4, 2);
-  split.split_k = 2;
-  CHECK_THROWS_WITH(v(split), Contains("split_k = 2"));
+  split.split_k = 3;
+  CHECK_THROWS_WITH(v(split), Contains("split_k = 3") && Contains("1, 2, 4 or 8"));
+  split.split_k = 8;
+  CHECK_THROWS_WITH(v(split), Contains("warps x split_k = 32"));
+  auto big = cfg(64, 256, 64, 4, 2);
+  big.split_k = 4;
+  CHECK_THROWS_WITH(v(big), Contains("bytes of shared memory"));
+  auto decode = cfg(8, 16, 128, 1, 2);
+  decode.split_k = 8;
+  CHECK_NOTHROW(v(decode));
+  CHECK(gemm_spec(t, 4096, 4096, decode, OutDType::bf16, false).threads() == 256);
+  auto amd_split = cfg(16, 64, 64, 4, 2);
+  amd_split.split_k = 2;
+  CHECK_THROWS_WITH(gemm_spec(Target::parse("gfx942"), 4096, 4096, amd_split, OutDType::bf16, false).validate(),
+                    Contains("split_k = 2") && Contains("mfma_cdna3"));
   CHECK_THROWS_WITH(gemm_spec(t, 4100, 4096, cfg(16, 64, 64, 4, 2), OutDType::bf16, false).validate(),
                     Contains("N = 4100") && Contains("multiple of 16"));
 }

@@ -35,9 +35,11 @@ TEST_CASE("nvrtc: GEMM and preshuffle kernels compile for sm_90a and sm_89 witho
   if (!tc) return;
   for (const char* arch : {"sm_90a", "sm_89"}) {
     const auto t = Target::parse(arch);
-    for (const auto& [bm, bn, bk, stages] : std::vector<std::array<int, 4>>{{8, 64, 128, 2}, {64, 128, 64, 2}, {32, 256, 32, 1}}) {
+    for (const auto& [bm, bn, bk, warps, stages, split] : std::vector<std::array<int, 6>>{
+             {8, 64, 128, 4, 2, 1}, {64, 128, 64, 4, 2, 1}, {32, 256, 32, 4, 1, 1},
+             {8, 16, 128, 1, 2, 8}, {16, 32, 64, 2, 2, 4}}) {
       GemmConfig c;
-      c.bm = bm, c.bn = bn, c.bk = bk, c.stages = stages;
+      c.bm = bm, c.bn = bn, c.bk = bk, c.warps = warps, c.stages = stages, c.split_k = split;
       const auto spec = gemm_spec(t, 1040, 4128, c, OutDType::fp16, true);
       const auto src = render(spec);
       const auto bin = tc->compile({src.text, src.kernel_name, t, spec.canonical(), ""});

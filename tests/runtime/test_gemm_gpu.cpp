@@ -10,6 +10,7 @@
 #include "runtime/context_state.hpp"
 #include "support/gpu.hpp"
 #include "support/gpu_reference.hpp"
+#include "support/temp_dir.hpp"
 #include "tools/gemm_check.hpp"
 #include "tools/models.hpp"
 
@@ -44,9 +45,9 @@ double bias_value(const tools::GemmProblem& p, std::size_t i) {
   return p.out == OutDType::bf16 ? compiler::bf16_to_float(p.b[i]) : compiler::fp16_to_float(p.b[i]);
 }
 
-void check_shape(Device& d, const std::string& name, std::int64_t n, std::int64_t k,
-                 const std::vector<std::int64_t>& ms, OutDType out, bool bias, std::mt19937_64& rng) {
-  Context& ctx = *d.ctx;
+void check_shape(Device& d, Context& ctx, const std::string& name, std::int64_t n, std::int64_t k,
+                 const std::vector<std::int64_t>& ms, OutDType out, bool bias, std::mt19937_64& rng,
+                 bool use_plan = true) {
   const auto fmt = compiler::Target::parse(ctx.target()).fp8_format();
   const std::int64_t max_m = *std::max_element(ms.begin(), ms.end());
   Case c{tools::make_problem(max_m, n, k, fmt, out, bias, rng)};
@@ -82,7 +83,8 @@ void check_shape(Device& d, const std::string& name, std::int64_t n, std::int64_
     g.out = c.out.get();
     g.m = m;
     g.out_dtype = out;
-    plan.gemm(g);
+    // A plan resolves one kernel per M bucket; Context::gemm selects per call, by the exact M.
+    use_plan ? plan.gemm(g) : ctx.gemm(g);
     d.ref->gemm(c.a.get(), c.w.get(), fmt, g.sa, static_cast<const float*>(c.sw.get()),
                 bias ? static_cast<const double*>(c.bias64.get()) : nullptr,
                 static_cast<double*>(c.ref.get()), m, n, k);
@@ -152,10 +154,10 @@ TEST_CASE("gpu: GEMM on the shapes of shapes.csv at every M", "[gpu][slow]") {
   auto d = open_device();
   if (!d) return;
   std::mt19937_64 rng(std::random_device{}());
-  for (const auto& s : tools::model_shapes("all")) check_shape(*d, s.name, s.n, s.k, kMs, OutDType::bf16, true, rng);
+  for (const auto& s : tools::model_shapes("all")) check_shape(*d, *d->ctx, s.name, s.n, s.k, kMs, OutDType::bf16, true, rng);
   // The other epilogues on one shape of each model.
-  check_shape(*d, "llama3-8b.o", 4096, 4096, kMs, OutDType::fp16, false, rng);
-  check_shape(*d, "llama3-70b.down", 8192, 28672, {1, 37, 1000}, OutDType::bf16, false, rng);
+  check_shape(*d, *d->ctx, "llama3-8b.o", 4096, 4096, kMs, OutDType::fp16, false, rng);
+  check_shape(*d, *d->ctx, "llama3-70b.down", 8192, 28672, {1, 37, 1000}, OutDType::bf16, false, rng);
 }
 
 TEST_CASE("gpu: GEMM on small odd shapes with every epilogue", "[gpu]") {
@@ -168,5 +170,40 @@ TEST_CASE("gpu: GEMM on small odd shapes with every epilogue", "[gpu]") {
   for (auto [n, k] : shapes)
     for (const OutDType out : {OutDType::bf16, OutDType::fp16})
       for (const bool bias : {false, true})
-        check_shape(*d, "odd", n, k, kMs, out, bias, rng);
+        check_shape(*d, *d->ctx, "odd", n, k, kMs, out, bias, rng);
+}
+
+TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned table", "[gpu]") {
+  auto d = open_device();
+  if (!d) return;
+  if (compiler::Target::parse(d->ctx->target()).vendor != compiler::Vendor::nvidia) return;
+  // One exact row per M, each a different config: split-K inside the block (2, 4, 8 slices),
+  // one and several warps along N, one and two stages, k-steps of 32..128, every token tile.
+  const std::int64_t n = 1040, k = 4128;  // N % bn != 0 for bn > 16; K/32 = 129 k-blocks
+  const std::vector<std::pair<std::int64_t, std::string>> rows = {
+      {1, "bm8_bn16_bk128_w1_s2_k8"},  {7, "bm8_bn32_bk64_w2_s1_k4"},
+      {16, "bm16_bn32_bk64_w2_s2_k4"}, {37, "bm64_bn64_bk128_w2_s2_k2"},
+      {64, "bm32_bn64_bk32_w4_s1_k2"}, {129, "bm64_bn128_bk64_w4_s2_k1"}};
+  test::TempDir dir;
+  const std::string table = dir.path() + "/forced.csv";
+  {
+    std::FILE* f = std::fopen(table.c_str(), "w");
+    REQUIRE(f);
+    std::fprintf(f, "arch,cu_num,M,N,K,q_dtype_w,out_dtype,bias,config,us,tflops,bw\n");
+    for (const auto& [m, cfg] : rows)
+      for (const char* out : {"bf16", "fp16"})
+        for (const int bias : {0, 1})
+          std::fprintf(f, "%s,%d,%lld,%lld,%lld,e4m3fn,%s,%d,%s,0,0,0\n", d->ctx->target().c_str(),
+                       d->ctx->multiprocessors(), (long long)m, (long long)n, (long long)k, out,
+                       bias, cfg.c_str());
+    std::fclose(f);
+  }
+  Options o = Options::from_env();
+  o.tuned_tables = {table};
+  Context forced(o);
+  std::mt19937_64 rng(std::random_device{}());
+  std::vector<std::int64_t> ms;
+  for (const auto& r : rows) ms.push_back(r.first);
+  for (const OutDType out : {OutDType::bf16, OutDType::fp16})
+    for (const bool bias : {false, true}) check_shape(*d, forced, "forced-config", n, k, ms, out, bias, rng, false);
 }
