@@ -126,6 +126,11 @@ void CublasLt::gemm(const void* a, const float* sa, const void* w, const float* 
     api.check(api.DescSetAttribute(p->desc, DESC_B_SCALE_MODE, &mode, sizeof mode), "set B_SCALE_MODE");
     api.check(api.DescSetAttribute(p->desc, DESC_EPILOGUE, &epi, sizeof epi), "set EPILOGUE");
     if (bias) api.check(api.DescSetAttribute(p->desc, DESC_BIAS_DATA_TYPE, &dt, sizeof dt), "set BIAS_DATA_TYPE");
+    // The scale (and bias) pointers are set before the query too: some scale modes are checked
+    // against them. They are set again on every call below.
+    api.check(api.DescSetAttribute(p->desc, DESC_A_SCALE_POINTER, &sw, sizeof sw), "set A_SCALE_POINTER");
+    api.check(api.DescSetAttribute(p->desc, DESC_B_SCALE_POINTER, &sa, sizeof sa), "set B_SCALE_POINTER");
+    if (bias) api.check(api.DescSetAttribute(p->desc, DESC_BIAS_POINTER, &bias, sizeof bias), "set BIAS_POINTER");
     api.check(api.LayoutCreate(&p->layout[0], CUDA_R_8F_E4M3, k, n, k), "create the W layout");
     api.check(api.LayoutCreate(&p->layout[1], CUDA_R_8F_E4M3, k, m, k), "create the A layout");
     api.check(api.LayoutCreate(&p->layout[2], dt, n, m, n), "create the out layout");
@@ -137,11 +142,37 @@ void CublasLt::gemm(const void* a, const float* sa, const void* w, const float* 
     int found = 0;
     const int rc = api.Heuristic(handle_, p->desc, p->layout[0], p->layout[1], p->layout[2],
                                  p->layout[2], pref, 1, &result, &found);
+    if (rc != kSuccess || found == 0) {
+      // Say which part of the request cuBLASLt refuses: the same query without the bias
+      // epilogue, and without the outer-vector scale modes.
+      std::string probes;
+      auto probe = [&](const char* what, int attr, int value) {
+        void* d = nullptr;
+        api.DescCreate(&d, CUBLAS_COMPUTE_32F, CUDA_R_32F);
+        api.DescSetAttribute(d, DESC_TRANSA, &ta, sizeof ta);
+        api.DescSetAttribute(d, DESC_TRANSB, &tb, sizeof tb);
+        if (attr != DESC_A_SCALE_MODE) {
+          api.DescSetAttribute(d, DESC_A_SCALE_MODE, &mode, sizeof mode);
+          api.DescSetAttribute(d, DESC_B_SCALE_MODE, &mode, sizeof mode);
+        }
+        api.DescSetAttribute(d, attr, &value, sizeof value);
+        HeuristicResult r{};
+        int n_found = 0;
+        const int s = api.Heuristic(handle_, d, p->layout[0], p->layout[1], p->layout[2],
+                                    p->layout[2], pref, 1, &r, &n_found);
+        api.DescDestroy(d);
+        probes += std::string("; ") + what + ": status " + std::to_string(s) + ", " +
+                  std::to_string(n_found) + " found";
+      };
+      probe("without bias", DESC_EPILOGUE, EPILOGUE_DEFAULT);
+      probe("per-tensor scales, without bias", DESC_A_SCALE_MODE, 0);
+      api.PrefDestroy(pref);
+      throw DriverError("failed to find a cuBLASLt algorithm for M=" + std::to_string(m) + " N=" +
+                        std::to_string(n) + " K=" + std::to_string(k) + " (bias " +
+                        (bias ? "on" : "off") + "): status " + std::to_string(rc) + ", " +
+                        std::to_string(found) + " found" + probes);
+    }
     api.PrefDestroy(pref);
-    api.check(rc, "find a cuBLASLt algorithm");
-    if (found == 0)
-      throw DriverError("failed to find a cuBLASLt algorithm for M=" + std::to_string(m) +
-                        " N=" + std::to_string(n) + " K=" + std::to_string(k));
     p->algo = result.algo;
     plan = std::move(p);
   }

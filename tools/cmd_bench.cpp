@@ -18,6 +18,7 @@ int cmd_bench(const Options& options, const BenchArgs& args) {
   suite.shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
   suite.ms = args.ms;
   suite.reps = args.reps;
+  suite.bias = args.bias;
   const std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));

@@ -180,6 +180,7 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
   b->add_option("--m", a.ms, "Token counts")->delimiter(',')->capture_default_str();
   b->add_option("--reps", a.reps, "Timed repetitions per GEMM")->capture_default_str();
   b->add_option("--csv", a.csv, "Also write the rows to this CSV file");
+  b->add_flag("!--no-bias", a.bias, "Benchmark without bias (default: with)");
   b->footer("Examples:\n  fp8jit bench\n  fp8jit bench --model llama3-70b --m 1,64,4096 --csv "
             "bench/results/h100.csv");
   return b;
