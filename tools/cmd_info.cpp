@@ -36,8 +36,9 @@ int cmd_info(const Options& options) {
   std::printf("\ncache:\n  dir %s%s\n", options.cache_dir.c_str(),
               options.disk_cache ? "" : " (disabled by FP8JIT_DISABLE_DISK_CACHE)");
   std::printf("\nenvironment (docs/env.md):\n"
-              "  FP8JIT_CACHE_DIR, FP8JIT_DISABLE_DISK_CACHE, FP8JIT_DUMP_DIR, FP8JIT_DEVICE,\n"
-              "  FP8JIT_VERBOSE\n");
+              "  FP8JIT_CACHE_DIR, FP8JIT_DISABLE_DISK_CACHE, FP8JIT_CACHE_READ_ONLY,\n"
+              "  FP8JIT_CACHE_READONLY_DIRS, FP8JIT_CACHE_MAX_BYTES, FP8JIT_TUNED_TABLES,\n"
+              "  FP8JIT_DUMP_DIR, FP8JIT_DEVICE, FP8JIT_VERBOSE\n");
   return 0;
 }
 
