@@ -8,9 +8,7 @@
 // under hiprtc it means "hiprtc's own HIP declarations are pre-included", which is false under
 // -nogpuinc, so a template branching on it would pick the wrong side here.
 #include <fcntl.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,62 +22,16 @@
 #include <sstream>
 
 #include "compiler/comgr.hpp"
+#include "compiler/process.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/error.hpp"
 
-extern char** environ;
 
 namespace fp8jit::compiler {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-struct ProcessResult {
-  int status = -1;     // exit status; 128 + signal when killed by one
-  std::string output;  // stdout and stderr, interleaved
-};
-
-// Runs argv[0] (an absolute path) with no shell, stdin from /dev/null and stdout + stderr
-// captured. Throws Error when the process cannot be started.
-ProcessResult run_process(const std::vector<std::string>& args) {
-  int fds[2];
-  // O_CLOEXEC: a child spawned concurrently by another thread must not inherit our write end, or
-  // our read would wait for that child too.
-  if (::pipe2(fds, O_CLOEXEC) != 0)
-    throw Error("failed to run " + args[0] + ": pipe: " + std::strerror(errno));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    throw Error("failed to run " + args[0] + ": " + std::strerror(rc));
-  }
-  ProcessResult result;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n > 0)
-      result.output.append(buf, static_cast<std::size_t>(n));
-    else if (n == 0 || errno != EINTR)
-      break;
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
-}
 
 // A private directory removed with its contents on destruction.
 class TempDir {

@@ -3,8 +3,6 @@
 // archive APIs (cache/inspect.hpp, cache/layers.hpp, cache/archive.hpp). The one piece of logic
 // here is `show --disasm`: finding a disassembler on this machine and running it.
 #include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,12 +20,12 @@
 #include "cache/archive.hpp"
 #include "cache/inspect.hpp"
 #include "cache/layers.hpp"
+#include "compiler/process.hpp"
 #include "compiler/target.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "tools/commands.hpp"
 
-extern char** environ;
 
 namespace fp8jit::tools {
 
@@ -317,39 +315,17 @@ struct Disassembly {
   bool ok = false;
 };
 
-// Runs argv (argv[0] an absolute path) with stdout and stderr captured; -1 when it cannot start.
+// Runs argv (argv[0] an absolute path) with stdout and stderr captured; -1 (and the reason in
+// `output`) when it cannot start.
 int run_tool(const std::vector<std::string>& args, std::string& output) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
-  std::vector<char*> argv;
-  for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, args[0].c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[1]);
-  if (rc != 0) {
-    ::close(fds[0]);
-    output = std::strerror(rc);
+  try {
+    compiler::ProcessResult r = compiler::run_process(args);
+    output += r.output;
+    return r.status;
+  } catch (const Error& e) {
+    output = e.what();
     return -1;
   }
-  char buf[65536];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
-    if (n > 0)
-      output.append(buf, static_cast<std::size_t>(n));
-    else if (errno != EINTR)
-      break;
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 // The first executable of `names` in `dirs` (each directory in order, all names in it), else "".
