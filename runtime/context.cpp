@@ -240,6 +240,16 @@ void Context::gemm(const GemmArgs& args, void* stream) {
   launch_gemm(s, s.kernels->get(spec), args, stream);
 }
 
+void runtime::gemm_with_config(Context& ctx, const GemmArgs& args,
+                               const compiler::GemmConfig& config, void* stream) {
+  ContextState& s = *ctx.state();
+  if (!validate(s, args)) return;
+  const auto& w = *args.w;
+  const auto spec = compiler::gemm_spec(s.target, w.n(), w.k(), config, args.out_dtype,
+                                        args.bias != nullptr);
+  launch_gemm(s, s.kernels->get(spec), args, stream);
+}
+
 Plan Context::plan(const PackedWeight& w, OutDType out_dtype, bool has_bias) {
   ContextState& s = *state_;
   if (!w.data()) throw InvalidArgument("failed to plan fp8 GEMM: the PackedWeight is empty");

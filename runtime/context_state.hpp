@@ -26,6 +26,10 @@ struct ContextState {
 namespace runtime {
 // A Context over `driver` (any Driver: the CUDA or HIP one, or a test's).
 Context make_context(Options options, std::unique_ptr<Driver> driver);
+// Context::gemm with `config` instead of the tuned table's choice (the tuner measures candidates
+// with it). Same validation; the spec is validated too (InvalidArgument for a bad config).
+void gemm_with_config(Context& ctx, const GemmArgs& args, const compiler::GemmConfig& config,
+                      void* stream);
 }  // namespace runtime
 
 }  // namespace fp8jit

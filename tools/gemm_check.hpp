@@ -32,6 +32,10 @@ std::vector<double> reference_rows(const GemmProblem& p, const std::vector<std::
 // NaN or an unwritten (poisoned) element yields +inf.
 double relative_error(const GemmProblem& p, const std::vector<std::uint16_t>& out,
                       const std::vector<std::int64_t>& rows, std::uint16_t poison);
+// The same against `ref` = reference_rows(p, rows), computed once for several results.
+double relative_error(const GemmProblem& p, const std::vector<std::uint16_t>& out,
+                      const std::vector<std::int64_t>& rows, const std::vector<double>& ref,
+                      std::uint16_t poison);
 
 // Up to `count` distinct rows of [0, m), always including 0 and m - 1.
 std::vector<std::int64_t> sample_rows(std::int64_t m, int count, std::mt19937_64& rng);

@@ -6,6 +6,7 @@
 
 #include "fp8jit/fp8jit.hpp"
 #include "tools/cmd_bench.hpp"
+#include "tools/cmd_tune.hpp"
 #include "tools/cmd_explain.hpp"
 #include "tools/commands.hpp"
 
@@ -186,6 +187,25 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
   return b;
 }
 
+CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
+  auto* t = app.add_subcommand(
+      "tune", "Time candidate configs on the GPU and write the fastest that passes the accuracy "
+              "check to a tuned table");
+  t->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
+      ->capture_default_str();
+  t->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
+  t->add_option("--m", a.ms, "Token counts to tune")->delimiter(',')->capture_default_str();
+  t->add_option("--candidates", a.candidates, "Configs timed per point (best-ranked first)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  t->add_option("--reps", a.reps, "Timed repetitions per candidate")->capture_default_str();
+  t->add_flag("!--no-bias", a.bias, "Tune without bias (default: with)");
+  t->add_option("--out", a.out, "The tuned table to write (CSV)")->required();
+  t->footer("Examples:\n  fp8jit tune --out tuned/h100.csv\n"
+            "  FP8JIT_TUNED_TABLES=tuned/h100.csv fp8jit bench --m 1,16");
+  return t;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -217,6 +237,8 @@ int main(int argc, char** argv) {
   auto* explain = add_explain(app, explain_args);
   tools::BenchArgs bench_args;
   auto* bench = add_bench(app, bench_args);
+  tools::TuneArgs tune_args;
+  auto* tune = add_tune(app, tune_args);
 
   try {
     app.parse(argc, argv);
@@ -232,6 +254,7 @@ int main(int argc, char** argv) {
     if (*warmup) return tools::cmd_warmup(options, warmup_args);
     if (*explain) return tools::cmd_explain(options, explain_args);
     if (*bench) return tools::cmd_bench(options, bench_args);
+    if (*tune) return tools::cmd_tune(options, tune_args);
     if (*cache) {
       if (cache_args.action.empty()) {
         std::fprintf(stderr, "fp8jit cache: %s\nRun with --help for more information.\n",

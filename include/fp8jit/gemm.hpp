@@ -145,6 +145,8 @@ class Context {
   std::size_t l2_bytes() const;
 
   CacheStats stats() const;
+  // Internal (runtime/ and tools/ use it): the shared state.
+  const std::shared_ptr<ContextState>& state() const { return state_; }
 
  private:
   std::shared_ptr<ContextState> state_;

@@ -1,0 +1,24 @@
+// `fp8jit tune`: times candidate configs on the GPU and writes a tuned table (bench/tune.hpp).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "fp8jit/options.hpp"
+
+namespace fp8jit::tools {
+
+struct TuneArgs {
+  std::string model = "all";
+  std::string shape_file;
+  std::vector<std::int64_t> ms = {1, 2, 4, 8, 16, 32, 64};
+  int candidates = 16;
+  int reps = 10;
+  bool bias = true;
+  std::string out;  // the table to write (required)
+};
+
+int cmd_tune(const Options& options, const TuneArgs& args);
+
+}  // namespace fp8jit::tools
