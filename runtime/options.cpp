@@ -1,6 +1,10 @@
 // The one place fp8jit reads its environment (docs/env.md).
+#include <dlfcn.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -66,6 +70,25 @@ std::uint64_t parse_bytes(const char* name, const char* v) {
   return static_cast<std::uint64_t>(x) * scale;
 }
 
+// The tables shipped with fp8jit: every *.csv of share/fp8jit/tuned next to the binary that holds
+// this code (an installed lib/ or bin/, or a build directory), sorted so that merging is stable.
+// Rows are keyed by arch and cu_num, so tables for other GPUs do not apply here.
+std::vector<std::string> shipped_tuned_tables() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&shipped_tuned_tables), &info) == 0 || !info.dli_fname)
+    return {};
+  std::error_code ec;
+  const auto dir = std::filesystem::absolute(info.dli_fname, ec).parent_path();
+  std::vector<std::string> out;
+  for (const auto& base : {dir / "share/fp8jit/tuned", dir.parent_path() / "share/fp8jit/tuned"}) {
+    for (const auto& e : std::filesystem::directory_iterator(base, ec))
+      if (e.path().extension() == ".csv") out.push_back(e.path().string());
+    if (!out.empty()) break;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 }  // namespace
 
 Options Options::from_env() {
@@ -84,7 +107,10 @@ Options Options::from_env() {
   if (const char* v = env("FP8JIT_CACHE_READONLY_DIRS")) o.cache_readonly_dirs = split_paths(v);
   if (const char* v = env("FP8JIT_CACHE_MAX_BYTES"))
     o.cache_max_bytes = parse_bytes("FP8JIT_CACHE_MAX_BYTES", v);
-  if (const char* v = env("FP8JIT_TUNED_TABLES")) o.tuned_tables = split_paths(v);
+  if (const char* v = env("FP8JIT_TUNED_TABLES"))
+    o.tuned_tables = std::string(v) == "none" ? std::vector<std::string>{} : split_paths(v);
+  else
+    o.tuned_tables = shipped_tuned_tables();
   if (const char* v = env("FP8JIT_DUMP_DIR")) o.dump_dir = v;
   if (const char* v = env("FP8JIT_DEVICE")) o.device = parse_int("FP8JIT_DEVICE", v, 0, 1023);
   if (const char* v = env("FP8JIT_VERBOSE")) o.verbose = parse_bool("FP8JIT_VERBOSE", v);

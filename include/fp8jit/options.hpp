@@ -25,6 +25,8 @@ struct Options {
   std::uint64_t cache_max_bytes = std::uint64_t{8} << 30;
   // FP8JIT_TUNED_TABLES (':'-separated CSV files): tuned-config tables, merged in order (a later
   // file's row wins over an earlier one's for the same key). Read at run time, never compiled in.
+  // Unset: the tables shipped in share/fp8jit/tuned next to the binary (tuned/ of the source
+  // tree, copied there by the build); "none": no table.
   std::vector<std::string> tuned_tables;
   // FP8JIT_DUMP_DIR: write every rendered source there (also done for each failed compile).
   std::string dump_dir;

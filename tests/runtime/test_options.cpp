@@ -5,6 +5,7 @@
 
 #include "fp8jit/error.hpp"
 #include "fp8jit/options.hpp"
+#include "runtime/tuned_table.hpp"
 
 using namespace fp8jit;
 using Catch::Matchers::Contains;
@@ -57,4 +58,22 @@ TEST_CASE("options: a bad value is an error naming the variable and the rule", "
   }
   ScopedEnv a("FP8JIT_DEVICE", "-1");
   CHECK_THROWS_AS(Options::from_env(), InvalidArgument);
+}
+
+TEST_CASE("options: the shipped tuned tables are found next to the binary and parse", "[options][tuned]") {
+  {
+    ScopedEnv a("FP8JIT_TUNED_TABLES", nullptr);
+    const Options o = Options::from_env();
+    // The test program runs from <build>/tests; the build copies tuned/*.csv to <build>/share.
+    REQUIRE(o.tuned_tables.size() >= 1);
+    bool h100 = false;
+    for (const auto& t : o.tuned_tables) h100 |= t.find("share/fp8jit/tuned/h100_sm90a.csv") != std::string::npos;
+    CHECK(h100);
+    const auto table = runtime::TunedTable::load(o.tuned_tables);  // every row valid, or it throws
+    CHECK(table.rows() >= 56);
+    const auto choice = table.select(compiler::Target::parse("sm_90a"), 132, 1, 8192, 28672, OutDType::bf16, true);
+    CHECK_THAT(choice.rule, Contains("h100_sm90a.csv"));
+  }
+  ScopedEnv none("FP8JIT_TUNED_TABLES", "none");
+  CHECK(Options::from_env().tuned_tables.empty());
 }

@@ -169,8 +169,11 @@ TEST_CASE("cli: bad input exits 2 with a message naming the value", "[cli]") {
     CHECK(r.status == 2);
     CHECK_THAT(r.err, Catch::Contains(c.named));
   }
-  // Nothing to warm up at all is a usage error too.
-  const CliResult none = run_cli(*cli, {"warmup", "--target", "sm_90a"}, env, io.path());
+  // Nothing to warm up at all (no shapes, no tuned table: not even the shipped ones) is a usage
+  // error too.
+  auto no_tables = env;
+  no_tables["FP8JIT_TUNED_TABLES"] = "none";
+  const CliResult none = run_cli(*cli, {"warmup", "--target", "sm_90a"}, no_tables, io.path());
   CHECK(none.status == 2);
   CHECK_THAT(none.err, Catch::Contains("no weight shapes"));
 }
