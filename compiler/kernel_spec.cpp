@@ -27,7 +27,8 @@ std::string arch_tag(const Target& t) {
 
 std::string GemmConfig::str() const {
   char buf[96];
-  std::snprintf(buf, sizeof buf, "bm%d_bn%d_bk%d_w%d_s%d_k%d", bm, bn, bk, warps, stages, split_k);
+  std::snprintf(buf, sizeof buf, "%sbm%d_bn%d_bk%d_w%d_s%d_k%d", wgmma ? "wg_" : "", bm, bn, bk,
+                warps, stages, split_k);
   return buf;
 }
 
@@ -35,11 +36,12 @@ GemmConfig GemmConfig::parse(std::string_view text) {
   GemmConfig c;
   int used = 0;
   const std::string s(text);
-  if (std::sscanf(s.c_str(), "bm%d_bn%d_bk%d_w%d_s%d_k%d%n", &c.bm, &c.bn, &c.bk, &c.warps,
+  c.wgmma = s.rfind("wg_", 0) == 0;
+  if (std::sscanf(s.c_str() + (c.wgmma ? 3 : 0), "bm%d_bn%d_bk%d_w%d_s%d_k%d%n", &c.bm, &c.bn, &c.bk, &c.warps,
                   &c.stages, &c.split_k, &used) != 6 ||
-      used != static_cast<int>(s.size()))
+      used != static_cast<int>(s.size()) - (c.wgmma ? 3 : 0))
     throw InvalidArgument("failed to parse config '" + s +
-                          "': expected bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>");
+                          "': expected [wg_]bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>");
   return c;
 }
 
@@ -67,6 +69,7 @@ std::string KernelSpec::kernel_name() const {
 int KernelSpec::threads() const {
   if (op == Op::preshuffle) return 256;
   if (target.vendor == Vendor::amd) return config.warps * 64;
+  if (config.wgmma) return 128 + config.warps * 32;  // producer warpgroup + consumers
   return config.warps * config.split_k * 32;
 }
 
@@ -88,6 +91,9 @@ void KernelSpec::validate() const {
   if (n > (1LL << 31) || k > (1LL << 31))
     reject(*this, "N and K must be below 2^31");
   const GemmConfig& c = config;
+  if (c.wgmma != (family == "wgmma_sm90"))
+    reject(*this, "config " + c.str() + " does not belong to family " + family);
+  if (family == "wgmma_sm90") return validate_wgmma_sm90();
   const int lanes_k = target.vendor == Vendor::amd ? 64 : 32;  // k consumed per fragment step
   const int frag_m = target.vendor == Vendor::amd ? 16 : 8;    // tokens per fragment
   if (!is_pow2_in(c.warps, 1, 8)) reject(*this, "warps = " + std::to_string(c.warps) +
@@ -121,6 +127,37 @@ void KernelSpec::validate() const {
                       " bytes of shared memory for partial sums; at most 49152");
 }
 
+// wgmma_sm90 (templates/gemm_sm90.cuh states the same limits).
+void KernelSpec::validate_wgmma_sm90() const {
+  const GemmConfig& c = config;
+  if (target.arch != "sm_90a")
+    reject(*this, "the wgmma family needs arch sm_90a (wgmma and setmaxnreg), not " + target.arch);
+  if (c.warps != 4 && c.warps != 8)
+    reject(*this, "warps = " + std::to_string(c.warps) +
+                      " must be 4 or 8 (one or two consumer warpgroups)");
+  const int slab = 16 * c.warps;  // weight rows of one wgmma per consumer warpgroup x groups
+  if (c.bn % slab != 0 || (c.bn / slab != 1 && c.bn / slab != 2))
+    reject(*this, "bn = " + std::to_string(c.bn) + " must be 64 x warps/4 x {1, 2} (" +
+                      std::to_string(slab) + " or " + std::to_string(2 * slab) + " here)");
+  if (!is_pow2_in(c.bm, 16, 128))
+    reject(*this, "bm = " + std::to_string(c.bm) +
+                      " must be a power of two in [16, 128] (256 spills in the epilogue)");
+  if (c.bk != 128)
+    reject(*this, "bk = " + std::to_string(c.bk) + " must be 128 (one 128-byte swizzle atom)");
+  if (c.stages < 2 || c.stages > 8)
+    reject(*this, "stages = " + std::to_string(c.stages) + " must be in [2, 8]");
+  const long shared = wgmma_shared_bytes(c);
+  if (shared > 227 * 1024)
+    reject(*this, "stages = " + std::to_string(c.stages) + " needs " + std::to_string(shared) +
+                      " bytes of shared memory; at most 232448 (227 KiB)");
+  if (c.split_k != 1)
+    reject(*this, "split_k = " + std::to_string(c.split_k) + " must be 1 for wgmma_sm90");
+}
+
+long wgmma_shared_bytes(const GemmConfig& c) {
+  return long(c.stages) * (c.bm + c.bn) * c.bk + 16L * c.stages;
+}
+
 WeightLayout native_layout(const Target& target) {
   return target.vendor == Vendor::amd ? WeightLayout::aiter16x16 : WeightLayout::nv_mma16x32;
 }
@@ -129,7 +166,9 @@ KernelSpec gemm_spec(const Target& target, std::int64_t n, std::int64_t k,
                      const GemmConfig& config, OutDType out, bool bias) {
   KernelSpec s;
   s.op = Op::gemm;
-  s.family = target.vendor == Vendor::amd ? "mfma_cdna3" : "mma_sm89";
+  s.family = target.vendor == Vendor::amd ? "mfma_cdna3"
+             : config.wgmma                  ? "wgmma_sm90"
+                                             : "mma_sm89";
   s.target = target;
   s.n = n;
   s.k = k;

@@ -22,8 +22,11 @@ struct GemmConfig {
   int warps = 4;    // warps (NVIDIA) or waves (AMD) per block
   int stages = 2;   // loads in flight (register or shared-memory stages)
   int split_k = 1;  // k-slices per output tile (mma_sm89: reduced in the block; mfma_cdna3: 1)
+  bool wgmma = false;  // NVIDIA: the wgmma_sm90 family (sm_90a) instead of mma_sm89
 
-  // "bm16_bn64_bk64_w4_s2_k1"; parse() accepts exactly that form and throws InvalidArgument.
+  // "bm16_bn64_bk64_w4_s2_k1", with a "wg_" prefix for the wgmma family
+  // ("wg_bm128_bn128_bk128_w8_s4_k1"); parse() accepts exactly those forms and throws
+  // InvalidArgument.
   std::string str() const;
   static GemmConfig parse(std::string_view text);
   friend bool operator==(const GemmConfig&, const GemmConfig&) = default;
@@ -33,7 +36,8 @@ struct KernelSpec {
   static constexpr int kVersion = 1;  // bump when the canonical form changes
 
   Op op = Op::gemm;
-  std::string family;  // "mma_sm89" (NVIDIA mma.sync), "mfma_cdna3" (AMD), "preshuffle"
+  std::string family;  // "mma_sm89" (mma.sync), "wgmma_sm90" (wgmma + TMA), "mfma_cdna3" (AMD),
+                       // "preshuffle"
   Target target;
   std::int64_t n = 0, k = 0;  // weight shape; 0 for shape-generic kernels (preshuffle)
   GemmConfig config;
@@ -52,6 +56,9 @@ struct KernelSpec {
   // Throws InvalidArgument naming the value and the rule when the spec breaks a family or layout
   // constraint (shape divisibility, config limits, fp8 format vs arch).
   void validate() const;
+
+ private:
+  void validate_wgmma_sm90() const;
 };
 
 // The GEMM spec for a weight of shape (n, k) on `target` with `config`: picks the family and the
@@ -60,6 +67,8 @@ KernelSpec gemm_spec(const Target& target, std::int64_t n, std::int64_t k, const
                      OutDType out, bool bias);
 // The shape-generic preshuffle kernel for `layout` on `target`.
 KernelSpec preshuffle_spec(const Target& target, WeightLayout layout);
+// Dynamic shared memory of a wgmma_sm90 block with config `c` (stages of A and W, barriers).
+long wgmma_shared_bytes(const GemmConfig& c);
 // The weight layout the GEMM families of `target`'s vendor read.
 WeightLayout native_layout(const Target& target);
 

@@ -7,13 +7,42 @@ namespace fp8jit::compiler {
 namespace {
 
 const char* family_file(const KernelSpec& s) {
-  return s.family == "mfma_cdna3" ? "gemm_cdna3.hip" : "gemm_sm89.cuh";
+  if (s.family == "mfma_cdna3") return "gemm_cdna3.hip";
+  if (s.family == "wgmma_sm90") return "gemm_sm90.cuh";
+  return "gemm_sm89.cuh";
 }
 const char* family_class(const KernelSpec& s) {
-  return s.family == "mfma_cdna3" ? "fp8jit::MfmaCdna3Gemm" : "fp8jit::MmaSm89Gemm";
+  if (s.family == "mfma_cdna3") return "fp8jit::MfmaCdna3Gemm";
+  if (s.family == "wgmma_sm90") return "fp8jit::WgmmaSm90Gemm";
+  return "fp8jit::MmaSm89Gemm";
 }
 const char* prelude_file(const Target& t) {
   return t.vendor == Vendor::amd ? "prelude_hip.hip" : "prelude_cuda.cuh";
+}
+
+// WgmmaRs<n> (prelude_sm90.cuh) for the token count n of the spec: one wgmma.mma_async
+// m64n<n>k32 with A from registers, B from a descriptor, accumulating into n / 2 floats.
+std::string wgmma_atom(int n) {
+  const int regs = n / 2;
+  const auto num = [](int i) { return std::to_string(i); };
+  std::string d_list, d_ops;
+  for (int i = 0; i < regs; ++i) {
+    d_list += "%" + num(i) + (i + 1 < regs ? "," : "");
+    d_ops += "\"+f\"(d[" + num(i) + "])" + (i + 1 < regs ? ", " : "");
+    if (i % 8 == 7 && i + 1 < regs) d_ops += "\n        ";
+  }
+  std::string t = "namespace fp8jit {\ntemplate <>\nstruct WgmmaRs<" + num(n) + "> {\n";
+  t += "  static FP8JIT_DEVICE void mma(float (&d)[" + num(regs) + "], const u32x4& a, u64 desc) {\n";
+  t += "    asm volatile(\n";
+  t += "      \"{ .reg .pred p; setp.ne.b32 p, %" + num(regs + 5) + ", 0; \"\n";
+  t += "      \"wgmma.mma_async.sync.aligned.m64n" + num(n) + "k32.f32.e4m3.e4m3 \"\n";
+  t += "      \"{" + d_list + "}, \"\n";
+  t += "      \"{%" + num(regs) + ",%" + num(regs + 1) + ",%" + num(regs + 2) + ",%" +
+       num(regs + 3) + "}, %" + num(regs + 4) + ", p, 1, 1; }\"\n";
+  t += "      : " + d_ops + "\n";
+  t += "      : \"r\"(a.x), \"r\"(a.y), \"r\"(a.z), \"r\"(a.w), \"l\"(desc), \"r\"(1));\n";
+  t += "  }\n};\n}  // namespace fp8jit\n";
+  return t;
 }
 
 std::string gemm_instantiation(const KernelSpec& s, const std::string& name) {
@@ -30,11 +59,14 @@ std::string gemm_instantiation(const KernelSpec& s, const std::string& name) {
   t += std::string("  using out_t = fp8jit::") +
        (s.out == OutDType::bf16 ? "bf16_t" : "fp16_t") + ";\n";
   t += "};\n";
+  const bool tma = s.family == "wgmma_sm90";
+  if (tma) t += wgmma_atom(c.bm);
   t += "FP8JIT_KERNEL FP8JIT_LAUNCH_BOUNDS(" + cls + "::kThreads)\n";
   t += "void " + name +
        "(const void* a, const float* sa, const void* w, const float* sw, const void* bias,\n"
-       "    void* out, int m) {\n";
-  t += "  " + cls + "::run(a, sa, w, sw, bias, out, m);\n}\n";
+       "    void* out, int m" +
+       (tma ? ", const __grid_constant__ fp8jit::TmaMap a_map" : "") + ") {\n";
+  t += "  " + cls + "::run(a, sa, w, sw, bias, out, m" + (tma ? ", &a_map" : "") + ");\n}\n";
   return t;
 }
 

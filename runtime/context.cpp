@@ -46,9 +46,6 @@ std::unique_ptr<runtime::Driver> open_driver(int device) {
 void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void* stream) {
   const auto& c = k.spec.config;
   runtime::LaunchDims dims;
-  dims.grid[0] = static_cast<unsigned>((k.spec.n + c.bn - 1) / c.bn);
-  dims.grid[1] = static_cast<unsigned>((a.m + c.bm - 1) / c.bm);
-  dims.grid[2] = 1;  // split_k slices share a block (mma_sm89); see the family's header
   dims.block[0] = static_cast<unsigned>(k.threads);
   const void* ap = a.a;
   const float* sap = a.sa;
@@ -57,6 +54,24 @@ void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void
   const void* bp = a.bias;
   void* op = a.out;
   int m = static_cast<int>(a.m);
+  if (k.spec.family == "wgmma_sm90") {
+    // One block per (n tile, token tile), rasterised by the kernel (templates/gemm_sm90.cuh); A
+    // is read through a TMA descriptor of this call's pointer and M.
+    const auto tiles_n = (k.spec.n + c.bn - 1) / c.bn;
+    const auto tiles_m = (a.m + c.bm - 1) / c.bm;
+    dims.grid[0] = static_cast<unsigned>(tiles_n * tiles_m);
+    dims.shared_bytes = static_cast<unsigned>(compiler::wgmma_shared_bytes(c));
+    alignas(64) std::uint8_t a_map[128];
+    s.driver->encode_tma_2d(a_map, ap, static_cast<std::uint64_t>(k.spec.k),
+                            static_cast<std::uint64_t>(a.m), static_cast<std::uint64_t>(k.spec.k),
+                            128, static_cast<std::uint32_t>(c.bm));
+    void* params[] = {&ap, &sap, &wp, &swp, &bp, &op, &m, a_map};
+    s.driver->launch(k.function, dims, stream, params);
+    return;
+  }
+  dims.grid[0] = static_cast<unsigned>((k.spec.n + c.bn - 1) / c.bn);
+  dims.grid[1] = static_cast<unsigned>((a.m + c.bm - 1) / c.bm);
+  dims.grid[2] = 1;  // split_k slices share a block (mma_sm89); see the family's header
   void* params[] = {&ap, &sap, &wp, &swp, &bp, &op, &m};
   s.driver->launch(k.function, dims, stream, params);
 }

@@ -40,6 +40,14 @@ constexpr int CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN = 97;
 // CUfunction_attribute
 constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 
+// cuTensorMapEncodeTiled's enums (CUtensorMapDataType, ...Interleave, ...Swizzle,
+// ...L2promotion, ...FloatOOBfill).
+constexpr int CU_TENSOR_MAP_DATA_TYPE_UINT8 = 0;
+constexpr int CU_TENSOR_MAP_INTERLEAVE_NONE = 0;
+constexpr int CU_TENSOR_MAP_SWIZZLE_128B = 3;
+constexpr int CU_TENSOR_MAP_L2_PROMOTION_L2_256B = 3;
+constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;  // out-of-bounds elements read as zero
+
 // Dynamic shared memory a kernel may use without opting in.
 constexpr unsigned kDefaultDynamicShared = 48 * 1024;
 
@@ -78,6 +86,12 @@ struct CudaApi {
   CUresult (*cuEventSynchronize)(CUevent) = nullptr;
   CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent) = nullptr;
   CUresult (*cuEventDestroy)(CUevent) = nullptr;
+  // Optional (CUDA 12+): TMA descriptors for the wgmma family.
+  CUresult (*cuTensorMapEncodeTiled)(void* map, int data_type, unsigned rank, void* base,
+                                     const unsigned long long* dims,
+                                     const unsigned long long* strides, const unsigned* box,
+                                     const unsigned* element_strides, int interleave, int swizzle,
+                                     int l2_promotion, int oob_fill) = nullptr;
 
   // Binds every entry; returns the names that are missing ("" when none).
   std::string bind(const compiler::DynLib& lib) {
@@ -113,6 +127,8 @@ struct CudaApi {
     lib.bind(cuEventSynchronize, "cuEventSynchronize", &missing);
     lib.bind(cuEventElapsedTime, "cuEventElapsedTime_v2", &missing);
     lib.bind(cuEventDestroy, "cuEventDestroy_v2", &missing);
+    std::string optional_missing;  // checked where used
+    lib.bind(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", &optional_missing);
     return missing;
   }
 
@@ -389,6 +405,31 @@ class CudaDriver final : public Driver {
     float ms = 0;
     api.check(api.cuEventElapsedTime(&ms, ev.e[0], ev.e[1]), [] { return std::string("time two CUDA events"); });
     return ms;
+  }
+
+  void encode_tma_2d(void* map, const void* base, std::uint64_t cols, std::uint64_t rows,
+                     std::uint64_t row_stride, std::uint32_t box_cols,
+                     std::uint32_t box_rows) override {
+    const CudaApi& api = s_->api;
+    if (!api.cuTensorMapEncodeTiled)
+      throw DriverError("failed to build a TMA descriptor: this libcuda has no "
+                        "cuTensorMapEncodeTiled (CUDA 12 or later needed)");
+    const unsigned long long dims[2] = {cols, rows};
+    const unsigned long long strides[1] = {row_stride};
+    const unsigned box[2] = {box_cols, box_rows};
+    const unsigned element_strides[2] = {1, 1};
+    api.check(api.cuTensorMapEncodeTiled(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2,
+                                         const_cast<void*>(base), dims, strides, box,
+                                         element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                                         CU_TENSOR_MAP_SWIZZLE_128B,
+                                         CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                                         CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+              [&] {
+                return "build a TMA descriptor for a " + std::to_string(rows) + " x " +
+                       std::to_string(cols) + " byte matrix at " + hex(base) + " (row stride " +
+                       std::to_string(row_stride) + ", box " + std::to_string(box_rows) + " x " +
+                       std::to_string(box_cols) + ")";
+              });
   }
 
  private:

@@ -76,6 +76,14 @@ class Driver {
   // Device time in milliseconds of the work `enqueue` puts on `stream`, between two events
   // recorded around it; waits for the second event.
   virtual double time_ms(void* stream, const std::function<void()>& enqueue) = 0;
+
+  // A TMA descriptor (CUtensorMap, 128 bytes, written to `map`) for the row-major byte matrix
+  // [rows, cols] at device address `base` with `row_stride` bytes between rows, read in boxes of
+  // box_rows x box_cols bytes into shared memory with the 128-byte swizzle; elements outside the
+  // matrix read as zero. NVIDIA sm_90+ only: the default throws DriverError.
+  virtual void encode_tma_2d(void* map, const void* base, std::uint64_t cols, std::uint64_t rows,
+                             std::uint64_t row_stride, std::uint32_t box_cols,
+                             std::uint32_t box_rows);
 };
 
 // Factories; each throws DriverError with the reason (library missing, no device, ...).

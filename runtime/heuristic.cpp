@@ -51,6 +51,8 @@ struct Machine {
   int max_warps_per_file;
   int max_blocks;
   int register_limit;       // more than this per thread spills
+  bool wgmma = false;       // sm_90a: the wgmma_sm90 family is available
+  double wgmma_flops = 0;   // its fp8 matrix throughput
 };
 
 Machine machine_of(const compiler::Target& t) {
@@ -86,6 +88,8 @@ Machine machine_of(const compiler::Target& t) {
     } else {
       m.multiprocessors = 132, m.dram_bytes_per_s = 3.35e12, m.l2_bytes_per_s = 10e12;
       m.mma_flops = 600e12, m.max_warps_per_file = 64, m.max_blocks = 32;
+      m.wgmma = t.arch == "sm_90a";
+      m.wgmma_flops = 1300e12;  // dense fp8 wgmma as cuBLASLt reaches it at 8192^3
     }
   }
   return m;
@@ -103,12 +107,56 @@ int registers_of(const Machine& mc, const compiler::GemmConfig& c) {
   return 40 + 4 * fn * fm + std::max(1, c.stages) * ku * (4 * fn + token_words * fm);
 }
 
+// wgmma_sm90 (templates/gemm_sm90.cuh): accumulators FW x bm / 2, the weight fragments of one
+// stage (16 FW) and some 30 more; ptxas caps a thread at 168 registers with two consumer
+// warpgroups (384 threads). Measured with NVRTC 13.0 (tests/compiler/test_nvrtc.cpp): every
+// config KernelSpec::validate accepts (FW x bm <= 256, bm <= 128) compiles without spills.
+int wgmma_registers(const compiler::GemmConfig& c) {
+  const int fw = std::max(1, c.bn / (16 * std::max(4, c.warps)));
+  return fw * c.bm / 2 + 16 * fw + 30;
+}
+
+// One block per multiprocessor (its shared-memory pipeline takes most of the 227 KiB): TMA keeps
+// stages x (bm + bn) x 128 bytes in flight; the matrix units run at full rate with two consumer
+// warpgroups and lose about a third with one (each waits for its wgmmas before the next stage).
+GemmEstimate estimate_wgmma(const Machine& mc, GemmEstimate e, std::int64_t n, std::int64_t k) {
+  const auto& c = e.config;
+  e.registers = wgmma_registers(c);
+  e.blocks_per_sm = 1;
+  const std::int64_t tiles_m = ceil_div(e.m, c.bm), tiles_n = ceil_div(n, c.bn);
+  e.blocks = tiles_m * tiles_n;
+  const std::int64_t slots = e.multiprocessors;
+  e.waves = ceil_div(e.blocks, slots);
+  e.wave_efficiency = static_cast<double>(e.blocks) / static_cast<double>(e.waves * slots);
+  const double padded_m = static_cast<double>(tiles_m * c.bm);
+  const double padded_n = static_cast<double>(tiles_n * c.bn);
+  e.tile_efficiency = static_cast<double>(e.m) * static_cast<double>(n) / (padded_m * padded_n);
+  const double resident = static_cast<double>(std::min(e.blocks, slots));
+  const double in_flight = resident * c.stages * (c.bm + c.bn) * 128.0;
+  e.memory_parallelism = std::min(1.0, in_flight / (mc.dram_bytes_per_s * mc.latency_s));
+  const double mk = static_cast<double>(e.m) * static_cast<double>(k);
+  const double nk = static_cast<double>(n) * static_cast<double>(k);
+  const double dram = nk + mk + 2.0 * static_cast<double>(e.m) * static_cast<double>(n);
+  const double l2 = nk * static_cast<double>(tiles_m) + mk * static_cast<double>(tiles_n);
+  const double t_mem =
+      std::max(dram / mc.dram_bytes_per_s, l2 / mc.l2_bytes_per_s) / e.memory_parallelism;
+  const double rate = c.warps == 8 ? 1.0 : 0.65;
+  const double t_mma = 2.0 * padded_m * padded_n * static_cast<double>(k) /
+                       (mc.wgmma_flops * rate * resident / e.multiprocessors);
+  double t = std::max(t_mem, t_mma);
+  e.bound = t == t_mem ? "memory" : "compute";
+  if (e.waves > 1) t /= e.wave_efficiency;
+  e.estimated_us = t * 1e6;
+  return e;
+}
+
 GemmEstimate estimate(const Machine& mc, int multiprocessors, std::int64_t m, std::int64_t n,
                       std::int64_t k, const compiler::GemmConfig& c) {
   GemmEstimate e;
   e.config = c;
   e.m = std::max<std::int64_t>(m, 1);
   e.multiprocessors = multiprocessors > 0 ? multiprocessors : mc.multiprocessors;
+  if (c.wgmma) return estimate_wgmma(mc, e, n, k);
   const int fn = std::max(1, c.bn / (16 * std::max(1, c.warps)));
   // NOTE: mma_sm89 runs split_k k-slices of `warps` warps in one block: more warps stream the
   // same weight tile (the partial sums cost one shared-memory round trip, not modelled).
@@ -197,6 +245,26 @@ std::vector<compiler::GemmConfig> candidates(const Machine& mc, std::int64_t buc
                   mc.register_files * std::min(mc.max_warps_per_file, mc.registers_per_lane / rounded);
               if (regs <= mc.register_limit && warps_per_sm >= warps) out.push_back(c);
             }
+  }
+  if (mc.wgmma) {
+    // wgmma_sm90: token tiles 16..128 (no taller than the bucket needs), one or two consumer
+    // warpgroups of one or two 64-row slabs, as many stages as fit in 227 KiB (at most 8).
+    for (int bm = 16; bm <= 128; bm *= 2) {
+      if (bm > 16 && bm / 2 >= bucket_m) break;
+      for (const int warps : {8, 4})
+        for (const int fw : {1, 2}) {
+          compiler::GemmConfig c;
+          c.wgmma = true;
+          c.bm = bm;
+          c.bn = 16 * warps * fw;
+          c.bk = 128;
+          c.warps = warps;
+          c.split_k = 1;
+          c.stages = static_cast<int>(std::min<long>(8, 227L * 1024 / ((bm + c.bn) * 128L + 16)));
+          if (bm * fw > 256) continue;
+          out.push_back(c);
+        }
+    }
   }
   return out;  // never empty: bm = frag_m, 1 warp, FN = KU = 1 fits every machine above
 }

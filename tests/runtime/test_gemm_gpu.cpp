@@ -173,17 +173,10 @@ TEST_CASE("gpu: GEMM on small odd shapes with every epilogue", "[gpu]") {
         check_shape(*d, *d->ctx, "odd", n, k, kMs, out, bias, rng);
 }
 
-TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned table", "[gpu]") {
-  auto d = open_device();
-  if (!d) return;
-  if (compiler::Target::parse(d->ctx->target()).vendor != compiler::Vendor::nvidia) return;
-  // One exact row per M, each a different config: split-K inside the block (2, 4, 8 slices),
-  // one and several warps along N, one and two stages, k-steps of 32..128, every token tile.
-  const std::int64_t n = 1040, k = 4128;  // N % bn != 0 for bn > 16; K/32 = 129 k-blocks
-  const std::vector<std::pair<std::int64_t, std::string>> rows = {
-      {1, "bm8_bn16_bk128_w1_s2_k8"},  {7, "bm8_bn32_bk64_w2_s1_k4"},
-      {16, "bm16_bn32_bk64_w2_s2_k4"}, {37, "bm64_bn64_bk128_w2_s2_k2"},
-      {64, "bm32_bn64_bk32_w4_s1_k2"}, {129, "bm64_bn128_bk64_w4_s2_k1"}};
+// Runs check_shape on (n, k) with each row's config forced through an exact tuned-table row for
+// its M (every out dtype and bias), through Context::gemm (which selects by the exact M).
+void check_forced_configs(Device& d, const std::string& name, std::int64_t n, std::int64_t k,
+                          const std::vector<std::pair<std::int64_t, std::string>>& rows) {
   test::TempDir dir;
   const std::string table = dir.path() + "/forced.csv";
   {
@@ -193,8 +186,8 @@ TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned 
     for (const auto& [m, cfg] : rows)
       for (const char* out : {"bf16", "fp16"})
         for (const int bias : {0, 1})
-          std::fprintf(f, "%s,%d,%lld,%lld,%lld,e4m3fn,%s,%d,%s,0,0,0\n", d->ctx->target().c_str(),
-                       d->ctx->multiprocessors(), (long long)m, (long long)n, (long long)k, out,
+          std::fprintf(f, "%s,%d,%lld,%lld,%lld,e4m3fn,%s,%d,%s,0,0,0\n", d.ctx->target().c_str(),
+                       d.ctx->multiprocessors(), (long long)m, (long long)n, (long long)k, out,
                        bias, cfg.c_str());
     std::fclose(f);
   }
@@ -205,5 +198,41 @@ TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned 
   std::vector<std::int64_t> ms;
   for (const auto& r : rows) ms.push_back(r.first);
   for (const OutDType out : {OutDType::bf16, OutDType::fp16})
-    for (const bool bias : {false, true}) check_shape(*d, forced, "forced-config", n, k, ms, out, bias, rng, false);
+    for (const bool bias : {false, true}) check_shape(d, forced, name, n, k, ms, out, bias, rng, false);
+}
+
+TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned table", "[gpu]") {
+  auto d = open_device();
+  if (!d) return;
+  if (compiler::Target::parse(d->ctx->target()).vendor != compiler::Vendor::nvidia) {
+    std::printf("SKIPPED: mma_sm89 configs need an NVIDIA GPU; this one is %s\n", d->ctx->target().c_str());
+    return;
+  }
+  // One exact row per M, each a different config: split-K inside the block (2, 4, 8 slices),
+  // one and several warps along N, one and two stages, k-steps of 32..128, every token tile.
+  // N % bn != 0 for bn > 16; K/32 = 129 k-blocks.
+  check_forced_configs(*d, "forced-config", 1040, 4128,
+                       {{1, "bm8_bn16_bk128_w1_s2_k8"},  {7, "bm8_bn32_bk64_w2_s1_k4"},
+                        {16, "bm16_bn32_bk64_w2_s2_k4"}, {37, "bm64_bn64_bk128_w2_s2_k2"},
+                        {64, "bm32_bn64_bk32_w4_s1_k2"}, {129, "bm64_bn128_bk64_w4_s2_k1"}});
+}
+
+TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tuned table", "[gpu]") {
+  auto d = open_device();
+  if (!d) return;
+  if (d->ctx->target() != "sm_90a") {
+    std::printf("SKIPPED: the wgmma_sm90 family needs an sm_90a GPU; this one is %s\n",
+                d->ctx->target().c_str());
+    return;
+  }
+  // One and two consumer warpgroups, one and two 64-row slabs each, token tiles 16..128, 2..8
+  // stages; M not a multiple of bm, several raster groups (M = 4096 / bm = 16..256 token tiles).
+  const std::vector<std::pair<std::int64_t, std::string>> rows = {
+      {1, "wg_bm16_bn64_bk128_w4_s8_k1"},    {16, "wg_bm16_bn128_bk128_w4_s2_k1"},
+      {37, "wg_bm32_bn128_bk128_w8_s6_k1"},  {129, "wg_bm64_bn256_bk128_w8_s4_k1"},
+      {1000, "wg_bm128_bn128_bk128_w8_s5_k1"}, {2000, "wg_bm128_bn256_bk128_w8_s4_k1"},
+      {4096, "wg_bm128_bn64_bk128_w4_s6_k1"}};
+  // K/32 = 129 (the last stage holds one k-block) and N % bn != 0; then whole tiles only.
+  check_forced_configs(*d, "forced-wgmma", 1040, 4128, rows);
+  check_forced_configs(*d, "forced-wgmma", 4096, 4096, rows);
 }

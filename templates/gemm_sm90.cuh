@@ -1,0 +1,178 @@
+// gemm_sm90.cuh — fp8 PTPC GEMM with wgmma (sm_90a), TMA and an mbarrier pipeline.
+//
+//   out[m, n] = out_t( sa[m] * sw[n] * sum_k A[m, k] * W[n, k] + bias[n] )
+//
+// As in gemm_sm89.cuh the product is computed transposed ("swap AB"): the weight rows are the
+// wgmma's M side (64 rows per instruction) and the tokens its N side (bm tokens per instruction),
+// so the same packed weight (layout nv_mma16x32) serves both families:
+//   W: the 16x32 block (nb, kb) is 512 contiguous bytes holding, per lane, the 16-byte A fragment
+//      of mma.m16n8k32 — which is also wgmma's register A fragment (prelude_sm90.cuh). The KU
+//      k-blocks of one n-block that a pipeline stage needs are contiguous, so each is one bulk
+//      copy into shared memory; consumers read their fragments with one 16-byte ld.shared per
+//      lane (conflict-free) and issue wgmma with A from registers.
+//   A: [M, K] row-major, loaded by TMA (tensor map built by the host per call) as a bm x 128-byte
+//      box into shared memory with the 128-byte swizzle; wgmma reads it as its K-major B operand
+//      through a matrix descriptor. Rows past M and columns past K arrive as zeros.
+//   out: [M, N] row-major, written from the accumulators (masked on M and N).
+// Block: 1 producer warpgroup (one thread issues the copies; registers released with
+// setmaxnreg) + warps / 4 consumer warpgroups; consumer warpgroup c owns FW = bn / (64 warps/4)
+// slabs of 64 weight rows. Pipeline: `stages` shared-memory stages of bk = 128 (A box + W
+// blocks), a "full" mbarrier (TMA transaction bytes) and an "empty" mbarrier (one arrival per
+// consumer warp) per stage.
+// Grid: 1-D, one block per (n tile, token tile), rasterised in groups of kGroupM token tiles so
+// that the tiles running at once share their A rows and weight slabs in L2.
+// Shared memory (dynamic): stages x (bm + bn) x 128 bytes + 16 x stages (barriers).
+// Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 32 == 0 (the layout);
+// warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, 64, 128} (so at most
+// 128 accumulator registers per thread; bm = 256 spills in the epilogue); bk = 128; stages in [2, 8] within the 227 KiB opt-in limit;
+// split_k = 1. N need not be a multiple of bn, K need not be a multiple of bk.
+#pragma once
+
+#include "prelude_sm90.cuh"
+
+namespace fp8jit {
+
+template <class Spec>
+struct WgmmaSm90Gemm {
+  static constexpr int CW = Spec::warps / 4;               // consumer warpgroups
+  static constexpr int kThreads = 128 * (CW + 1);
+  static constexpr int FW = Spec::bn / (64 * CW);          // 64-row slabs per consumer warpgroup
+  static constexpr int BT = Spec::bm;                      // tokens per tile (wgmma N)
+  static constexpr int KU = Spec::bk / 32;                 // k-blocks per stage
+  static constexpr int ST = Spec::stages;
+  static constexpr long kBlocksK = Spec::k / 32;
+  static constexpr long kBlocksN = Spec::n / 16;
+  static constexpr long kTilesK = (kBlocksK + KU - 1) / KU;
+  static constexpr long kTilesN = (Spec::n + Spec::bn - 1) / Spec::bn;
+  static constexpr int kGroupM = 8;                        // token tiles per raster group
+  static constexpr u32 kABytes = BT * 128;                 // per stage (one TMA box)
+  static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (bn / 16 bulk copies)
+  static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + 16 * ST;
+  static_assert(Spec::bk == 128, "one 128-byte swizzle atom of k per stage");
+  static_assert(FW >= 1 && FW * 64 * CW == Spec::bn, "bn = 64 x consumer warpgroups x FW");
+  static_assert(BT % 8 == 0 && BT <= 256 && kABytes % 1024 == 0, "bm: wgmma N, 8-row groups");
+
+  // The block's tile: n_tile over N (bn rows), m_tile over the tokens (BT).
+  static FP8JIT_DEVICE void tile_of(u32 id, int m, long& n_tile, long& m_tile) {
+    const long tiles_m = (m + BT - 1) / BT;
+    const long per_group = long(kGroupM) * kTilesN;
+    const long first = (id / per_group) * kGroupM;
+    const long gm = tiles_m - first < kGroupM ? tiles_m - first : kGroupM;
+    const long r = id % per_group;
+    m_tile = first + r % gm;
+    n_tile = r / gm;
+  }
+
+  static FP8JIT_DEVICE void run(const void* a_, const float* sa, const void* w_, const float* sw,
+                                const void* bias_, void* out_, int m, const TmaMap* a_map) {
+    extern __shared__ __align__(1024) u8 smem[];
+    const u8* w = static_cast<const u8*>(w_);
+    const u32 a_smem = smem_addr(smem);
+    const u32 w_smem = a_smem + ST * kABytes;
+    const u32 full_bar = w_smem + ST * kWBytes;  // ST barriers of 8 bytes, then ST "empty"
+    const u32 empty_bar = full_bar + 8 * ST;
+
+    long n_tile, m_tile;
+    tile_of(block_x(), m, n_tile, m_tile);
+    const long nb0 = n_tile * (Spec::bn / 16);  // first n-block of the tile
+    const long n_blocks = kBlocksN - nb0 < Spec::bn / 16 ? kBlocksN - nb0 : Spec::bn / 16;
+
+    const u32 tid = thread_x();
+    if (tid == 0) {
+      for (int s = 0; s < ST; ++s) {
+        mbar_init(full_bar + 8 * s, 1);
+        mbar_init(empty_bar + 8 * s, CW * 4);
+      }
+      mbar_init_fence();
+    }
+    barrier();
+
+    if (tid < 128) {  // producer warpgroup
+      setmaxnreg_dec<40>();
+      if (tid != 0) return;
+      for (long kt = 0; kt < kTilesK; ++kt) {
+        const int s = int(kt % ST);
+        if (kt >= ST) mbar_wait(empty_bar + 8 * s, u32((kt / ST - 1) & 1));
+        const long kb = kt * KU;
+        const u32 ku = u32(kBlocksK - kb < KU ? kBlocksK - kb : KU);
+        const u32 bar = full_bar + 8 * s;
+        mbar_arrive_expect_tx(bar, kABytes + u32(n_blocks) * ku * 512);
+        tma_load_2d(a_smem + s * kABytes, a_map, int(kb * 32), int(m_tile * BT), bar);
+        for (long j = 0; j < n_blocks; ++j)
+          bulk_load(w_smem + s * kWBytes + u32(j) * KU * 512,
+                    w + ((nb0 + j) * kBlocksK + kb) * 512, ku * 512, bar);
+      }
+      return;
+    }
+
+    // Consumer warpgroups.
+    setmaxnreg_inc<232>();
+    const u32 cw = tid / 128 - 1, wq = (tid / 32) % 4, lane = tid % 32;
+    float acc[FW][BT / 2];
+#pragma unroll
+    for (int f = 0; f < FW; ++f)
+#pragma unroll
+      for (int i = 0; i < BT / 2; ++i) acc[f][i] = 0.f;
+
+    for (long kt = 0; kt < kTilesK; ++kt) {
+      const int s = int(kt % ST);
+      mbar_wait(full_bar + 8 * s, u32((kt / ST) & 1));
+      const long ku = kBlocksK - kt * KU < KU ? kBlocksK - kt * KU : KU;
+      u32x4 frag[FW][KU];
+#pragma unroll
+      for (int f = 0; f < FW; ++f)
+#pragma unroll
+        for (int u = 0; u < KU; ++u) {
+          // Past K (the last stage of a K that is not a multiple of bk) the weight fragment is
+          // zero and TMA has zero-filled A, so the wgmma adds nothing; stale shared memory is
+          // never read (it could hold NaN encodings).
+          const u32 j = (cw * FW + f) * 4 + wq;  // n-block within the tile
+          frag[f][u] = u < ku ? load16_shared(w_smem + s * kWBytes + (j * KU + u) * 512 + lane * 16)
+                              : u32x4{0, 0, 0, 0};
+        }
+      wgmma_fence();
+#pragma unroll
+      for (int u = 0; u < KU; ++u) {
+        const u64 desc = desc_k_sw128(a_smem + s * kABytes + u * 32);
+#pragma unroll
+        for (int f = 0; f < FW; ++f) WgmmaRs<BT>::mma(acc[f], frag[f][u], desc);
+      }
+      wgmma_commit();
+      wgmma_wait<0>();
+#pragma unroll
+      for (int f = 0; f < FW; ++f)
+#pragma unroll
+        for (int i = 0; i < BT / 2; ++i) pin(acc[f][i]);
+      __syncwarp();
+      if (lane == 0) mbar_arrive(empty_bar + 8 * s);
+    }
+
+    // Epilogue: scales, bias, conversion, masked stores.
+    using out_t = typename Spec::out_t;
+    u16* out = static_cast<u16*>(out_);
+    const u16* bias = static_cast<const u16*>(bias_);
+    const u32 g = lane / 4, t = lane % 4;
+    const long m0 = m_tile * BT;
+#pragma unroll
+    for (int f = 0; f < FW; ++f) {
+      const long nb = nb0 + (cw * FW + f) * 4 + wq;
+      if (nb >= kBlocksN) continue;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const long n = nb * 16 + g + 8 * h;
+        const float scale_w = sw[n];
+        const float b = Spec::has_bias ? from_out_bits<out_t>(bias[n]) : 0.f;
+#pragma unroll
+        for (int j = 0; j < BT / 8; ++j)
+#pragma unroll
+          for (int e = 0; e < 2; ++e) {
+            const long row = m0 + 8 * j + 2 * t + e;
+            if (row < m)
+              out[row * Spec::n + n] = to_out_bits<out_t>(acc[f][4 * j + 2 * h + e] * sa[row] * scale_w + b);
+          }
+      }
+    }
+  }
+};
+
+}  // namespace fp8jit
