@@ -13,7 +13,8 @@
 //   A: [M, K] row-major, loaded by TMA (tensor map built by the host per call) as a bm x 128-byte
 //      box into shared memory with the 128-byte swizzle; wgmma reads it as its K-major B operand
 //      through a matrix descriptor. Rows past M and columns past K arrive as zeros.
-//   out: [M, N] row-major, written from the accumulators (masked on M and N).
+//   out: [M, N] row-major; the block's tile is staged in shared memory and written as 16-byte
+//      chunks of rows (masked on M and N).
 // Block: 1 producer warpgroup (one thread issues the copies; registers released with
 // setmaxnreg) + warps / 4 consumer warpgroups; consumer warpgroup c owns FW = bn / (64 warps/4)
 // slabs of 64 weight rows. Pipeline: `stages` shared-memory stages of bk = 128 (A box + W
@@ -48,6 +49,8 @@ struct WgmmaSm90Gemm {
   static constexpr u32 kABytes = BT * 128;                 // per stage (one TMA box)
   static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (bn / 16 bulk copies)
   static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + 16 * ST;
+  static constexpr u32 kOutRow = Spec::bn * 2 + 16;        // epilogue staging row (bytes)
+  static_assert(BT * kOutRow <= ST * (kABytes + kWBytes), "epilogue tile fits the stages");
   static_assert(Spec::bk == 128, "one 128-byte swizzle atom of k per stage");
   static_assert(FW >= 1 && FW * 64 * CW == Spec::bn, "bn = 64 x consumer warpgroups x FW");
   static_assert(BT % 8 == 0 && BT <= 256 && kABytes % 1024 == 0, "bm: wgmma N, 8-row groups");
@@ -147,30 +150,43 @@ struct WgmmaSm90Gemm {
       if (lane == 0) mbar_arrive(empty_bar + 8 * s);
     }
 
-    // Epilogue: scales, bias, conversion, masked stores.
+    // Epilogue. Scales, bias and conversion in registers; the tile then goes through shared
+    // memory (the pipeline's buffers, free once every consumer has left the main loop: all
+    // copies have landed and all wgmmas have completed) as [token][n] rows padded by 16 bytes
+    // (conflict-free 2-byte writes), so that global stores are whole 16-byte chunks of rows.
     using out_t = typename Spec::out_t;
-    u16* out = static_cast<u16*>(out_);
     const u16* bias = static_cast<const u16*>(bias_);
     const u32 g = lane / 4, t = lane % 4;
     const long m0 = m_tile * BT;
+    named_barrier(1, CW * 128);
 #pragma unroll
     for (int f = 0; f < FW; ++f) {
-      const long nb = nb0 + (cw * FW + f) * 4 + wq;
-      if (nb >= kBlocksN) continue;
 #pragma unroll
       for (int h = 0; h < 2; ++h) {
-        const long n = nb * 16 + g + 8 * h;
+        const u32 n_local = (cw * FW + f) * 64 + wq * 16 + g + 8 * h;
+        const long n = n_tile * Spec::bn + n_local;
+        if (n >= Spec::n) continue;
         const float scale_w = sw[n];
         const float b = Spec::has_bias ? from_out_bits<out_t>(bias[n]) : 0.f;
 #pragma unroll
         for (int j = 0; j < BT / 8; ++j)
 #pragma unroll
           for (int e = 0; e < 2; ++e) {
-            const long row = m0 + 8 * j + 2 * t + e;
-            if (row < m)
-              out[row * Spec::n + n] = to_out_bits<out_t>(acc[f][4 * j + 2 * h + e] * sa[row] * scale_w + b);
+            const u32 tok = 8 * j + 2 * t + e;
+            const float scale_a = m0 + tok < m ? sa[m0 + tok] : 0.f;
+            const u16 v = to_out_bits<out_t>(acc[f][4 * j + 2 * h + e] * scale_a * scale_w + b);
+            *reinterpret_cast<u16*>(smem + tok * kOutRow + n_local * 2) = v;
           }
       }
+    }
+    named_barrier(1, CW * 128);
+    u8* out = static_cast<u8*>(out_);
+    constexpr int kChunks = Spec::bn / 8;  // 16-byte chunks per token row
+    for (u32 i = tid - 128; i < u32(BT * kChunks); i += CW * 128) {
+      const u32 tok = i / kChunks, c = i % kChunks;
+      const long row = m0 + tok, n = n_tile * Spec::bn + c * 8;
+      if (row < m && n < Spec::n)
+        store16(out + (row * Spec::n + n) * 2, *reinterpret_cast<const u32x4*>(smem + tok * kOutRow + c * 16));
     }
   }
 };

@@ -81,6 +81,11 @@ FP8JIT_DEVICE void tma_load_2d(u32 dst, const TmaMap* map, int c0, int c1, u32 b
       : "memory");
 }
 
+// Barrier `id` (1..15; 0 is barrier()) among the first `threads` threads that reach it.
+FP8JIT_DEVICE void named_barrier(u32 id, u32 threads) {
+  asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
+}
+
 // ---- register budget per warpgroup ----
 template <int regs>
 FP8JIT_DEVICE void setmaxnreg_dec() {
