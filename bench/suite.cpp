@@ -1,13 +1,39 @@
 #include "bench/suite.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <random>
 
 #include "bench/cublaslt.hpp"
 #include "bench/operands.hpp"
 #include "bench/timing.hpp"
+#include "runtime/context_state.hpp"
 
 namespace fp8jit::bench {
+
+double SuiteRow::weight_pct_of_copy(double us) const {
+  if (!(copy_tbps > 0)) return std::numeric_limits<double>::quiet_NaN();
+  return 100.0 * weight_tbps(us) / copy_tbps;
+}
+
+CopyBandwidth measure_copy_bandwidth(Context& ctx, std::size_t bytes, int reps) {
+  runtime::Driver& driver = *ctx.state()->driver;
+  DeviceBuffer src = ctx.alloc(bytes), dst = ctx.alloc(bytes);
+  driver.memset(src.get(), 0x5a, bytes);
+  driver.memset(dst.get(), 0, bytes);
+  const auto copy = [&] { driver.copy_device_async(dst.get(), src.get(), bytes, nullptr); };
+  copy();
+  copy();
+  std::vector<double> ms;
+  for (int r = 0; r < std::max(reps, 1); ++r) ms.push_back(ctx.time_ms(nullptr, copy));
+  std::sort(ms.begin(), ms.end());
+  CopyBandwidth bw;
+  bw.bytes = bytes;
+  bw.us = ms[ms.size() / 2] * 1e3;
+  bw.tbps = 2.0 * double(bytes) / bw.us * 1e-6;
+  return bw;
+}
 
 std::vector<SuiteRow> run_suite(Context& ctx, const SuiteArgs& args,
                                 const std::function<void(const SuiteRow&)>& on_row) {
@@ -21,6 +47,7 @@ std::vector<SuiteRow> run_suite(Context& ctx, const SuiteArgs& args,
     const Operands ops(ctx, max_m, s.n, s.k, args.bias, rng);
     for (const std::int64_t m : args.ms) {
       SuiteRow row{s.name, m, s.n, s.k, ops.copies};
+      row.copy_tbps = args.copy_tbps;
       // fp8jit: Context::gemm per call (the tuned table or heuristic picks the kernel; every copy
       // has the same shape, so all resolve to the same loaded kernel).
       auto run_fp8jit = [&](int c) { ctx.gemm(ops.args(m, c)); };

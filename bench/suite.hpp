@@ -19,6 +19,7 @@ struct SuiteArgs {
   int reps = 20;        // timed rounds per point (median reported)
   bool bias = true;
   int check_rows = 2;   // rows of each result checked against the float64 host reference
+  double copy_tbps = 0; // the copy bandwidth of this run (measure_copy_bandwidth), 0 if unknown
 };
 
 struct SuiteRow {
@@ -27,10 +28,27 @@ struct SuiteRow {
   int copies = 0;               // weight copies rotated through
   double fp8jit_us = 0, cublas_us = 0;
   double fp8jit_err = 0, cublas_err = 0;  // ||out - ref|| / ||ref|| on the checked rows
+  double copy_tbps = 0;         // SuiteArgs::copy_tbps
   double speedup() const { return cublas_us / fp8jit_us; }  // > 1: fp8jit is faster
   double tflops() const { return 2.0 * m * n * k / fp8jit_us * 1e-6; }
   double tbps() const { return (double(n) * k + double(m) * k + 2.0 * m * n) / fp8jit_us * 1e-6; }
+  double weight_bytes() const { return double(n) * k; }
+  // The weight alone read in `us`, in TB/s, and as a percentage of the run's copy bandwidth (NaN
+  // when that is unknown).
+  double weight_tbps(double us) const { return weight_bytes() / us * 1e-6; }
+  double weight_pct_of_copy(double us) const;
 };
+
+// Device-to-device copy bandwidth of this run: a copy of `bytes` between two buffers, counted as
+// bytes read + written (2 x bytes per copy, as torch's y.copy_(x) in ../shared/bench/anchors.py),
+// the median of `reps` event-timed copies after two warm-up copies.
+struct CopyBandwidth {
+  std::size_t bytes = 0;
+  double us = 0;    // one copy
+  double tbps = 0;  // 2 * bytes / us
+};
+CopyBandwidth measure_copy_bandwidth(Context& ctx, std::size_t bytes = std::size_t{1} << 30,
+                                     int reps = 20);
 
 // Runs every (shape, M) point; `on_row` sees each row as soon as it is measured.
 std::vector<SuiteRow> run_suite(Context& ctx, const SuiteArgs& args,

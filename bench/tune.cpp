@@ -38,6 +38,12 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
       const auto rows = tools::sample_rows(m, 2, rng);
       const auto ref = tools::reference_rows(ops.problem, rows);
       for (const auto& cfg : configs) {
+        // A config that spills is a tuning failure, however fast it measures (DESIGN.md).
+        const auto spec = compiler::gemm_spec(target, s.n, s.k, cfg, OutDType::bf16, args.bias);
+        if (ctx.state()->kernels->get(spec).resources.spilled()) {
+          ++pt.spilled;
+          continue;
+        }
         auto run = [&](int c) { runtime::gemm_with_config(ctx, ops.args(m, c), cfg, nullptr); };
         ops.poison_out(ctx, m);
         run(0);
@@ -54,7 +60,8 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
       }
       if (pt.best_config.empty())
         throw Error("failed to tune " + s.name + " at M=" + std::to_string(m) +
-                    ": no candidate passed the accuracy check");
+                    ": no candidate passed the accuracy check (" + std::to_string(pt.spilled) +
+                    " spilled)");
       const double flops = 2.0 * m * s.n * s.k;
       const double bytes = double(s.n) * s.k + double(m) * s.k + 2.0 * m * s.n;
       char row[256];

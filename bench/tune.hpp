@@ -1,6 +1,6 @@
 // The tuner: for each (weight, M) it times the cost model's best-ranked configs on the GPU (plus
-// the heuristic's own pick), keeps the fastest whose result passes the float64 check, and returns
-// tuned-table rows (docs/tuned-table.md).
+// the heuristic's own pick) whose kernels do not spill, keeps the fastest whose result passes the
+// float64 check, and returns tuned-table rows (docs/tuned-table.md).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,7 @@ struct TunedPoint {
   std::string best_config, heuristic_config;
   double best_us = 0, heuristic_us = 0, best_err = 0;
   int timed = 0, rejected = 0;  // candidates timed; candidates that failed the check
+  int spilled = 0;              // candidates not timed because their kernel spills
   std::string csv_row;          // the tuned-table row of the winner
 };
 

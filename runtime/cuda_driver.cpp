@@ -27,9 +27,17 @@ using CUmodule = struct CUmod_st*;
 using CUfunction = struct CUfunc_st*;
 using CUstream = struct CUstream_st*;
 using CUevent = struct CUevent_st*;
+using CUgraph = struct CUgraph_st*;
+using CUgraphExec = struct CUgraphExec_st*;
 
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_DEINITIALIZED = 4;
+// CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED .. CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD: a call that is
+// not allowed while a stream capture is in progress (or a capture gone wrong).
+constexpr CUresult CUDA_ERROR_STREAM_CAPTURE_FIRST = 900;
+constexpr CUresult CUDA_ERROR_STREAM_CAPTURE_LAST = 908;
+constexpr unsigned CU_STREAM_NON_BLOCKING = 0x1;
+constexpr int CU_STREAM_CAPTURE_MODE_GLOBAL = 0;
 
 // CUdevice_attribute
 constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
@@ -92,6 +100,17 @@ struct CudaApi {
                                      const unsigned long long* strides, const unsigned* box,
                                      const unsigned* element_strides, int interleave, int swizzle,
                                      int l2_promotion, int oob_fill) = nullptr;
+  // Optional (benchmarks and tests; Driver's optional part): bound when present, checked on use,
+  // so that a driver without them still opens.
+  CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, std::size_t, CUstream) = nullptr;
+  CUresult (*cuStreamCreate)(CUstream*, unsigned) = nullptr;
+  CUresult (*cuStreamDestroy)(CUstream) = nullptr;
+  CUresult (*cuStreamBeginCapture)(CUstream, int) = nullptr;
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph*) = nullptr;
+  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec*, CUgraph, unsigned long long) = nullptr;
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream) = nullptr;
+  CUresult (*cuGraphDestroy)(CUgraph) = nullptr;
+  CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
 
   // Binds every entry; returns the names that are missing ("" when none).
   std::string bind(const compiler::DynLib& lib) {
@@ -127,8 +146,17 @@ struct CudaApi {
     lib.bind(cuEventSynchronize, "cuEventSynchronize", &missing);
     lib.bind(cuEventElapsedTime, "cuEventElapsedTime_v2", &missing);
     lib.bind(cuEventDestroy, "cuEventDestroy_v2", &missing);
-    std::string optional_missing;  // checked where used
-    lib.bind(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", &optional_missing);
+    // Optional symbols (nullptr: not collected as missing); checked where used.
+    lib.bind(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", nullptr);
+    lib.bind(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", nullptr);
+    lib.bind(cuStreamCreate, "cuStreamCreate", nullptr);
+    lib.bind(cuStreamDestroy, "cuStreamDestroy_v2", nullptr);
+    lib.bind(cuStreamBeginCapture, "cuStreamBeginCapture_v2", nullptr);
+    lib.bind(cuStreamEndCapture, "cuStreamEndCapture", nullptr);
+    lib.bind(cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", nullptr);
+    lib.bind(cuGraphLaunch, "cuGraphLaunch", nullptr);
+    lib.bind(cuGraphDestroy, "cuGraphDestroy", nullptr);
+    lib.bind(cuGraphExecDestroy, "cuGraphExecDestroy", nullptr);
     return missing;
   }
 
@@ -299,10 +327,16 @@ class CudaDriver final : public Driver {
       image = terminated.data();
     }
     CUmodule module = nullptr;
-    s_->api.check(s_->api.cuModuleLoadData(&module, image), [&] {
+    const auto what = [&] {
       return "load a CUDA module of " + std::to_string(binary.size()) + " bytes on device " +
              std::to_string(s_->ordinal) + " (" + info_.arch + ")";
-    });
+    };
+    const CUresult r = s_->api.cuModuleLoadData(&module, image);
+    if (r >= CUDA_ERROR_STREAM_CAPTURE_FIRST && r <= CUDA_ERROR_STREAM_CAPTURE_LAST)
+      throw CaptureConflict("failed to " + what() + ": " + s_->api.describe(r) +
+                            " (a kernel must be loaded before a stream capture begins: make a "
+                            "Plan, or run each shape and M bucket once, before capturing)");
+    s_->api.check(r, what);
     return Module(new CudaModule{s_, module}, &unload_module);
   }
 
@@ -430,9 +464,93 @@ class CudaDriver final : public Driver {
                        std::to_string(row_stride) + ", box " + std::to_string(box_rows) + " x " +
                        std::to_string(box_cols) + ")";
               });
+  void copy_device_async(void* dst, const void* src, std::size_t bytes, void* stream) override {
+    if (bytes == 0) return;
+    const CudaApi& api = s_->api;
+    require(api.cuMemcpyDtoDAsync, "copy device memory");
+    ScopedContext scope(*s_);
+    api.check(api.cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, static_cast<CUstream>(stream)), [&] {
+      return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) + " to device " +
+             hex(dst) + " on stream " + hex(stream);
+    });
+  }
+
+  void* create_stream() override {
+    const CudaApi& api = s_->api;
+    require(api.cuStreamCreate, "create a CUDA stream");
+    ScopedContext scope(*s_);
+    CUstream stream = nullptr;
+    api.check(api.cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING), [&] {
+      return "create a CUDA stream on device " + std::to_string(s_->ordinal);
+    });
+    return stream;
+  }
+
+  void destroy_stream(void* stream) noexcept override {
+    if (!stream || !s_->api.cuStreamDestroy) return;
+    // NOTE: a failure cannot be reported from here (CUDA_ERROR_DEINITIALIZED at exit included).
+    try {
+      ScopedContext scope(*s_);
+      s_->api.cuStreamDestroy(static_cast<CUstream>(stream));
+    } catch (const DriverError&) {
+    }
+  }
+
+  void begin_capture(void* stream) override {
+    const CudaApi& api = s_->api;
+    require(api.cuStreamBeginCapture, "begin a stream capture");
+    ScopedContext scope(*s_);
+    api.check(api.cuStreamBeginCapture(static_cast<CUstream>(stream), CU_STREAM_CAPTURE_MODE_GLOBAL),
+              [&] { return "begin capturing CUDA stream " + hex(stream); });
+  }
+
+  void* end_capture(void* stream) override {
+    const CudaApi& api = s_->api;
+    require(api.cuStreamEndCapture, "end a stream capture");
+    ScopedContext scope(*s_);
+    CUgraph graph = nullptr;
+    const CUresult r = api.cuStreamEndCapture(static_cast<CUstream>(stream), &graph);
+    if (r != CUDA_SUCCESS && graph && api.cuGraphDestroy) api.cuGraphDestroy(graph);
+    api.check(r, [&] { return "end capturing CUDA stream " + hex(stream); });
+    return graph;
+  }
+
+  void* instantiate_graph(void* graph) override {
+    const CudaApi& api = s_->api;
+    require(api.cuGraphInstantiateWithFlags, "instantiate a CUDA graph");
+    ScopedContext scope(*s_);
+    CUgraphExec exec = nullptr;
+    api.check(api.cuGraphInstantiateWithFlags(&exec, static_cast<CUgraph>(graph), 0),
+              [&] { return "instantiate CUDA graph " + hex(graph); });
+    return exec;
+  }
+
+  void launch_graph(void* exec, void* stream) override {
+    const CudaApi& api = s_->api;
+    require(api.cuGraphLaunch, "launch a CUDA graph");
+    ScopedContext scope(*s_);
+    api.check(api.cuGraphLaunch(static_cast<CUgraphExec>(exec), static_cast<CUstream>(stream)),
+              [&] { return "launch CUDA graph " + hex(exec) + " on stream " + hex(stream); });
+  }
+
+  void destroy_graph(void* graph) noexcept override {
+    if (graph && s_->api.cuGraphDestroy) s_->api.cuGraphDestroy(static_cast<CUgraph>(graph));
+  }
+
+  void destroy_graph_exec(void* exec) noexcept override {
+    if (exec && s_->api.cuGraphExecDestroy)
+      s_->api.cuGraphExecDestroy(static_cast<CUgraphExec>(exec));
   }
 
  private:
+  // Throws DriverError when the optional entry point `fn` is missing from this libcuda.
+  template <class Fn>
+  void require(Fn* fn, const char* verb) const {
+    if (!fn)
+      throw DriverError(std::string("failed to ") + verb + ": " + s_->lib.path() + " (" + name_ +
+                        ") lacks the entry point");
+  }
+
   static std::string dims(const LaunchDims& d) {
     const auto xyz = [](const unsigned* v) {
       return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "fp8jit/error.hpp"
+
 namespace fp8jit::runtime {
 
 struct DeviceInfo {
@@ -55,12 +57,20 @@ struct LaunchDims {
   unsigned shared_bytes = 0;
 };
 
+// Driver::load could not load a binary now, though nothing is wrong with it: a stream capture is in
+// progress and loading a module is not allowed during one. A cache must not set the binary aside.
+class CaptureConflict : public DriverError {
+ public:
+  using DriverError::DriverError;
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
   virtual std::string name() const = 0;  // "cuda 13.0", "hip 5.2"
   virtual const DeviceInfo& device() const = 0;
-  // Loads a cubin / code object; throws DriverError (the driver refusing the binary included).
+  // Loads a cubin / code object; throws DriverError (the driver refusing the binary included), or
+  // CaptureConflict when a stream capture forbids loading now.
   virtual Module load(const std::vector<std::uint8_t>& binary) = 0;
   // The kernel `name` of `module`; throws DriverError when absent.
   virtual void* function(const Module& module, const std::string& name) = 0;
@@ -84,6 +94,48 @@ class Driver {
   virtual void encode_tma_2d(void* map, const void* base, std::uint64_t cols, std::uint64_t rows,
                              std::uint64_t row_stride, std::uint32_t box_cols,
                              std::uint32_t box_rows);
+  // --- optional: device copies, streams and graph capture ---------------------------------------
+  // Benchmarks and tests use these; the library does not. The defaults throw DriverError
+  // "failed to <verb>: not supported by <driver>", so a Driver that lacks them still compiles.
+  // Handles are the vendor's (CUstream, CUgraph, CUgraphExec) as void*; the caller destroys what
+  // it creates (the destroy functions tolerate null and never throw).
+
+  // Enqueues a device-to-device copy of `bytes` on `stream`.
+  virtual void copy_device_async(void* dst, const void* src, std::size_t bytes, void* stream) {
+    (void)dst, (void)src, (void)bytes, (void)stream;
+    unsupported("copy device memory");
+  }
+  // A new stream that does not synchronize with the legacy default stream.
+  virtual void* create_stream() { unsupported("create a stream"); }
+  virtual void destroy_stream(void* stream) noexcept { (void)stream; }
+  // Starts capturing the work enqueued on `stream` into a graph (global capture mode: a call that
+  // is unsafe during capture, from any thread, fails instead of running).
+  virtual void begin_capture(void* stream) {
+    (void)stream;
+    unsupported("begin a stream capture");
+  }
+  // Ends the capture and returns the graph; throws DriverError when the capture was invalidated.
+  virtual void* end_capture(void* stream) {
+    (void)stream;
+    unsupported("end a stream capture");
+  }
+  // An executable graph of `graph` (which may be destroyed afterwards).
+  virtual void* instantiate_graph(void* graph) {
+    (void)graph;
+    unsupported("instantiate a graph");
+  }
+  // Enqueues the executable graph on `stream`.
+  virtual void launch_graph(void* exec, void* stream) {
+    (void)exec, (void)stream;
+    unsupported("launch a graph");
+  }
+  virtual void destroy_graph(void* graph) noexcept { (void)graph; }
+  virtual void destroy_graph_exec(void* exec) noexcept { (void)exec; }
+
+ protected:
+  [[noreturn]] void unsupported(const char* verb) const {
+    throw DriverError(std::string("failed to ") + verb + ": not supported by " + name());
+  }
 };
 
 // Factories; each throws DriverError with the reason (library missing, no device, ...).

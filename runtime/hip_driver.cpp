@@ -37,6 +37,7 @@ constexpr int hipDeviceAttributeMaxSharedMemoryPerBlock = 74;
 // hipMemcpyKind
 constexpr int hipMemcpyHostToDevice = 1;
 constexpr int hipMemcpyDeviceToHost = 2;
+constexpr int hipMemcpyDeviceToDevice = 3;
 
 // Bytes handed to hipGetDeviceProperties: far more than either layout of hipDeviceProp_t (792 B in
 // ROCm 5, about 1.5 KiB in ROCm 6/7), so that a newer, larger struct cannot overrun it.
@@ -71,6 +72,8 @@ struct HipApi {
   hipError_t (*hipEventElapsedTime)(float*, hipEvent_t, hipEvent_t) = nullptr;
   hipError_t (*hipEventDestroy)(hipEvent_t) = nullptr;
   hipError_t (*hipDeviceSynchronize)() = nullptr;
+  // Optional (Driver's optional part): bound when present, checked on use.
+  hipError_t (*hipMemcpyAsync)(void*, const void*, std::size_t, int, hipStream_t) = nullptr;
 
   std::string bind(const compiler::DynLib& lib) {
     std::string missing;
@@ -102,6 +105,7 @@ struct HipApi {
     lib.bind(hipEventElapsedTime, "hipEventElapsedTime", &missing);
     lib.bind(hipEventDestroy, "hipEventDestroy", &missing);
     lib.bind(hipDeviceSynchronize, "hipDeviceSynchronize", &missing);
+    lib.bind(hipMemcpyAsync, "hipMemcpyAsync", nullptr);
     return missing;
   }
 
@@ -373,6 +377,19 @@ class HipDriver final : public Driver {
     float ms = 0;
     api.check(api.hipEventElapsedTime(&ms, ev.e[0], ev.e[1]), [] { return std::string("time two HIP events"); });
     return ms;
+  }
+
+  void copy_device_async(void* dst, const void* src, std::size_t bytes, void* stream) override {
+    if (bytes == 0) return;
+    const HipApi& api = s_->api;
+    if (!api.hipMemcpyAsync) unsupported("copy device memory (no hipMemcpyAsync)");
+    ScopedDevice scope(*s_);
+    api.check(api.hipMemcpyAsync(dst, src, bytes, hipMemcpyDeviceToDevice,
+                                 static_cast<hipStream_t>(stream)),
+              [&] {
+                return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) +
+                       " to device " + hex(dst) + " on stream " + hex(stream);
+              });
   }
 
  private:

@@ -9,6 +9,8 @@ std::shared_ptr<LoadedKernel> KernelCache::load(const compiler::KernelSpec& spec
   auto k = std::make_shared<LoadedKernel>();
   try {
     k->module = driver_.load(built.binary);
+  } catch (const CaptureConflict&) {
+    throw;  // the binary is fine: loading is not allowed during a stream capture
   } catch (const DriverError& e) {
     if (!built.from_disk) throw;
     // A cached binary the driver refuses is a bad entry: set it aside and compile afresh.

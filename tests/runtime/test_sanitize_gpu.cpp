@@ -1,0 +1,125 @@
+// The small GPU selection that scripts/gpu-sanitize runs under compute-sanitizer (memcheck,
+// racecheck, initcheck): every kernel family and config kind at tiny shapes, with tails in N, K
+// and M, each result checked against the float64 reference. Tagged [sanitize] (and [gpu], so
+// scripts/gpu-check runs them unsanitized too). Tiny on purpose: the sanitizers slow kernels
+// down 10-100x.
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <random>
+#include <set>
+
+#include "compiler/kernel_spec.hpp"
+#include "compiler/layouts.hpp"
+#include "fp8jit/fp8jit.hpp"
+#include "runtime/context_state.hpp"
+#include "support/device_gemm.hpp"
+#include "support/gpu.hpp"
+
+namespace {
+
+using namespace fp8jit;
+
+struct Gpu {
+  std::unique_ptr<runtime::Driver> aux;  // runs the reference kernels
+  std::unique_ptr<test::GpuReference> ref;
+  std::unique_ptr<Context> ctx;
+};
+
+std::unique_ptr<Gpu> open_gpu() {
+  auto aux = test::gpu_or_skip();
+  if (!aux) return nullptr;
+  auto g = std::make_unique<Gpu>();
+  g->ref = std::make_unique<test::GpuReference>(*aux);
+  g->aux = std::move(aux);
+  g->ctx = std::make_unique<Context>(Options::from_env());
+  return g;
+}
+
+// N % 16 == 0 but not a multiple of any bn above 16; K / 32 = 33 k-blocks, not a multiple of any
+// bk step or split.
+constexpr std::int64_t kN = 272, kK = 1056;
+const std::vector<std::int64_t> kMs = {1, 37, 129};
+
+}  // namespace
+
+TEST_CASE("gpu sanitize: every kind of GEMM config, forced, at a tiny shape", "[gpu][sanitize]") {
+  auto gpu = open_gpu();
+  if (!gpu) return;
+  Context& ctx = *gpu->ctx;
+  const auto target = compiler::Target::parse(ctx.target());
+  std::mt19937_64 rng(std::random_device{}());
+  // The config kinds of mma_sm89 (split-K 1 and 2..8, stages 1 and 2, 1..4 warps, every token
+  // tile), then every config of the tuned tables loaded for this device's arch (whatever family
+  // they belong to).
+  std::vector<std::string> configs;
+  if (target.vendor == compiler::Vendor::nvidia)
+    configs = {"bm8_bn16_bk128_w1_s2_k8", "bm8_bn32_bk64_w2_s1_k4", "bm16_bn32_bk64_w2_s2_k4",
+               "bm64_bn64_bk128_w2_s2_k2", "bm32_bn64_bk32_w4_s1_k2", "bm64_bn128_bk64_w4_s2_k1",
+               "bm8_bn64_bk64_w4_s1_k1"};
+  std::set<std::string> seen(configs.begin(), configs.end());
+  for (const auto& row : ctx.state()->tuned.entries())
+    if (row.target.arch == target.arch && seen.insert(row.config.str()).second)
+      configs.push_back(row.config.str());
+
+  struct Variant {
+    OutDType out;
+    bool bias;
+  };
+  for (const Variant v : {Variant{OutDType::bf16, true}, Variant{OutDType::fp16, false}}) {
+    test::DeviceGemm g(ctx, kMs.back(), kN, kK, v.out, v.bias, rng);
+    int ran = 0;
+    for (const auto& text : configs) {
+      const auto cfg = compiler::GemmConfig::parse(text);
+      try {
+        compiler::gemm_spec(target, kN, kK, cfg, v.out, v.bias).validate();
+      } catch (const InvalidArgument& e) {
+        // Loud, not silent: a tuned config may need a bigger shape than this one.
+        std::printf("sanitize: config %s does not apply at N=%lld K=%lld: %s\n", text.c_str(),
+                    (long long)kN, (long long)kK, e.what());
+        continue;
+      }
+      for (const std::int64_t m : kMs) {
+        const DeviceBuffer out = g.make_out(m);
+        runtime::gemm_with_config(ctx, g.args(m, out), cfg, nullptr);
+        ctx.synchronize();
+        g.check(*gpu->ref, out, m, "sanitize-check", text);
+      }
+      ++ran;
+    }
+    std::printf("sanitize: %d of %zu configs ran (out=%s bias=%d)\n", ran, configs.size(),
+                std::string(to_string(v.out)).c_str(), int(v.bias));
+    CHECK(ran > 0);
+  }
+}
+
+TEST_CASE("gpu sanitize: the kernels plans choose, and the weight packing, at tiny shapes", "[gpu][sanitize]") {
+  auto gpu = open_gpu();
+  if (!gpu) return;
+  Context& ctx = *gpu->ctx;
+  std::mt19937_64 rng(std::random_device{}());
+  // Plans resolve one kernel per M bucket through the tuned tables and the heuristic, so whatever
+  // family they pick for small and large M runs here (512 x 1024: a shape big tiles divide).
+  for (const auto& [n, k] : std::vector<std::pair<std::int64_t, std::int64_t>>{{16, 32}, {kN, kK}, {512, 1024}}) {
+    test::DeviceGemm g(ctx, 1000, n, k, OutDType::bf16, true, rng);
+    const Plan plan = ctx.plan(g.weight(), OutDType::bf16, true);
+    for (const std::int64_t m : {1, 7, 64, 129, 256, 1000}) {
+      const DeviceBuffer out = g.make_out(m);
+      plan.gemm(g.args(m, out));
+      ctx.synchronize();
+      g.check(*gpu->ref, out, m, "sanitize-check", "plan n" + std::to_string(n) + "_k" + std::to_string(k));
+    }
+    for (const auto& line : plan.describe()) std::printf("sanitize: plan %s\n", line.c_str());
+  }
+  // The packing kernel, byte for byte against the host layout.
+  const auto layout = compiler::native_layout(compiler::Target::parse(ctx.target()));
+  std::vector<std::uint8_t> w(kN * kK), want(w.size()), got(w.size());
+  for (auto& b : w) b = static_cast<std::uint8_t>(rng());
+  compiler::pack_host(layout, w.data(), want.data(), kN, kK);
+  const DeviceBuffer dw = ctx.alloc(w.size()), sw = ctx.alloc(kN * 4);
+  ctx.copy_to_device(dw.get(), w.data(), w.size());
+  ctx.synchronize();
+  const PackedWeight packed = ctx.pack_weight(dw.get(), static_cast<const float*>(sw.get()), kN, kK);
+  ctx.synchronize();
+  ctx.copy_to_host(got.data(), packed.data(), got.size());
+  CHECK(got == want);
+}
