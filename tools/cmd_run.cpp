@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "compiler/target.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "tools/commands.hpp"
 #include "tools/gemm_check.hpp"
@@ -20,7 +21,7 @@ int run_on_gpu(Context& ctx, const RunArgs& args, const std::vector<WeightShape>
   std::printf("device: %s (%s, %d multiprocessors)\n", ctx.device_name().c_str(),
               ctx.target().c_str(), ctx.multiprocessors());
   std::mt19937_64 rng(std::random_device{}());
-  const auto fmt = ctx.target().rfind("gfx942", 0) == 0 ? Fp8Format::e4m3fnuz : Fp8Format::e4m3fn;
+  const auto fmt = compiler::Target::parse(ctx.target()).fp8_format();
   int failures = 0;
   std::printf("%-20s %6s %6s %6s %10s %9s %8s %10s\n", "shape", "M", "N", "K", "us", "TFLOP/s",
               "TB/s", "rel_err");
