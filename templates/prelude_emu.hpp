@@ -174,7 +174,7 @@ FP8JIT_DEVICE float fp8_to_float(u8 b, bool fnuz) {
 FP8JIT_DEVICE u8 float_to_fp8_sat(float f, bool fnuz) {
   const u32 u = bits<u32>(f);
   const u32 sign = (u >> 24) & 0x80u, a = u & 0x7fffffffu;
-  if (a > 0x7f800000u) return fnuz ? u8(0x80) : u8(sign | 0x7f);
+  if (a > 0x7f800000u) return fnuz ? u8(0x80) : u8(0x7f);  // the canonical NaN, sign dropped
   const u32 bias = fnuz ? 8u : 7u, max_code = fnuz ? 0x7fu : 0x7eu;
   u32 code;
   if (a >= ((128u - bias) << 23)) {  // at least the smallest normal 2^(1 - bias)
