@@ -111,6 +111,23 @@ int cross_compile(const Options& options, const RunArgs& args,
 
 int cmd_run(const Options& options, const RunArgs& args) {
   const auto shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
+  // --target emu-...: run on the CPU emulation of each (docs/emulator.md), as on a GPU.
+  std::vector<std::string> emulated;
+  for (const auto& t : args.targets)
+    if (compiler::Target::parse(t).emulated) emulated.push_back(t);
+  if (!emulated.empty()) {
+    if (emulated.size() != args.targets.size())
+      throw InvalidArgument("failed to run: --target mixes emulation targets with GPU targets; "
+                            "run them separately");
+    int rc = 0;
+    for (const auto& t : emulated) {
+      Options o = options;
+      o.target = t;
+      Context ctx(o);
+      rc |= run_on_gpu(ctx, args, shapes);
+    }
+    return rc;
+  }
   if (!args.cross) {
     try {
       Context ctx(options);

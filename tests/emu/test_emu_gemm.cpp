@@ -139,3 +139,21 @@ TEST_CASE("emu: the preshuffle kernels write exactly the host layouts", "[emu]")
     }
   }
 }
+
+TEST_CASE("emu: a launch computes the same bits on one host thread and on several", "[emu]") {
+  std::vector<std::vector<std::uint16_t>> outs;
+  for (const unsigned threads : {1u, 3u}) {
+    if (!test::emu_toolchain_or_skip()) return;
+    Options o = Options::from_env();
+    o.target = "emu-gfx950";
+    o.emu_threads = threads;
+    Context ctx(o);
+    std::mt19937_64 rng(42);  // the same data for both
+    auto e = test::make_emu_problem(ctx, 37, 80, 352, OutDType::bf16, true, rng);
+    const GemmConfig cfg = GemmConfig::parse("bm16_bn32_bk64_w2_s2_k1");
+    CHECK(test::run_and_compare(ctx, e, 37, &cfg) <= 1e-2);
+    outs.emplace_back(37 * 80);
+    ctx.copy_to_host(outs.back().data(), e.out.get(), outs.back().size() * 2);
+  }
+  CHECK(outs[0] == outs[1]);
+}
