@@ -294,3 +294,36 @@ TEST_CASE("the HIP driver fails cleanly where there is no AMD GPU", "[amd][drive
 
 // gemm_cdna3 executed on the CPU (the rendered kernel on the emulation target) is tested in
 // tests/emu/test_emu_gemm.cpp.
+
+TEST_CASE("clang builds the gfx950 MFMA 16x16x128 fp8 atom, and only for gfx950", "[amd][clang]") {
+  auto tc = toolchain_or_skip(&make_clang_toolchain, "clang");
+  if (!tc) return;
+  CompileRequest req;
+  req.source = expand_template("prelude_hip.hip") + R"(
+FP8JIT_KERNEL void k128(const fp8jit::i32x8* a, const fp8jit::i32x8* b, fp8jit::v4f* d) {
+  const unsigned l = fp8jit::thread_x();
+  d[l] = fp8jit::mfma_16x16x128_fp8(a[l], b[l], d[l]);
+}
+)";
+  req.kernel_name = "k128";
+  req.spec = "test probe";
+  req.target = Target::parse("gfx950");
+  if (!tc->supports(req.target)) {
+    WARN("SKIPPED: " << tc->version() << " cannot build gfx950");
+    return;
+  }
+  const Binary bin = tc->compile(req);
+  const std::string dis = disassemble(bin, tc->path(), "gfx950");
+  if (dis.empty())
+    WARN("SKIPPED: disassembly check, no llvm-objdump next to " << tc->path());
+  else
+    CHECK(dis.find("mfma_scale_f32_16x16x128_f8f6f4") != std::string::npos);
+  req.target = Target::parse("gfx942");
+  try {
+    tc->compile(req);
+    FAIL("the 16x16x128 atom compiled for gfx942");
+  } catch (const CompileError& e) {
+    CHECK(e.log().find("needs gfx950") != std::string::npos);
+    std::filesystem::remove(e.source_path());
+  }
+}
