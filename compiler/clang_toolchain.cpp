@@ -33,30 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A private directory removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::error_code ec;
-    std::string pattern = (fs::temp_directory_path(ec) / "fp8jit-clang-XXXXXX").string();
-    if (ec) pattern = "/tmp/fp8jit-clang-XXXXXX";
-    if (!::mkdtemp(pattern.data()))
-      throw Error("failed to create a temporary directory " + pattern + ": " +
-                  std::strerror(errno));
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 struct ClangInstall {
   std::string path;     // resolved executable
   std::string version;  // what follows "clang version ": "22.1.8 (1~deb12u1)"
@@ -157,7 +133,7 @@ class ClangToolchain final : public Toolchain {
                             " with clang: " + why);
     const auto t0 = std::chrono::steady_clock::now();
     const ClangInstall& clang = newest();
-    TempDir dir;
+    TempDir dir("fp8jit-clang");
     const fs::path src = dir.path() / "kernel.hip";
     const fs::path out = dir.path() / "kernel.co";
     {
@@ -197,6 +173,7 @@ class ClangToolchain final : public Toolchain {
   // "" when `t` can be built; otherwise why not.
   std::string why_unsupported(const Target& t) const {
     if (t.vendor != Vendor::amd) return t.arch + " is not an AMD arch (clang builds AMD only)";
+    if (t.emulated) return t.str() + " is an emulation target (the emu toolchain builds it)";
     const int need = min_clang_major(t.arch);
     if (need == 0) return "fp8jit does not build " + t.arch + " with clang";
     if (!amd_features_valid(t.features))

@@ -27,6 +27,10 @@ bool fp8_is_finite(Fp8Format format, std::uint8_t b) { return !std::isnan(fp8_to
 std::uint8_t double_to_fp8(Fp8Format format, double x) {
   const bool fnuz = format == Fp8Format::e4m3fnuz;
   if (std::isnan(x)) return fnuz ? 0x80 : 0x7f;
+  // Saturate first: past the largest finite value every distance below is huge (or infinite) and
+  // the search would pick by its tie rule.
+  const double max_finite = fnuz ? 240.0 : 448.0;
+  if (std::fabs(x) > max_finite) x = std::copysign(max_finite, x);
   // Exhaustive nearest search over the 128 non-negative encodings: exact and plenty fast for
   // host-side data generation. Ties go to the even mantissa.
   const double a = std::fabs(x);

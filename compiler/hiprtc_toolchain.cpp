@@ -101,6 +101,7 @@ class HiprtcToolchain final : public Toolchain {
 
   std::string why_unsupported(const Target& t) const {
     if (t.vendor != Vendor::amd) return t.arch + " is not an AMD arch";
+    if (t.emulated) return t.str() + " is an emulation target (the emu toolchain builds it)";
     if (!comgr_.knows(t.arch))
       return t.arch + " is not in the ISA list of " + comgr_.version() + " (" + comgr_.path() +
              "), so this hiprtc cannot build it";

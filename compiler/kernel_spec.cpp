@@ -16,11 +16,12 @@ bool is_pow2_in(int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 
   throw InvalidArgument("failed to build kernel " + s.kernel_name() + ": " + why);
 }
 
-// "sm_90a" -> "sm90a", "gfx942" -> "gfx942": the arch as it reads in a kernel name.
+// "sm_90a" -> "sm90a", "gfx942" -> "gfx942", emu-gfx942 -> "emu_gfx942": the arch as it reads in
+// a kernel name.
 std::string arch_tag(const Target& t) {
   std::string a = t.arch;
   if (a.rfind("sm_", 0) == 0) a.erase(2, 1);
-  return a;
+  return t.emulated ? "emu_" + a : a;
 }
 
 }  // namespace

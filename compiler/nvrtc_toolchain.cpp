@@ -29,7 +29,9 @@ class NvrtcToolchain final : public Toolchain {
   std::string name() const override { return "nvrtc"; }
   std::string version() const override { return version_; }
   std::string path() const override { return lib_.path(); }
-  bool supports(const Target& t) const override { return t.vendor == Vendor::nvidia; }
+  bool supports(const Target& t) const override {
+    return t.vendor == Vendor::nvidia && !t.emulated;
+  }
 
   std::vector<std::string> options(const Target& t) const override {
     // NOTE: NVRTC rejects -O3 (device code is optimised by default); -v for ptxas prints the

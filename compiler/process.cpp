@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "fp8jit/error.hpp"
@@ -53,6 +54,20 @@ ProcessResult run_process(const std::vector<std::string>& args) {
   }
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;
+}
+
+TempDir::TempDir(const std::string& prefix) {
+  std::error_code ec;
+  std::string pattern = (std::filesystem::temp_directory_path(ec) / (prefix + "-XXXXXX")).string();
+  if (ec) pattern = "/tmp/" + prefix + "-XXXXXX";
+  if (!::mkdtemp(pattern.data()))
+    throw Error("failed to create a temporary directory " + pattern + ": " + std::strerror(errno));
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace fp8jit::compiler

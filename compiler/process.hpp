@@ -2,6 +2,7 @@
 // Used for the offline clang and for disassemblers.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -14,5 +15,19 @@ struct ProcessResult {
 
 // Runs args[0] (an absolute path) with args. Throws Error when the process cannot be started.
 ProcessResult run_process(const std::vector<std::string>& args);
+
+// A private directory (under the system's temp dir) removed with its contents on destruction,
+// for a compiler's input and output files. Throws Error when it cannot be created.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix);
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  ~TempDir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace fp8jit::compiler

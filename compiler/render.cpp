@@ -19,6 +19,11 @@ const char* family_class(const KernelSpec& s) {
 const char* prelude_file(const Target& t) {
   return t.vendor == Vendor::amd ? "prelude_hip.hip" : "prelude_cuda.cuh";
 }
+// An emulation target's prelude: the vendor prelude's API for the host compiler
+// (docs/emulator.md). It takes the vendor prelude's place; the family text is unchanged.
+const char* emu_prelude_file(const Target& t) {
+  return t.vendor == Vendor::amd ? "prelude_emu_amd.hpp" : "prelude_emu_nvidia.hpp";
+}
 
 // WgmmaRs<n> (prelude_sm90.cuh) for the token count n of the spec: one wgmma.mma_async
 // m64n<n>k32 with A from registers, B from a descriptor, accumulating into n / 2 floats.
@@ -87,16 +92,21 @@ RenderedSource render(const KernelSpec& spec) {
   t += "// spec: " + spec.canonical() + "\n";
   t += "// kernel: " + out.kernel_name + " (" + std::to_string(spec.threads()) +
        " threads per block)\n\n";
+  const bool emu = spec.target.emulated;
+  const char* vendor_prelude = prelude_file(spec.target);
+  if (emu) t += expand_template(emu_prelude_file(spec.target));  // in place of vendor_prelude
   if (spec.op == Op::gemm) {
-    t += expand_template(family_file(spec));
+    t += emu ? expand_template(family_file(spec), {vendor_prelude})
+             : expand_template(family_file(spec));
     t += "\n// ---- instantiation ----\n";
     t += gemm_instantiation(spec, out.kernel_name);
   } else {
-    t += expand_template(prelude_file(spec.target));
+    if (!emu) t += expand_template(vendor_prelude);
     t += expand_template("preshuffle.inc");
     t += "\n// ---- instantiation ----\n";
     t += preshuffle_instantiation(spec, out.kernel_name);
   }
+  if (emu) t += "FP8JIT_EMU_ENTRY(" + out.kernel_name + ")\n";
   return out;
 }
 

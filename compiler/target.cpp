@@ -12,7 +12,34 @@ const std::vector<std::string>& Target::known_archs() {
   return archs;
 }
 
+const std::vector<std::string>& Target::emulation_targets() {
+  static const std::vector<std::string> targets = {"emu-gfx942", "emu-gfx950", "emu-sm89"};
+  return targets;
+}
+
+std::string Target::str() const {
+  if (!emulated) return arch + features;
+  std::string a = arch;
+  if (a.rfind("sm_", 0) == 0) a.erase(2, 1);  // "sm_89" -> "sm89"
+  return "emu-" + a;
+}
+
 Target Target::parse(std::string_view text) {
+  if (text.rfind("emu-", 0) == 0) {
+    const auto& emu = emulation_targets();
+    std::string name(text);
+    if (name == "emu-sm_89") name = "emu-sm89";
+    if (std::find(emu.begin(), emu.end(), name) == emu.end()) {
+      std::string list;
+      for (const auto& e : emu) list += (list.empty() ? "" : ", ") + e;
+      throw InvalidArgument("failed to parse target '" + std::string(text) +
+                            "': no CPU emulation of '" + std::string(text.substr(4)) +
+                            "' (emulation targets: " + list + ")");
+    }
+    Target t = parse(name == "emu-sm89" ? std::string("sm_89") : name.substr(4));
+    t.emulated = true;
+    return t;
+  }
   const auto colon = text.find(':');
   Target t;
   t.arch = std::string(text.substr(0, colon));

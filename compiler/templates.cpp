@@ -38,8 +38,10 @@ void expand_into(std::string_view name, std::set<std::string>& seen, std::string
 
 }  // namespace
 
-std::string expand_template(std::string_view name) {
+std::string expand_template(std::string_view name,
+                            std::initializer_list<std::string_view> already) {
   std::set<std::string> seen;
+  for (const auto a : already) seen.insert(std::string(a));
   std::string out;
   expand_into(name, seen, out);
   return out;

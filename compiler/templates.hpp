@@ -1,6 +1,7 @@
 // The device-code templates of templates/, embedded into the library at build time.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 
@@ -19,7 +20,9 @@ extern const char* const kTemplatesHash;  // over every file's name and hash
 std::string_view template_text(std::string_view name);
 
 // `name`'s text with each `#include "<template>"` line replaced by that template's text (once
-// per file, recursively), giving a self-contained source that needs no include path.
-std::string expand_template(std::string_view name);
+// per file, recursively), giving a self-contained source that needs no include path. Includes of
+// the templates in `already` add nothing (the caller has put an equivalent in the text before).
+std::string expand_template(std::string_view name,
+                            std::initializer_list<std::string_view> already = {});
 
 }  // namespace fp8jit::compiler

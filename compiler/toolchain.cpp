@@ -15,7 +15,8 @@ Toolchains::Toolchains() {
   using Factory = std::unique_ptr<Toolchain> (*)();
   const std::pair<const char*, Factory> factories[] = {{"nvrtc", &make_nvrtc_toolchain},
                                                         {"hiprtc", &make_hiprtc_toolchain},
-                                                        {"clang", &make_clang_toolchain}};
+                                                        {"clang", &make_clang_toolchain},
+                                                        {"emu", &make_emu_toolchain}};
   for (const auto& [name, make] : factories) {
     ToolchainProbe p;
     p.name = name;

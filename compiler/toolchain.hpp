@@ -41,7 +41,7 @@ struct CompileRequest {
 class Toolchain {
  public:
   virtual ~Toolchain() = default;
-  // "nvrtc", "hiprtc", "clang".
+  // "nvrtc", "hiprtc", "clang", "emu".
   virtual std::string name() const = 0;
   // Version string that goes into the cache key ("nvrtc 13.0", "clang 19.1.7").
   virtual std::string version() const = 0;
@@ -84,6 +84,8 @@ class Toolchains {
 std::unique_ptr<Toolchain> make_nvrtc_toolchain();
 std::unique_ptr<Toolchain> make_hiprtc_toolchain();
 std::unique_ptr<Toolchain> make_clang_toolchain();
+// The host C++ compiler (g++ or clang++ on PATH) building emulation targets (docs/emulator.md).
+std::unique_ptr<Toolchain> make_emu_toolchain();
 
 // Writes `source` to a fresh file under `dir` (or a temp dir) and returns its path; used for
 // CompileError and FP8JIT_DUMP_DIR. Never throws: returns "<not dumped: reason>" on failure.

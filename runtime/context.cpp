@@ -181,8 +181,10 @@ Context runtime::make_context(Options options, std::unique_ptr<Driver> driver) {
 }
 
 Context::Context(Options options) {
-  const int device = options.device;
-  *this = runtime::make_context(std::move(options), open_driver(device));
+  auto driver = options.target.empty()
+                    ? open_driver(options.device)
+                    : runtime::make_emu_driver(options.target, options.emu_threads);
+  *this = runtime::make_context(std::move(options), std::move(driver));
 }
 
 Context::Context(std::shared_ptr<ContextState> state) : state_(std::move(state)) {}

@@ -141,5 +141,9 @@ class Driver {
 // Factories; each throws DriverError with the reason (library missing, no device, ...).
 std::unique_ptr<Driver> make_cuda_driver(int device);
 std::unique_ptr<Driver> make_hip_driver(int device);
+// The CPU emulation of `target` ("emu-gfx942", "emu-gfx950", "emu-sm89"; docs/emulator.md),
+// running blocks on `threads` host threads (0: one per hardware thread). Throws InvalidArgument
+// for anything but an emulation target.
+std::unique_ptr<Driver> make_emu_driver(const std::string& target, unsigned threads = 0);
 
 }  // namespace fp8jit::runtime

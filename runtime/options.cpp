@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/target.hpp"
 #include "fp8jit/error.hpp"
 #include "fp8jit/options.hpp"
 
@@ -114,6 +115,19 @@ Options Options::from_env() {
   if (const char* v = env("FP8JIT_DUMP_DIR")) o.dump_dir = v;
   if (const char* v = env("FP8JIT_DEVICE")) o.device = parse_int("FP8JIT_DEVICE", v, 0, 1023);
   if (const char* v = env("FP8JIT_VERBOSE")) o.verbose = parse_bool("FP8JIT_VERBOSE", v);
+  if (const char* v = env("FP8JIT_TARGET")) {
+    const std::string t(v);
+    const auto& emu = compiler::Target::emulation_targets();
+    if (std::find(emu.begin(), emu.end(), t) == emu.end()) {
+      std::string list;
+      for (const auto& e : emu) list += (list.empty() ? "" : ", ") + e;
+      throw InvalidArgument("failed to read FP8JIT_TARGET='" + t + "': expected an emulation "
+                            "target (" + list + "); a GPU is used when it is unset");
+    }
+    o.target = t;
+  }
+  if (const char* v = env("FP8JIT_EMU_THREADS"))
+    o.emu_threads = static_cast<unsigned>(parse_int("FP8JIT_EMU_THREADS", v, 0, 4096));
   return o;
 }
 

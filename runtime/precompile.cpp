@@ -178,7 +178,8 @@ PrecompiledKernel build_one(runtime::KernelBuilder& builder, const PlannedKernel
     r.binary_bytes = built.binary.size();
     const std::string problem = elf_problem(built.binary, r.target);
     if (problem.empty())
-      r.binary_format = p.spec.target.vendor == compiler::Vendor::nvidia
+      r.binary_format = p.spec.target.emulated ? "shared object (ELF, host)"
+                        : p.spec.target.vendor == compiler::Vendor::nvidia
                             ? "cubin (ELF, EM_CUDA)"
                             : "code object (ELF, EM_AMDGPU)";
     else
@@ -208,15 +209,22 @@ PrecompiledKernel build_one(runtime::KernelBuilder& builder, const PlannedKernel
 
 std::string elf_problem(const std::vector<std::uint8_t>& b, const std::string& target) {
   constexpr std::uint16_t kEmCuda = 190, kEmAmdgpu = 224;
-  const bool nvidia = target.rfind("sm_", 0) == 0;
+#if defined(__x86_64__)
+  constexpr std::uint16_t kEmHost = 62;  // EM_X86_64: an emulated kernel is a host object
+#elif defined(__aarch64__)
+  constexpr std::uint16_t kEmHost = 183;  // EM_AARCH64
+#else
+  constexpr std::uint16_t kEmHost = 0;
+#endif
+  const bool nvidia = target.rfind("sm_", 0) == 0, emu = target.rfind("emu-", 0) == 0;
   if (b.size() < 64) return "only " + std::to_string(b.size()) + " bytes, shorter than an ELF header";
   if (std::memcmp(b.data(), "\x7f" "ELF", 4) != 0) return "no ELF magic";
   if (b[4] != 2 || b[5] != 1) return "not a 64-bit little-endian ELF file";
   const std::uint16_t machine = u16_at(b, 18);
-  const std::uint16_t want = nvidia ? kEmCuda : kEmAmdgpu;
+  const std::uint16_t want = emu ? kEmHost : nvidia ? kEmCuda : kEmAmdgpu;
   if (machine != want)
     return "e_machine " + std::to_string(machine) + ", expected " + std::to_string(want) +
-           (nvidia ? " (EM_CUDA)" : " (EM_AMDGPU)");
+           (emu ? " (this host)" : nvidia ? " (EM_CUDA)" : " (EM_AMDGPU)");
   const std::uint64_t shoff = u64_at(b, 40);
   const std::uint64_t shentsize = u16_at(b, 58), shnum = u16_at(b, 60);
   if (shoff == 0 || shnum == 0) return "no section header table";

@@ -8,7 +8,7 @@
 //  - The common API below (types, FP8JIT_* macros, indices, barrier, load16/store16/load8/load4,
 //    bf16/fp16 conversions, to_out_bits/from_out_bits) is the same as templates/prelude_cuda.cuh:
 //    vendor-neutral templates use only that.
-//  - AMD-only extras follow it: v4f, store8, first_lane and the MFMA atom. The atom is a
+//  - AMD-only extras follow it: v4f, i32x8, store8, first_lane and the MFMA atoms. Each atom is a
 //    template so that a file which never calls it (the preshuffle kernel on gfx90a) still
 //    compiles for any arch; calling it elsewhere than gfx942/gfx950 is a compile error.
 #ifndef FP8JIT_PRELUDE_HIP
@@ -152,6 +152,22 @@ FP8JIT_DEVICE v4f mfma_16x16x32_fp8(u64 a, u64 b, v4f acc) {
                                                     acc, 0, 0, 0);
 #else
   static_assert(kUnused != 0, "fp8jit: fp8 MFMA (v_mfma_f32_16x16x32_fp8_fp8) needs gfx942 or gfx950");
+  return acc;
+#endif
+}
+
+using i32x8 = int __attribute__((ext_vector_type(8)));
+
+// D += A * B for a 16x16 tile over 128 k with OCP e4m3fn operands: v_mfma_f32_16x16x128_f8f6f4
+// with cbsz = blgp = 0 (both fp8 e4m3) and unit E8M0 scales (127 = 2^0). Lane l supplies A row
+// l % 16 and B column l % 16, k = 32 * (l / 16) + j for byte j of its 8 registers; it receives
+// D[4 * (l / 16) + i][l % 16] in acc[i]. No kernel family uses it yet; the emulation has it too.
+template <int kUnused = 0>
+FP8JIT_DEVICE v4f mfma_16x16x128_fp8(i32x8 a, i32x8 b, v4f acc) {
+#if defined(__gfx950__)
+  return __builtin_amdgcn_mfma_scale_f32_16x16x128_f8f6f4(a, b, acc, 0, 0, 0, 127, 0, 127);
+#else
+  static_assert(kUnused != 0, "fp8jit: v_mfma_f32_16x16x128_f8f6f4 needs gfx950");
   return acc;
 #endif
 }

@@ -25,12 +25,13 @@ int cmd_info(const Options& options) {
       std::printf("  %-7s not available: %s\n", p.name.c_str(), p.why_not.c_str());
   }
   std::printf("\ntargets:\n");
-  for (const char* t : {"sm_90a", "sm_89", "gfx942", "gfx950", "gfx90a"}) {
+  for (const char* t : {"sm_90a", "sm_89", "gfx942", "gfx950", "gfx90a", "emu-gfx942",
+                        "emu-gfx950", "emu-sm89"}) {
     try {
       const auto& tc = toolchains.for_target(compiler::Target::parse(t));
-      std::printf("  %-7s built by %s\n", t, tc.version().c_str());
+      std::printf("  %-10s built by %s\n", t, tc.version().c_str());
     } catch (const Error&) {
-      std::printf("  %-7s no toolchain\n", t);
+      std::printf("  %-10s no toolchain\n", t);
     }
   }
   std::printf("\ncache:\n  dir %s%s\n", options.cache_dir.c_str(),
@@ -38,7 +39,8 @@ int cmd_info(const Options& options) {
   std::printf("\nenvironment (docs/env.md):\n"
               "  FP8JIT_CACHE_DIR, FP8JIT_DISABLE_DISK_CACHE, FP8JIT_CACHE_READ_ONLY,\n"
               "  FP8JIT_CACHE_READONLY_DIRS, FP8JIT_CACHE_MAX_BYTES, FP8JIT_TUNED_TABLES,\n"
-              "  FP8JIT_DUMP_DIR, FP8JIT_DEVICE, FP8JIT_VERBOSE\n");
+              "  FP8JIT_DUMP_DIR, FP8JIT_DEVICE, FP8JIT_VERBOSE, FP8JIT_TARGET,\n"
+              "  FP8JIT_EMU_THREADS\n");
   return 0;
 }
 

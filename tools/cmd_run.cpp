@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <random>
 
+#include "compiler/target.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "tools/commands.hpp"
 #include "tools/gemm_check.hpp"
@@ -20,7 +21,7 @@ int run_on_gpu(Context& ctx, const RunArgs& args, const std::vector<WeightShape>
   std::printf("device: %s (%s, %d multiprocessors)\n", ctx.device_name().c_str(),
               ctx.target().c_str(), ctx.multiprocessors());
   std::mt19937_64 rng(std::random_device{}());
-  const auto fmt = ctx.target().rfind("gfx942", 0) == 0 ? Fp8Format::e4m3fnuz : Fp8Format::e4m3fn;
+  const auto fmt = compiler::Target::parse(ctx.target()).fp8_format();
   int failures = 0;
   std::printf("%-20s %6s %6s %6s %10s %9s %8s %10s\n", "shape", "M", "N", "K", "us", "TFLOP/s",
               "TB/s", "rel_err");
@@ -110,6 +111,23 @@ int cross_compile(const Options& options, const RunArgs& args,
 
 int cmd_run(const Options& options, const RunArgs& args) {
   const auto shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
+  // --target emu-...: run on the CPU emulation of each (docs/emulator.md), as on a GPU.
+  std::vector<std::string> emulated;
+  for (const auto& t : args.targets)
+    if (compiler::Target::parse(t).emulated) emulated.push_back(t);
+  if (!emulated.empty()) {
+    if (emulated.size() != args.targets.size())
+      throw InvalidArgument("failed to run: --target mixes emulation targets with GPU targets; "
+                            "run them separately");
+    int rc = 0;
+    for (const auto& t : emulated) {
+      Options o = options;
+      o.target = t;
+      Context ctx(o);
+      rc |= run_on_gpu(ctx, args, shapes);
+    }
+    return rc;
+  }
   if (!args.cross) {
     try {
       Context ctx(options);

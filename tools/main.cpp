@@ -26,7 +26,9 @@ CLI::App* add_run(CLI::App& app, RunArgs& a) {
   run->add_option("--shapes", a.shape_file,
                   "File of 'N,K' lines (or bench/shapes.csv) instead of --model");
   run->add_option("--m", a.ms, "Token counts to run (GPU)")->delimiter(',')->capture_default_str();
-  run->add_option("--target", a.targets, "Targets to cross-compile for (no GPU, or --cross)")
+  run->add_option("--target", a.targets,
+                  "Targets to cross-compile for (no GPU, or --cross); emulation targets "
+                  "(emu-gfx942, emu-gfx950, emu-sm89) run on the CPU instead, checked as on a GPU")
       ->delimiter(',')
       ->capture_default_str();
   run->add_flag("--cross", a.cross, "Cross-compile even when a GPU is present");
@@ -36,7 +38,8 @@ CLI::App* add_run(CLI::App& app, RunArgs& a) {
       ->capture_default_str();
   run->add_option("--iters", a.iters, "Timed calls per GEMM")->capture_default_str();
   run->footer("Examples:\n  fp8jit run\n  fp8jit run --model all --m 1,16\n"
-              "  fp8jit run --cross --target gfx942,gfx950");
+              "  fp8jit run --cross --target gfx942,gfx950\n"
+              "  fp8jit run --target emu-gfx942 --shapes shapes.txt --m 1,37   # on the CPU");
   return run;
 }
 

@@ -32,6 +32,12 @@ struct Options {
   std::string dump_dir;
   // FP8JIT_DEVICE: ordinal of the GPU a Context drives.
   int device = 0;
+  // FP8JIT_TARGET: run on the CPU emulation of this target instead of a GPU: "emu-gfx942",
+  // "emu-gfx950" or "emu-sm89" (docs/emulator.md). Empty: the GPU of `device`.
+  std::string target;
+  // FP8JIT_EMU_THREADS: host threads an emulated launch spreads its blocks over (0: one per
+  // hardware thread). Results do not depend on it.
+  unsigned emu_threads = 0;
   // FP8JIT_VERBOSE=1: one line on stderr per compile and per disk-cache hit.
   bool verbose = false;
 

@@ -1,23 +1,16 @@
 // The AMD path without an AMD GPU: gemm_cdna3 compiled by clang for gfx942 / gfx950 (MFMA fp8 in
 // the disassembly, comgr resources), hiprtc for gfx90a (and its refusal of archs it does not
-// know, which must never reach hiprtc), compile errors that carry the log, the HIP driver failing
-// cleanly, and gemm_cdna3 executed on a host emulation of 64-lane waves against a float64
-// reference. A missing prerequisite prints "SKIPPED: <why>".
+// know, which must never reach hiprtc), compile errors that carry the log and the HIP driver
+// failing cleanly. A missing prerequisite prints "SKIPPED: <why>".
 #include <unistd.h>
 
 #include <algorithm>
-#include <barrier>
 #include <cstdint>
-#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
-#include <mutex>
-#include <random>
 #include <string>
-#include <thread>
-#include <type_traits>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -299,248 +292,38 @@ TEST_CASE("the HIP driver fails cleanly where there is no AMD GPU", "[amd][drive
   CHECK_THROWS_AS(runtime::make_hip_driver(-1), DriverError);
 }
 
-// ---- gemm_cdna3 on an emulated wave ------------------------------------------------------------
-// The family's text is compiled for the host against a stand-in prelude: each lane is a thread,
-// the MFMA is a 64-thread rendezvous that computes the documented 16x16x32 operand / result
-// layout, and every 16-byte load and 8-byte store is bounds-checked against A, W and out.
+// gemm_cdna3 executed on the CPU (the rendered kernel on the emulation target) is tested in
+// tests/emu/test_emu_gemm.cpp.
 
-namespace emulation {
-#define FP8JIT_PRELUDE_HIP 1  // the real prelude's guard: gemm_cdna3's #include becomes empty
-#define FP8JIT_DEVICE inline
-namespace fp8jit {
-using u8 = unsigned char;
-using u16 = unsigned short;
-using u32 = unsigned int;
-using u64 = unsigned long long;
-using i32 = int;
-using i64 = long long;
-struct alignas(16) u32x4 {
-  u32 x, y, z, w;
-};
-using v4f = float __attribute__((vector_size(16)));
-struct bf16_t {
-  u16 bits;
-};
-struct fp16_t {
-  u16 bits;
-};
-
-struct Range {
-  const u8* begin;
-  std::size_t size;
-  bool holds(const void* p, std::size_t n) const {
-    const u8* b = static_cast<const u8*>(p);
-    return b >= begin && b + n <= begin + size;
+TEST_CASE("clang builds the gfx950 MFMA 16x16x128 fp8 atom, and only for gfx950", "[amd][clang]") {
+  auto tc = toolchain_or_skip(&make_clang_toolchain, "clang");
+  if (!tc) return;
+  CompileRequest req;
+  req.source = expand_template("prelude_hip.hip") + R"(
+FP8JIT_KERNEL void k128(const fp8jit::i32x8* a, const fp8jit::i32x8* b, fp8jit::v4f* d) {
+  const unsigned l = fp8jit::thread_x();
+  d[l] = fp8jit::mfma_16x16x128_fp8(a[l], b[l], d[l]);
+}
+)";
+  req.kernel_name = "k128";
+  req.spec = "test probe";
+  req.target = Target::parse("gfx950");
+  if (!tc->supports(req.target)) {
+    WARN("SKIPPED: " << tc->version() << " cannot build gfx950");
+    return;
   }
-};
-struct Wave {
-  std::barrier<> sync{64};
-  u64 a[64], b[64];
-};
-struct Machine {
-  Range loads[2], store;
-  std::mutex mutex;
-  std::string fault;  // the first out-of-bounds access
-  void report(const char* what, const void* p) {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (fault.empty())
-      fault = std::string(what) + " out of bounds at " +
-              std::to_string(reinterpret_cast<std::uintptr_t>(p));
-  }
-};
-struct LaneState {
-  u32 thread = 0, bx = 0, by = 0;
-  Wave* wave = nullptr;
-  Machine* machine = nullptr;
-};
-thread_local LaneState lane_state;
-
-inline u32 thread_x() { return lane_state.thread; }
-inline u32 block_x() { return lane_state.bx; }
-inline u32 block_y() { return lane_state.by; }
-inline u32 first_lane(u32 v) { return v; }
-inline u32x4 load16(const void* p) {
-  u32x4 v{0, 0, 0, 0};
-  Machine& m = *lane_state.machine;
-  if (!m.loads[0].holds(p, 16) && !m.loads[1].holds(p, 16))
-    m.report("load16", p);
+  const Binary bin = tc->compile(req);
+  const std::string dis = disassemble(bin, tc->path(), "gfx950");
+  if (dis.empty())
+    WARN("SKIPPED: disassembly check, no llvm-objdump next to " << tc->path());
   else
-    std::memcpy(&v, p, 16);
-  return v;
-}
-inline void store8(void* p, u64 v) {
-  Machine& m = *lane_state.machine;
-  if (!m.store.holds(p, 8))
-    m.report("store8", p);
-  else
-    std::memcpy(p, &v, 8);
-}
-
-inline float e4m3fn_to_float(u8 b) {
-  const int sign = b >> 7, exp = (b >> 3) & 15, man = b & 7;
-  const float mag = exp == 0 ? std::ldexp(man / 8.0f, -6) : std::ldexp(1.0f + man / 8.0f, exp - 7);
-  return sign ? -mag : mag;
-}
-inline u16 float_to_bf16_bits(float f) {
-  u32 u;
-  std::memcpy(&u, &f, 4);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<u16>(u >> 16);
-}
-inline float bf16_bits_to_float(u16 b) {
-  const u32 u = static_cast<u32>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline u16 float_to_fp16_bits(float f) {
-  const _Float16 h = static_cast<_Float16>(f);
-  u16 b;
-  std::memcpy(&b, &h, 2);
-  return b;
-}
-inline float fp16_bits_to_float(u16 b) {
-  _Float16 h;
-  std::memcpy(&h, &b, 2);
-  return static_cast<float>(h);
-}
-template <class T>
-u16 to_out_bits(float f) {
-  return std::is_same_v<T, bf16_t> ? float_to_bf16_bits(f) : float_to_fp16_bits(f);
-}
-template <class T>
-float from_out_bits(u16 b) {
-  return std::is_same_v<T, bf16_t> ? bf16_bits_to_float(b) : fp16_bits_to_float(b);
-}
-
-// v_mfma_f32_16x16x32_fp8_fp8 as documented in prelude_hip.hip (OCP e4m3fn inputs, as gfx950).
-template <int kUnused = 0>
-v4f mfma_16x16x32_fp8(u64 a, u64 b, v4f acc) {
-  Wave& w = *lane_state.wave;
-  const u32 lane = lane_state.thread % 64;
-  w.a[lane] = a;
-  w.b[lane] = b;
-  w.sync.arrive_and_wait();
-  for (int i = 0; i < 4; ++i) {
-    const u32 row = 4 * (lane / 16) + i, col = lane % 16;
-    float sum = 0;
-    for (int k = 0; k < 32; ++k) {
-      const u8 x = static_cast<u8>(w.a[16 * (k / 8) + row] >> (8 * (k % 8)));
-      const u8 y = static_cast<u8>(w.b[16 * (k / 8) + col] >> (8 * (k % 8)));
-      sum += e4m3fn_to_float(x) * e4m3fn_to_float(y);
-    }
-    acc[i] += sum;
+    CHECK(dis.find("mfma_scale_f32_16x16x128_f8f6f4") != std::string::npos);
+  req.target = Target::parse("gfx942");
+  try {
+    tc->compile(req);
+    FAIL("the 16x16x128 atom compiled for gfx942");
+  } catch (const CompileError& e) {
+    CHECK(e.log().find("needs gfx950") != std::string::npos);
+    std::filesystem::remove(e.source_path());
   }
-  w.sync.arrive_and_wait();  // nobody overwrites a / b before every lane has read them
-  return acc;
-}
-}  // namespace fp8jit
-#include "templates/gemm_cdna3.hip"
-#undef FP8JIT_DEVICE
-#undef FP8JIT_PRELUDE_HIP
-}  // namespace emulation
-
-namespace {
-
-template <long N, long K, int BM, int BN, int BK, int Warps, int Stages, bool Bias, class Out>
-struct EmuSpec {
-  static constexpr long n = N, k = K;
-  static constexpr int bm = BM, bn = BN, bk = BK, warps = Warps, stages = Stages, split_k = 1;
-  static constexpr bool has_bias = Bias;
-  using out_t = Out;
-};
-
-// aiter16x16 written straight from its definition: view [N/16, 16, K/32, 2, 16] permuted to
-// [N/16, K/32, 2, 16, 16].
-std::vector<std::uint8_t> pack_aiter16x16(const std::vector<std::uint8_t>& w, long n, long k) {
-  std::vector<std::uint8_t> packed(w.size());
-  for (long r = 0; r < n; ++r)
-    for (long c = 0; c < k; ++c) {
-      const long nb = r / 16, i = r % 16, kb = c / 32, h = (c % 32) / 16, j = c % 16;
-      packed[(((nb * (k / 32) + kb) * 2 + h) * 16 + i) * 16 + j] = w[r * k + c];
-    }
-  return packed;
-}
-
-template <class Spec>
-void check_emulated_gemm(int m) {
-  using Gemm = emulation::fp8jit::MfmaCdna3Gemm<Spec>;
-  using namespace emulation::fp8jit;
-  constexpr long N = Spec::n, K = Spec::k;
-  constexpr bool kBf16 = std::is_same_v<typename Spec::out_t, bf16_t>;
-  std::mt19937 rng(1234 + m + N + K);
-  const auto random_fp8 = [&] {
-    std::uint8_t b;
-    do b = static_cast<std::uint8_t>(rng());
-    while ((b & 0x7f) == 0x7f);  // no NaN
-    return b;
-  };
-  std::uniform_real_distribution<float> scale(0.5e-3f, 4e-3f), unit(-1.f, 1.f);
-  std::vector<std::uint8_t> a(static_cast<std::size_t>(m) * K), w(N * K);
-  std::generate(a.begin(), a.end(), random_fp8);
-  std::generate(w.begin(), w.end(), random_fp8);
-  std::vector<float> sa(m), sw(N);
-  std::generate(sa.begin(), sa.end(), [&] { return scale(rng); });
-  std::generate(sw.begin(), sw.end(), [&] { return scale(rng); });
-  std::vector<std::uint16_t> bias(N), out(static_cast<std::size_t>(m) * N, 0xffff);  // NaN poison
-  for (auto& b : bias) b = to_out_bits<typename Spec::out_t>(unit(rng) * 4);
-  const std::vector<std::uint8_t> packed = pack_aiter16x16(w, N, K);
-
-  Machine machine;
-  machine.loads[0] = {a.data(), a.size()};
-  machine.loads[1] = {packed.data(), packed.size()};
-  machine.store = {reinterpret_cast<const u8*>(out.data()), out.size() * 2};
-  const unsigned grid_x = (N + Spec::bn - 1) / Spec::bn, grid_y = (m + Spec::bm - 1) / Spec::bm;
-  for (unsigned by = 0; by < grid_y; ++by)
-    for (unsigned bx = 0; bx < grid_x; ++bx) {
-      std::vector<std::unique_ptr<Wave>> waves;
-      for (int i = 0; i < Spec::warps; ++i) waves.push_back(std::make_unique<Wave>());
-      std::vector<std::thread> lanes;
-      for (u32 t = 0; t < static_cast<u32>(Gemm::kThreads); ++t)
-        lanes.emplace_back([&, t] {
-          lane_state = {t, bx, by, waves[t / 64].get(), &machine};
-          Gemm::run(a.data(), sa.data(), packed.data(), sw.data(),
-                    Spec::has_bias ? bias.data() : nullptr, out.data(), m);
-        });
-      for (auto& l : lanes) l.join();
-    }
-  INFO("N=" << N << " K=" << K << " bm=" << Spec::bm << " bn=" << Spec::bn << " bk=" << Spec::bk
-            << " warps=" << Spec::warps << " stages=" << Spec::stages << " bias=" << Spec::has_bias
-            << " out=" << (kBf16 ? "bf16" : "fp16") << " M=" << m);
-  REQUIRE(machine.fault.empty());
-  int bad = 0;
-  for (int r = 0; r < m; ++r)
-    for (long c = 0; c < N; ++c) {
-      double dot = 0, mag = 0;
-      for (long k = 0; k < K; ++k) {
-        const double p = double(e4m3fn_to_float(a[r * K + k])) * e4m3fn_to_float(w[c * K + k]);
-        dot += p;
-        mag += std::fabs(p);
-      }
-      const double scale_rc = double(sa[r]) * sw[c];
-      const double ref =
-          scale_rc * dot + (Spec::has_bias ? from_out_bits<typename Spec::out_t>(bias[c]) : 0.0);
-      const double got = from_out_bits<typename Spec::out_t>(out[r * N + c]);
-      const double tol =
-          std::fabs(ref) * (kBf16 ? 1.0 / 128 : 1.0 / 512) + scale_rc * mag * 1e-6 + 1e-6;
-      if (!(std::fabs(got - ref) <= tol) && bad++ < 5)
-        FAIL_CHECK("out[" << r << ", " << c << "] = " << got << ", expected " << ref);
-    }
-  CHECK(bad == 0);
-}
-
-}  // namespace
-
-TEST_CASE("gemm_cdna3 computes the scaled GEMM on an emulated wave, tails included",
-          "[amd][emulation]") {
-  using emulation::fp8jit::bf16_t;
-  using emulation::fp8jit::fp16_t;
-  // N % bn != 0 (a partial block), K = 5.5 chunks of 64 (two steps of 128, one leftover chunk,
-  // one half chunk), M tail, two stages, bias.
-  check_emulated_gemm<EmuSpec<80, 352, 16, 64, 128, 4, 2, true, bf16_t>>(37);
-  check_emulated_gemm<EmuSpec<80, 352, 16, 64, 128, 4, 2, true, bf16_t>>(1);
-  // Two fragments per wave with the second missing in the last block; one stage; fp16; K % 64 = 32.
-  check_emulated_gemm<EmuSpec<48, 160, 32, 32, 64, 1, 1, false, fp16_t>>(37);
-  // Four fragments of each kind; K exactly one step; the second wave of the block has no rows.
-  check_emulated_gemm<EmuSpec<64, 256, 64, 128, 256, 2, 2, true, bf16_t>>(70);
 }

@@ -105,6 +105,39 @@ TEST_CASE("spec: targets parse with AMD features and reject what they do not kno
   CHECK_THROWS_WITH(Target::parse("sm_90a:foo+"), Contains("AMD-only"));
 }
 
+TEST_CASE("spec: emulation targets keep their arch's properties and read apart", "[spec]") {
+  const auto t = Target::parse("emu-gfx942");
+  CHECK(t.emulated);
+  CHECK(t.arch == "gfx942");
+  CHECK(t.vendor == Vendor::amd);
+  CHECK(t.fp8_format() == Fp8Format::e4m3fnuz);
+  CHECK(t.str() == "emu-gfx942");
+  CHECK(Target::parse("emu-sm89").arch == "sm_89");
+  CHECK(Target::parse("emu-sm89").str() == "emu-sm89");
+  CHECK(Target::parse("emu-sm_89").str() == "emu-sm89");
+  CHECK(Target::parse("emu-gfx950").fp8_format() == Fp8Format::e4m3fn);
+  CHECK_FALSE(Target::parse("gfx942").emulated);
+  CHECK_THROWS_WITH(Target::parse("emu-sm90a"), Contains("no CPU emulation of 'sm90a'"));
+  CHECK_THROWS_WITH(Target::parse("emu-gfx942:xnack-"), Contains("emulation targets: emu-gfx942"));
+  // A spec for the emulation differs from the GPU's in its canonical form, key and kernel name.
+  const auto g = gemm_spec(Target::parse("gfx942"), 4096, 2048, cfg(16, 64, 128, 4, 2), OutDType::bf16, true);
+  const auto e = gemm_spec(t, 4096, 2048, cfg(16, 64, 128, 4, 2), OutDType::bf16, true);
+  CHECK(e.family == "mfma_cdna3");
+  CHECK(e.layout == WeightLayout::aiter16x16);
+  CHECK(e.canonical() != g.canonical());
+  CHECK_THAT(e.canonical(), Contains("target=emu-gfx942"));
+  CHECK_THAT(e.kernel_name(), Contains("_emu_gfx942"));
+  // Rendered: the emulation prelude in place of the vendor prelude, the family text unchanged.
+  const auto r = render(e), rg = render(g);
+  CHECK_THAT(r.text, Contains("prelude_emu_amd.hpp"));
+  CHECK_THAT(r.text, Contains("FP8JIT_EMU_ENTRY(" + e.kernel_name() + ")"));
+  CHECK(r.text.find("__builtin_amdgcn") == std::string::npos);
+  const auto family = rg.text.find("template <class Spec>\nstruct MfmaCdna3Gemm");
+  REQUIRE(family != std::string::npos);
+  const auto family_end = rg.text.find("// ---- instantiation ----");
+  CHECK_THAT(r.text, Contains(rg.text.substr(family, family_end - family)));
+}
+
 TEST_CASE("render: provenance comment, prelude, family and one extern C instantiation", "[spec]") {
   const auto s = gemm_spec(Target::parse("sm_90a"), 4096, 2048, cfg(16, 64, 128, 4, 2), OutDType::bf16, true);
   const auto r = render(s);

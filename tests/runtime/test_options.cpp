@@ -40,6 +40,23 @@ TEST_CASE("options: FP8JIT_* variables override the defaults", "[options]") {
   CHECK(o.dump_dir == "/dump");
 }
 
+TEST_CASE("options: FP8JIT_TARGET selects an emulation target, FP8JIT_EMU_THREADS its threads",
+          "[options]") {
+  {
+    ScopedEnv a("FP8JIT_TARGET", nullptr), b("FP8JIT_EMU_THREADS", nullptr);
+    CHECK(Options::from_env().target.empty());
+    CHECK(Options::from_env().emu_threads == 0);
+  }
+  ScopedEnv a("FP8JIT_TARGET", "emu-gfx950"), b("FP8JIT_EMU_THREADS", "3");
+  CHECK(Options::from_env().target == "emu-gfx950");
+  CHECK(Options::from_env().emu_threads == 3);
+  ScopedEnv c("FP8JIT_TARGET", "sm_90a");
+  CHECK_THROWS_WITH(Options::from_env(), Contains("FP8JIT_TARGET='sm_90a'") &&
+                                             Contains("emu-gfx942, emu-gfx950, emu-sm89"));
+  ScopedEnv d("FP8JIT_TARGET", "emu-gfx942"), e("FP8JIT_EMU_THREADS", "many");
+  CHECK_THROWS_WITH(Options::from_env(), Contains("FP8JIT_EMU_THREADS='many'"));
+}
+
 TEST_CASE("options: the default cache dir follows XDG_CACHE_HOME, then HOME", "[options]") {
   ScopedEnv a("FP8JIT_CACHE_DIR", nullptr), b("XDG_CACHE_HOME", "/xdg"), c("HOME", "/home/u");
   CHECK(Options::from_env().cache_dir == "/xdg/fp8jit");
