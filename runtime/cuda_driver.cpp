@@ -445,9 +445,7 @@ class CudaDriver final : public Driver {
                      std::uint64_t row_stride, std::uint32_t box_cols,
                      std::uint32_t box_rows) override {
     const CudaApi& api = s_->api;
-    if (!api.cuTensorMapEncodeTiled)
-      throw DriverError("failed to build a TMA descriptor: this libcuda has no "
-                        "cuTensorMapEncodeTiled (CUDA 12 or later needed)");
+    require(api.cuTensorMapEncodeTiled, "build a TMA descriptor (CUDA 12 or later)");
     const unsigned long long dims[2] = {cols, rows};
     const unsigned long long strides[1] = {row_stride};
     const unsigned box[2] = {box_cols, box_rows};
@@ -464,6 +462,8 @@ class CudaDriver final : public Driver {
                        std::to_string(row_stride) + ", box " + std::to_string(box_rows) + " x " +
                        std::to_string(box_cols) + ")";
               });
+  }
+
   void copy_device_async(void* dst, const void* src, std::size_t bytes, void* stream) override {
     if (bytes == 0) return;
     const CudaApi& api = s_->api;

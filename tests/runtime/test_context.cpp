@@ -133,7 +133,9 @@ TEST_CASE("context: a plan launches one kernel per M bucket with the right grid"
     INFO("M = " << m);
     CHECK(l.dims.grid[1] * 1LL >= 1);
     CHECK(l.dims.grid[0] * 1LL * l.dims.block[0] >= 4096 / 16 * 32 / 4);  // every n-block has a warp
-    CHECK(l.dims.grid[1] * 1LL * 64 >= m);  // bm <= 64: enough token tiles
+    // Enough tiles for the largest tile of any family (bn <= 512, bm <= 128): mma_sm89 launches
+    // a 2-D grid, wgmma_sm90 a 1-D one of tiles_n x tiles_m blocks.
+    CHECK(l.dims.grid[0] * 1LL * l.dims.grid[1] >= (4096 / 512) * ((m + 127) / 128));
   }
   CHECK_THROWS_WITH(plan.gemm([&] { GemmArgs g; g.a = b.a.get(); g.sa = static_cast<const float*>(b.sa.get());
                                     g.w = &w; g.out = b.out.get(); g.m = 1; g.out_dtype = OutDType::fp16; return g; }()),
