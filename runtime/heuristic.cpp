@@ -107,6 +107,29 @@ int registers_of(const Machine& mc, const compiler::GemmConfig& c) {
   return 40 + 4 * fn * fm + std::max(1, c.stages) * ku * (4 * fn + token_words * fm);
 }
 
+// The grid of a config: blocks, waves over `slots` resident blocks, how full the last wave and
+// the edge tiles are.
+void set_grid(GemmEstimate& e, std::int64_t n, std::int64_t tiles_m, std::int64_t tiles_n,
+              std::int64_t slots) {
+  const auto& c = e.config;
+  e.blocks = tiles_m * tiles_n;
+  e.waves = ceil_div(e.blocks, slots);
+  e.wave_efficiency = static_cast<double>(e.blocks) / static_cast<double>(e.waves * slots);
+  e.tile_efficiency = static_cast<double>(e.m) * static_cast<double>(n) /
+                      (static_cast<double>(tiles_m * c.bm) * static_cast<double>(tiles_n * c.bn));
+}
+
+// Seconds to move the bytes (once from DRAM; every token tile re-reads its weight slice and
+// every n-tile the tokens, from L2 at best), slowed by the loads in flight falling short.
+double memory_seconds(const Machine& mc, const GemmEstimate& e, std::int64_t n, std::int64_t k,
+                      std::int64_t tiles_m, std::int64_t tiles_n) {
+  const double mk = static_cast<double>(e.m) * static_cast<double>(k);
+  const double nk = static_cast<double>(n) * static_cast<double>(k);
+  const double dram = nk + mk + 2.0 * static_cast<double>(e.m) * static_cast<double>(n);
+  const double l2 = nk * static_cast<double>(tiles_m) + mk * static_cast<double>(tiles_n);
+  return std::max(dram / mc.dram_bytes_per_s, l2 / mc.l2_bytes_per_s) / e.memory_parallelism;
+}
+
 // wgmma_sm90 (templates/gemm_sm90.cuh): accumulators FW x bm / 2, the weight fragments of one
 // stage (16 FW) and some 30 more; ptxas caps a thread at 168 registers with two consumer
 // warpgroups (384 threads). Measured with NVRTC 13.0 (tests/compiler/test_nvrtc.cpp): every
@@ -124,22 +147,14 @@ GemmEstimate estimate_wgmma(const Machine& mc, GemmEstimate e, std::int64_t n, s
   e.registers = wgmma_registers(c);
   e.blocks_per_sm = 1;
   const std::int64_t tiles_m = ceil_div(e.m, c.bm), tiles_n = ceil_div(n, c.bn);
-  e.blocks = tiles_m * tiles_n;
   const std::int64_t slots = e.multiprocessors;
-  e.waves = ceil_div(e.blocks, slots);
-  e.wave_efficiency = static_cast<double>(e.blocks) / static_cast<double>(e.waves * slots);
+  set_grid(e, n, tiles_m, tiles_n, slots);
   const double padded_m = static_cast<double>(tiles_m * c.bm);
   const double padded_n = static_cast<double>(tiles_n * c.bn);
-  e.tile_efficiency = static_cast<double>(e.m) * static_cast<double>(n) / (padded_m * padded_n);
   const double resident = static_cast<double>(std::min(e.blocks, slots));
   const double in_flight = resident * c.stages * (c.bm + c.bn) * 128.0;
   e.memory_parallelism = std::min(1.0, in_flight / (mc.dram_bytes_per_s * mc.latency_s));
-  const double mk = static_cast<double>(e.m) * static_cast<double>(k);
-  const double nk = static_cast<double>(n) * static_cast<double>(k);
-  const double dram = nk + mk + 2.0 * static_cast<double>(e.m) * static_cast<double>(n);
-  const double l2 = nk * static_cast<double>(tiles_m) + mk * static_cast<double>(tiles_n);
-  const double t_mem =
-      std::max(dram / mc.dram_bytes_per_s, l2 / mc.l2_bytes_per_s) / e.memory_parallelism;
+  const double t_mem = memory_seconds(mc, e, n, k, tiles_m, tiles_n);
   const double rate = c.warps == 8 ? 1.0 : 0.65;
   const double t_mma = 2.0 * padded_m * padded_n * static_cast<double>(k) /
                        (mc.wgmma_flops * rate * resident / e.multiprocessors);
@@ -157,7 +172,6 @@ GemmEstimate estimate(const Machine& mc, int multiprocessors, std::int64_t m, st
   e.m = std::max<std::int64_t>(m, 1);
   e.multiprocessors = multiprocessors > 0 ? multiprocessors : mc.multiprocessors;
   if (c.wgmma) return estimate_wgmma(mc, e, n, k);
-  const int fn = std::max(1, c.bn / (16 * std::max(1, c.warps)));
   // NOTE: mma_sm89 runs split_k k-slices of `warps` warps in one block: more warps stream the
   // same weight tile (the partial sums cost one shared-memory round trip, not modelled).
   const int warps = std::max(1, c.warps) * std::max(1, c.split_k);
@@ -171,13 +185,10 @@ GemmEstimate estimate(const Machine& mc, int multiprocessors, std::int64_t m, st
   e.blocks_per_sm = std::max(1, std::min(mc.max_blocks, warps_per_sm / warps));
 
   const std::int64_t tiles_m = ceil_div(e.m, bm), tiles_n = ceil_div(n, bn);
-  e.blocks = tiles_m * tiles_n;
   const std::int64_t slots = static_cast<std::int64_t>(e.multiprocessors) * e.blocks_per_sm;
-  e.waves = ceil_div(e.blocks, slots);
-  e.wave_efficiency = static_cast<double>(e.blocks) / static_cast<double>(e.waves * slots);
+  set_grid(e, n, tiles_m, tiles_n, slots);
   const double padded_m = static_cast<double>(tiles_m * bm);
   const double padded_n = static_cast<double>(tiles_n * bn);
-  e.tile_efficiency = static_cast<double>(e.m) * static_cast<double>(n) / (padded_m * padded_n);
 
   // Memory: the weight is the stream to cover. Each resident block keeps KU x stages 16-byte
   // loads per lane in flight for each of its n-fragments that lies inside N (fragments past N
@@ -189,13 +200,9 @@ GemmEstimate estimate(const Machine& mc, int multiprocessors, std::int64_t m, st
   const double in_flight = resident * useful_fragments * std::max(1, c.split_k) * ku_used *
                            std::max(1, c.stages) * mc.lanes * 16.0;
   e.memory_parallelism = std::min(1.0, in_flight / (mc.dram_bytes_per_s * mc.latency_s));
+  const double t_mem = memory_seconds(mc, e, n, k, tiles_m, tiles_n);
   const double mk = static_cast<double>(e.m) * static_cast<double>(k);
   const double nk = static_cast<double>(n) * static_cast<double>(k);
-  const double dram = nk + mk + 2.0 * static_cast<double>(e.m) * static_cast<double>(n);
-  // Every token tile re-reads its weight slice and every n-tile the tokens (from L2 at best).
-  const double l2 = nk * static_cast<double>(tiles_m) + mk * static_cast<double>(tiles_n);
-  const double t_mem =
-      std::max(dram / mc.dram_bytes_per_s, l2 / mc.l2_bytes_per_s) / e.memory_parallelism;
   // Loads through L1: no shared memory, so every warp along n reads all bm tokens of its block:
   // the token traffic is M K (N / bn) warps, the weight's N K (M / bm). Small tiles make a GEMM
   // load-bound long before the matrix units are.
