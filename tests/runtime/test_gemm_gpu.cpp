@@ -9,6 +9,7 @@
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/context_state.hpp"
 #include "support/gpu.hpp"
+#include "support/gpu_session.hpp"
 #include "support/gpu_reference.hpp"
 #include "support/temp_dir.hpp"
 #include "tools/gemm_check.hpp"
@@ -19,21 +20,7 @@ namespace {
 using namespace fp8jit;
 constexpr std::uint16_t kPoison = 0xffff;
 
-struct Device {
-  std::unique_ptr<runtime::Driver> aux;  // for the reference kernels
-  std::unique_ptr<test::GpuReference> ref;
-  std::unique_ptr<Context> ctx;
-};
-
-std::unique_ptr<Device> open_device() {
-  auto aux = test::gpu_or_skip();
-  if (!aux) return nullptr;
-  auto d = std::make_unique<Device>();
-  d->ref = std::make_unique<test::GpuReference>(*aux);
-  d->aux = std::move(aux);
-  d->ctx = std::make_unique<Context>(Options::from_env());
-  return d;
-}
+using Device = test::GpuSession;
 
 // Uploads a problem; packs its weight; checks every M of `ms` against the reference.
 struct Case {
@@ -106,7 +93,7 @@ const std::vector<std::int64_t> kMs = {1, 2, 7, 16, 37, 64, 129, 1000, 4096};
 }  // namespace
 
 TEST_CASE("gpu: the GPU float64 reference agrees with the host reference", "[gpu]") {
-  auto d = open_device();
+  auto d = test::open_gpu_session();
   if (!d) return;
   std::mt19937_64 rng(std::random_device{}());
   const auto fmt = compiler::Target::parse(d->ctx->target()).fp8_format();
@@ -130,7 +117,7 @@ TEST_CASE("gpu: the GPU float64 reference agrees with the host reference", "[gpu
 }
 
 TEST_CASE("gpu: device preshuffle equals the host layout, byte for byte", "[gpu]") {
-  auto d = open_device();
+  auto d = test::open_gpu_session();
   if (!d) return;
   Context& ctx = *d->ctx;
   const auto target = compiler::Target::parse(ctx.target());
@@ -151,7 +138,7 @@ TEST_CASE("gpu: device preshuffle equals the host layout, byte for byte", "[gpu]
 }
 
 TEST_CASE("gpu: GEMM on the shapes of shapes.csv at every M", "[gpu][slow]") {
-  auto d = open_device();
+  auto d = test::open_gpu_session();
   if (!d) return;
   std::mt19937_64 rng(std::random_device{}());
   for (const auto& s : tools::model_shapes("all")) check_shape(*d, *d->ctx, s.name, s.n, s.k, kMs, OutDType::bf16, true, rng);
@@ -161,7 +148,7 @@ TEST_CASE("gpu: GEMM on the shapes of shapes.csv at every M", "[gpu][slow]") {
 }
 
 TEST_CASE("gpu: GEMM on small odd shapes with every epilogue", "[gpu]") {
-  auto d = open_device();
+  auto d = test::open_gpu_session();
   if (!d) return;
   std::mt19937_64 rng(std::random_device{}());
   // N not a multiple of any bn, K not a multiple of any bk: the tails of both.
@@ -202,7 +189,7 @@ void check_forced_configs(Device& d, const std::string& name, std::int64_t n, st
 }
 
 TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned table", "[gpu]") {
-  auto d = open_device();
+  auto d = test::open_gpu_session();
   if (!d) return;
   if (compiler::Target::parse(d->ctx->target()).vendor != compiler::Vendor::nvidia) {
     std::printf("SKIPPED: mma_sm89 configs need an NVIDIA GPU; this one is %s\n", d->ctx->target().c_str());
@@ -218,7 +205,7 @@ TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned 
 }
 
 TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tuned table", "[gpu]") {
-  auto d = open_device();
+  auto d = test::open_gpu_session();
   if (!d) return;
   if (d->ctx->target() != "sm_90a") {
     std::printf("SKIPPED: the wgmma_sm90 family needs an sm_90a GPU; this one is %s\n",

@@ -12,6 +12,7 @@
 #include "support/device_gemm.hpp"
 #include "support/fake_driver.hpp"
 #include "support/gpu.hpp"
+#include "support/gpu_session.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -35,21 +36,6 @@ class Owned {
   std::function<void(void*)> release_;
 };
 
-struct Gpu {
-  std::unique_ptr<runtime::Driver> aux;  // runs the reference kernels
-  std::unique_ptr<test::GpuReference> ref;
-  std::unique_ptr<Context> ctx;
-};
-
-std::unique_ptr<Gpu> open_gpu() {
-  auto aux = test::gpu_or_skip();
-  if (!aux) return nullptr;
-  auto g = std::make_unique<Gpu>();
-  g->ref = std::make_unique<test::GpuReference>(*aux);
-  g->aux = std::move(aux);
-  g->ctx = std::make_unique<Context>(Options::from_env());
-  return g;
-}
 
 // One GEMM call of the graph: a weight, an M, its own output, through the plan or Context::gemm.
 struct Call {
@@ -160,7 +146,7 @@ TEST_CASE("kernel cache: a load refused during a stream capture keeps the cached
 }
 
 TEST_CASE("gpu: GEMMs captured into a CUDA graph compute fresh inputs on every launch", "[gpu][graph]") {
-  auto gpu = open_gpu();
+  auto gpu = test::open_gpu_session();
   if (!gpu) return;
   Context& ctx = *gpu->ctx;
   runtime::Driver& driver = *ctx.state()->driver;
@@ -215,7 +201,7 @@ TEST_CASE("gpu: GEMMs captured into a CUDA graph compute fresh inputs on every l
 }
 
 TEST_CASE("gpu: a GEMM whose kernel is not loaded fails a capture loudly, then runs", "[gpu][graph]") {
-  auto gpu = open_gpu();
+  auto gpu = test::open_gpu_session();
   if (!gpu) return;
   Context& ctx = *gpu->ctx;
   runtime::Driver& driver = *ctx.state()->driver;

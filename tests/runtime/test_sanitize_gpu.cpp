@@ -14,26 +14,12 @@
 #include "runtime/context_state.hpp"
 #include "support/device_gemm.hpp"
 #include "support/gpu.hpp"
+#include "support/gpu_session.hpp"
 
 namespace {
 
 using namespace fp8jit;
 
-struct Gpu {
-  std::unique_ptr<runtime::Driver> aux;  // runs the reference kernels
-  std::unique_ptr<test::GpuReference> ref;
-  std::unique_ptr<Context> ctx;
-};
-
-std::unique_ptr<Gpu> open_gpu() {
-  auto aux = test::gpu_or_skip();
-  if (!aux) return nullptr;
-  auto g = std::make_unique<Gpu>();
-  g->ref = std::make_unique<test::GpuReference>(*aux);
-  g->aux = std::move(aux);
-  g->ctx = std::make_unique<Context>(Options::from_env());
-  return g;
-}
 
 // N % 16 == 0 but not a multiple of any bn above 16; K / 32 = 33 k-blocks, not a multiple of any
 // bk step or split.
@@ -43,7 +29,7 @@ const std::vector<std::int64_t> kMs = {1, 37, 129};
 }  // namespace
 
 TEST_CASE("gpu sanitize: every kind of GEMM config, forced, at a tiny shape", "[gpu][sanitize]") {
-  auto gpu = open_gpu();
+  auto gpu = test::open_gpu_session();
   if (!gpu) return;
   Context& ctx = *gpu->ctx;
   const auto target = compiler::Target::parse(ctx.target());
@@ -93,7 +79,7 @@ TEST_CASE("gpu sanitize: every kind of GEMM config, forced, at a tiny shape", "[
 }
 
 TEST_CASE("gpu sanitize: the kernels plans choose, and the weight packing, at tiny shapes", "[gpu][sanitize]") {
-  auto gpu = open_gpu();
+  auto gpu = test::open_gpu_session();
   if (!gpu) return;
   Context& ctx = *gpu->ctx;
   std::mt19937_64 rng(std::random_device{}());
