@@ -1,5 +1,7 @@
 #include "compiler/kernel_spec.hpp"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <string>
 
@@ -151,12 +153,26 @@ void KernelSpec::validate_wgmma_sm90() const {
   if (shared > 227 * 1024)
     reject(*this, "stages = " + std::to_string(c.stages) + " needs " + std::to_string(shared) +
                       " bytes of shared memory; at most 232448 (227 KiB)");
-  if (c.split_k != 1)
-    reject(*this, "split_k = " + std::to_string(c.split_k) + " must be 1 for wgmma_sm90");
+  if (c.split_k != 1 && c.split_k != 2 && c.split_k != 4 && c.split_k != 8)
+    reject(*this, "split_k = " + std::to_string(c.split_k) +
+                      " must be 1, 2, 4 or 8 for wgmma_sm90 (CTAs of a cluster)");
+  // Ranks 1.. of a cluster leave their partial sums (bm x bn floats) in the stages' memory.
+  const long partial = 4L * c.bm * c.bn;
+  if (c.split_k > 1 && partial > long(c.stages) * (c.bm + c.bn) * c.bk)
+    reject(*this, "split_k = " + std::to_string(c.split_k) + " needs " + std::to_string(partial) +
+                      " bytes for partial sums, more than the " + std::to_string(c.stages) +
+                      " stages hold; use more stages");
 }
 
 long wgmma_shared_bytes(const GemmConfig& c) {
   return long(c.stages) * (c.bm + c.bn) * c.bk + 16L * c.stages;
+}
+
+bool wgmma_moves_registers(const GemmConfig& c) { return c.warps == 8 && (c.bn / 128) * c.bm >= 128; }
+
+long wgmma_launch_shared_bytes(const GemmConfig& c) {
+  const long used = wgmma_shared_bytes(c);
+  return wgmma_moves_registers(c) ? std::max(used, kWgmmaOneBlockShared) : used;
 }
 
 WeightLayout native_layout(const Target& target) {

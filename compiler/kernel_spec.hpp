@@ -69,6 +69,15 @@ KernelSpec gemm_spec(const Target& target, std::int64_t n, std::int64_t k, const
 KernelSpec preshuffle_spec(const Target& target, WeightLayout layout);
 // Dynamic shared memory of a wgmma_sm90 block with config `c` (stages of A and W, barriers).
 long wgmma_shared_bytes(const GemmConfig& c);
+// Whether a wgmma_sm90 config moves the producer's registers to its consumers (setmaxnreg: two
+// consumer warpgroups holding 64 or more accumulators each; templates/gemm_sm90.cuh). Such a
+// block needs every register of its multiprocessor, so a second block there would stall in
+// setmaxnreg — across the CTAs of a cluster, possibly for ever. Its launch reserves more than
+// half the shared memory so that one block runs per multiprocessor.
+bool wgmma_moves_registers(const GemmConfig& c);
+constexpr long kWgmmaOneBlockShared = 114 * 1024 + 16;  // > 227 KiB / 2
+// The dynamic shared memory a wgmma_sm90 launch asks for (wgmma_shared_bytes or the above).
+long wgmma_launch_shared_bytes(const GemmConfig& c);
 // The weight layout the GEMM families of `target`'s vendor read.
 WeightLayout native_layout(const Target& target);
 

@@ -67,6 +67,9 @@ std::string gemm_instantiation(const KernelSpec& s, const std::string& name) {
   const bool tma = s.family == "wgmma_sm90";
   if (tma) t += wgmma_atom(c.bm);
   t += "FP8JIT_KERNEL FP8JIT_LAUNCH_BOUNDS(" + cls + "::kThreads)\n";
+  // wgmma_sm90 splits K over the CTAs of a cluster (templates/gemm_sm90.cuh); the cluster shape
+  // is part of the kernel, so a plain launch of split_k x tiles blocks forms the clusters.
+  if (tma && c.split_k > 1) t += "__cluster_dims__(" + std::to_string(c.split_k) + ", 1, 1)\n";
   t += "void " + name +
        "(const void* a, const float* sa, const void* w, const float* sw, const void* bias,\n"
        "    void* out, int m" +

@@ -55,12 +55,12 @@ void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void
   void* op = a.out;
   int m = static_cast<int>(a.m);
   if (k.spec.family == "wgmma_sm90") {
-    // One block per (n tile, token tile), rasterised by the kernel (templates/gemm_sm90.cuh); A
-    // is read through a TMA descriptor of this call's pointer and M.
+    // split_k blocks (one cluster) per (n tile, token tile), rasterised by the kernel
+    // (templates/gemm_sm90.cuh); A is read through a TMA descriptor of this call's pointer and M.
     const auto tiles_n = (k.spec.n + c.bn - 1) / c.bn;
     const auto tiles_m = (a.m + c.bm - 1) / c.bm;
-    dims.grid[0] = static_cast<unsigned>(tiles_n * tiles_m);
-    dims.shared_bytes = static_cast<unsigned>(compiler::wgmma_shared_bytes(c));
+    dims.grid[0] = static_cast<unsigned>(tiles_n * tiles_m * c.split_k);
+    dims.shared_bytes = static_cast<unsigned>(compiler::wgmma_launch_shared_bytes(c));
     alignas(64) std::uint8_t a_map[128];
     s.driver->encode_tma_2d(a_map, ap, static_cast<std::uint64_t>(k.spec.k),
                             static_cast<std::uint64_t>(a.m), static_cast<std::uint64_t>(k.spec.k),

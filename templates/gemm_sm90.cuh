@@ -15,18 +15,27 @@
 //      through a matrix descriptor. Rows past M and columns past K arrive as zeros.
 //   out: [M, N] row-major; the block's tile is staged in shared memory and written as 16-byte
 //      chunks of rows (masked on M and N).
-// Block: 1 producer warpgroup (one thread issues the copies; registers released with
-// setmaxnreg) + warps / 4 consumer warpgroups; consumer warpgroup c owns FW = bn / (64 warps/4)
-// slabs of 64 weight rows. Pipeline: `stages` shared-memory stages of bk = 128 (A box + W
-// blocks), a "full" mbarrier (TMA transaction bytes) and an "empty" mbarrier (one arrival per
-// consumer warp) per stage.
-// Grid: 1-D, one block per (n tile, token tile), rasterised in groups of kGroupM token tiles so
-// that the tiles running at once share their A rows and weight slabs in L2.
+// Block: 1 producer warpgroup (one thread issues the copies) + warps / 4 consumer warpgroups;
+// consumer warpgroup c owns FW = bn / (64 warps/4) slabs of 64 weight rows. With two consumer
+// warpgroups of 64+ accumulators each, setmaxnreg moves the producer's registers to them (and
+// the host launches one block per multiprocessor). Pipeline: `stages` shared-memory stages of
+// bk = 128 (A box + W blocks), a "full" mbarrier (TMA transaction bytes) and an "empty"
+// mbarrier (one arrival per consumer warp) per stage. Consumers keep two wgmma groups in
+// flight: a stage's fragments load while the previous stage's wgmmas run, on two register
+// buffers; a stage goes back to the producer once the group after it has been issued.
+// Split-K (split_k = S in {2, 4, 8}): the S CTAs of a thread-block cluster share one tile, each
+// taking a contiguous range of its k-tiles; ranks 1.. leave their partial sums in their shared
+// memory and rank 0 adds them (distributed shared memory) and runs the epilogue — all of the
+// multiprocessors stream weight when N / bn is small, with no workspace and no atomics.
+// Grid: 1-D, S blocks (one cluster) per (n tile, token tile), rasterised in groups of kGroupM
+// token tiles so that the tiles running at once share their A rows and weight slabs in L2.
 // Shared memory (dynamic): stages x (bm + bn) x 128 bytes + 16 x stages (barriers).
 // Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 32 == 0 (the layout);
-// warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, 64, 128} (so at most
-// 128 accumulator registers per thread; bm = 256 spills in the epilogue); bk = 128; stages in [2, 8] within the 227 KiB opt-in limit;
-// split_k = 1. N need not be a multiple of bn, K need not be a multiple of bk.
+// warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, 64, 128} (so at most 128
+// accumulator registers per thread; bm = 256 spills in the epilogue); bk = 128; stages in
+// [2, 8] within the 227 KiB opt-in limit; split_k in {1, 2, 4, 8} with the bm x bn partial sums
+// (4 bytes each) within the stages. N need not be a multiple of bn, K need not be a multiple of
+// bk, nor of bk x split_k (a rank may have no k-tile and then adds zeros).
 #pragma once
 
 #include "prelude_sm90.cuh"
@@ -37,23 +46,36 @@ template <class Spec>
 struct WgmmaSm90Gemm {
   static constexpr int CW = Spec::warps / 4;               // consumer warpgroups
   static constexpr int kThreads = 128 * (CW + 1);
+  static constexpr int kConsumers = 128 * CW;
   static constexpr int FW = Spec::bn / (64 * CW);          // 64-row slabs per consumer warpgroup
   static constexpr int BT = Spec::bm;                      // tokens per tile (wgmma N)
   static constexpr int KU = Spec::bk / 32;                 // k-blocks per stage
   static constexpr int ST = Spec::stages;
+  static constexpr int S = Spec::split_k;                  // CTAs per cluster, one k-range each
   static constexpr long kBlocksK = Spec::k / 32;
   static constexpr long kBlocksN = Spec::n / 16;
   static constexpr long kTilesK = (kBlocksK + KU - 1) / KU;
+  static constexpr long kTilesPerSplit = (kTilesK + S - 1) / S;
   static constexpr long kTilesN = (Spec::n + Spec::bn - 1) / Spec::bn;
   static constexpr int kGroupM = 8;                        // token tiles per raster group
   static constexpr u32 kABytes = BT * 128;                 // per stage (one TMA box)
   static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (bn / 16 bulk copies)
   static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + 16 * ST;
   static constexpr u32 kOutRow = Spec::bn * 2 + 16;        // epilogue staging row (bytes)
+  static constexpr int kAcc = FW * BT / 2;                 // accumulators per consumer thread
+  // Two consumer warpgroups of 64..128 accumulators and two stages of fragments each take the
+  // producer's registers (setmaxnreg); the host then launches one block per multiprocessor
+  // (compiler::wgmma_moves_registers states the same rule). Smaller tiles need no more than
+  // the 168 registers a 384-thread block has, one consumer warpgroup no more than the 255 of a
+  // 256-thread block, and both leave room for a second block on the multiprocessor.
+  static constexpr bool kMoveRegisters = CW == 2 && kAcc >= 64;
   static_assert(BT * kOutRow <= ST * (kABytes + kWBytes), "epilogue tile fits the stages");
+  static_assert(S == 1 || 4u * kAcc * kConsumers <= ST * (kABytes + kWBytes),
+                "split-K partial sums fit the stages");
   static_assert(Spec::bk == 128, "one 128-byte swizzle atom of k per stage");
   static_assert(FW >= 1 && FW * 64 * CW == Spec::bn, "bn = 64 x consumer warpgroups x FW");
   static_assert(BT % 8 == 0 && BT <= 256 && kABytes % 1024 == 0, "bm: wgmma N, 8-row groups");
+  static_assert(S == 1 || S == 2 || S == 4 || S == 8, "split_k: a portable cluster size");
 
   // The block's tile: n_tile over N (bn rows), m_tile over the tokens (BT).
   static FP8JIT_DEVICE void tile_of(u32 id, int m, long& n_tile, long& m_tile) {
@@ -66,6 +88,46 @@ struct WgmmaSm90Gemm {
     n_tile = r / gm;
   }
 
+  // One pipeline stage of a consumer warpgroup: wait for its copies, read this warp's weight
+  // fragments into `frag`, issue the stage's wgmmas as one group and wait for the group before
+  // it, whose stage (`prev`, if any) and fragment registers are then free.
+  static FP8JIT_DEVICE void consume(float (&acc)[FW][BT / 2], u32x4 (&frag)[FW][KU], u32 a_smem,
+                                    u32 w_smem, u32 full_bar, u32 empty_bar, long i, long kt,
+                                    u32 cw, u32 wq, u32 lane) {
+    const int s = int(i % ST);
+    mbar_wait(full_bar + 8 * s, u32((i / ST) & 1));
+    const long ku = kBlocksK - kt * KU < KU ? kBlocksK - kt * KU : KU;
+#pragma unroll
+    for (int f = 0; f < FW; ++f)
+#pragma unroll
+      for (int u = 0; u < KU; ++u) {
+        // Past K (the last stage of a K that is not a multiple of bk) the weight fragment is
+        // zero and TMA has zero-filled A, so the wgmma adds nothing; stale shared memory is
+        // never read (it could hold NaN encodings).
+        const u32 j = (cw * FW + f) * 4 + wq;  // n-block within the tile
+        frag[f][u] = u < ku ? load16_shared(w_smem + s * kWBytes + (j * KU + u) * 512 + lane * 16)
+                            : u32x4{0, 0, 0, 0};
+      }
+    wgmma_fence();
+#pragma unroll
+    for (int u = 0; u < KU; ++u) {
+      const u64 desc = desc_k_sw128(a_smem + s * kABytes + u * 32);
+#pragma unroll
+      for (int f = 0; f < FW; ++f) WgmmaRs<BT>::mma(acc[f], frag[f][u], desc);
+    }
+    wgmma_commit();
+    wgmma_wait<1>();
+    if (i > 0) release(empty_bar, int((i - 1) % ST), lane);
+  }
+
+  // Hands stage s back to the producer: this warp's reads of it are done (its wgmmas have
+  // completed); the proxy fence orders them before the bulk copies that will overwrite it.
+  static FP8JIT_DEVICE void release(u32 empty_bar, int s, u32 lane) {
+    fence_proxy_async_shared();
+    __syncwarp();
+    if (lane == 0) mbar_arrive(empty_bar + 8 * s);
+  }
+
   static FP8JIT_DEVICE void run(const void* a_, const float* sa, const void* w_, const float* sw,
                                 const void* bias_, void* out_, int m, const TmaMap* a_map) {
     extern __shared__ __align__(1024) u8 smem[];
@@ -75,10 +137,17 @@ struct WgmmaSm90Gemm {
     const u32 full_bar = w_smem + ST * kWBytes;  // ST barriers of 8 bytes, then ST "empty"
     const u32 empty_bar = full_bar + 8 * ST;
 
+    // With split_k = S > 1 the S CTAs of a cluster share one tile and each takes a contiguous
+    // range of its k-tiles; rank 0 adds the others' partial sums (read from their shared memory)
+    // and runs the epilogue.
+    const u32 rank = S > 1 ? cluster_rank() : 0;
     long n_tile, m_tile;
-    tile_of(block_x(), m, n_tile, m_tile);
+    tile_of(block_x() / S, m, n_tile, m_tile);
     const long nb0 = n_tile * (Spec::bn / 16);  // first n-block of the tile
     const long n_blocks = kBlocksN - nb0 < Spec::bn / 16 ? kBlocksN - nb0 : Spec::bn / 16;
+    const long kt0 = rank * kTilesPerSplit;
+    const long kt_end = kt0 + kTilesPerSplit < kTilesK ? kt0 + kTilesPerSplit : kTilesK;
+    const long tiles = kt_end > kt0 ? kt_end - kt0 : 0;  // this CTA's pipeline steps
 
     const u32 tid = thread_x();
     if (tid == 0) {
@@ -91,12 +160,12 @@ struct WgmmaSm90Gemm {
     barrier();
 
     if (tid < 128) {  // producer warpgroup
-      setmaxnreg_dec<40>();
+      if (kMoveRegisters) setmaxnreg_dec<40>();
       if (tid != 0) return;
-      for (long kt = 0; kt < kTilesK; ++kt) {
-        const int s = int(kt % ST);
-        if (kt >= ST) mbar_wait(empty_bar + 8 * s, u32((kt / ST - 1) & 1));
-        const long kb = kt * KU;
+      for (long i = 0; i < tiles; ++i) {
+        const int s = int(i % ST);
+        if (i >= ST) mbar_wait(empty_bar + 8 * s, u32((i / ST - 1) & 1));
+        const long kb = (kt0 + i) * KU;
         const u32 ku = u32(kBlocksK - kb < KU ? kBlocksK - kb : KU);
         const u32 bar = full_bar + 8 * s;
         mbar_arrive_expect_tx(bar, kABytes + u32(n_blocks) * ku * 512);
@@ -108,46 +177,65 @@ struct WgmmaSm90Gemm {
       return;
     }
 
-    // Consumer warpgroups.
-    setmaxnreg_inc<232>();
+    // Consumer warpgroups: two buffers of fragments, so that the loads of a stage overlap the
+    // wgmmas of the one before.
+    if (kMoveRegisters) setmaxnreg_inc<232>();
     const u32 cw = tid / 128 - 1, wq = (tid / 32) % 4, lane = tid % 32;
     float acc[FW][BT / 2];
 #pragma unroll
     for (int f = 0; f < FW; ++f)
 #pragma unroll
       for (int i = 0; i < BT / 2; ++i) acc[f][i] = 0.f;
+    u32x4 frag0[FW][KU], frag1[FW][KU];
+    long i = 0;
+    for (; i + 1 < tiles; i += 2) {
+      consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, i, kt0 + i, cw, wq, lane);
+      consume(acc, frag1, a_smem, w_smem, full_bar, empty_bar, i + 1, kt0 + i + 1, cw, wq, lane);
+    }
+    if (i < tiles) consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, i, kt0 + i, cw, wq, lane);
+    wgmma_wait<0>();
+#pragma unroll
+    for (int f = 0; f < FW; ++f)
+#pragma unroll
+      for (int j = 0; j < BT / 2; ++j) pin(acc[f][j]);
+    // The last stage needs no release: nothing is copied after it.
 
-    for (long kt = 0; kt < kTilesK; ++kt) {
-      const int s = int(kt % ST);
-      mbar_wait(full_bar + 8 * s, u32((kt / ST) & 1));
-      const long ku = kBlocksK - kt * KU < KU ? kBlocksK - kt * KU : KU;
-      u32x4 frag[FW][KU];
+    // Every consumer of this CTA has left the main loop: all copies have landed and all wgmmas
+    // have completed, so the stages' shared memory is free.
+    const u32 ct = tid - 128;  // consumer thread
+    named_barrier(1, kConsumers);
+    if (S > 1) {
+      // Partial sums as float4 [q][consumer thread] (conflict-free), q = (f, j / 4).
+      if (rank != 0) {
 #pragma unroll
-      for (int f = 0; f < FW; ++f)
+        for (int f = 0; f < FW; ++f)
 #pragma unroll
-        for (int u = 0; u < KU; ++u) {
-          // Past K (the last stage of a K that is not a multiple of bk) the weight fragment is
-          // zero and TMA has zero-filled A, so the wgmma adds nothing; stale shared memory is
-          // never read (it could hold NaN encodings).
-          const u32 j = (cw * FW + f) * 4 + wq;  // n-block within the tile
-          frag[f][u] = u < ku ? load16_shared(w_smem + s * kWBytes + (j * KU + u) * 512 + lane * 16)
-                              : u32x4{0, 0, 0, 0};
-        }
-      wgmma_fence();
-#pragma unroll
-      for (int u = 0; u < KU; ++u) {
-        const u64 desc = desc_k_sw128(a_smem + s * kABytes + u * 32);
-#pragma unroll
-        for (int f = 0; f < FW; ++f) WgmmaRs<BT>::mma(acc[f], frag[f][u], desc);
+          for (int j = 0; j < BT / 2; j += 4) {
+            const u32 q = f * (BT / 8) + j / 4;
+            store16_shared(a_smem + (q * kConsumers + ct) * 16, acc[f][j], acc[f][j + 1],
+                           acc[f][j + 2], acc[f][j + 3]);
+          }
       }
-      wgmma_commit();
-      wgmma_wait<0>();
+      cluster_arrive();
+      cluster_wait();  // the partial sums of every rank are visible
+      if (rank != 0) {
+        cluster_arrive();  // ... and stay readable until rank 0 has read them
+        cluster_wait();
+        return;
+      }
 #pragma unroll
       for (int f = 0; f < FW; ++f)
 #pragma unroll
-        for (int i = 0; i < BT / 2; ++i) pin(acc[f][i]);
-      __syncwarp();
-      if (lane == 0) mbar_arrive(empty_bar + 8 * s);
+        for (int j = 0; j < BT / 2; j += 4) {
+          const u32 q = f * (BT / 8) + j / 4;
+#pragma unroll
+          for (u32 r = 1; r < u32(S); ++r) {
+            float v[4];
+            load16_cluster(a_smem + (q * kConsumers + ct) * 16, r, v);
+            acc[f][j] += v[0], acc[f][j + 1] += v[1], acc[f][j + 2] += v[2], acc[f][j + 3] += v[3];
+          }
+        }
+      cluster_arrive();  // done reading the other ranks' shared memory
     }
 
     // Epilogue. Scales, bias and conversion in registers; the tile then goes through shared
@@ -158,7 +246,6 @@ struct WgmmaSm90Gemm {
     const u16* bias = static_cast<const u16*>(bias_);
     const u32 g = lane / 4, t = lane % 4;
     const long m0 = m_tile * BT;
-    named_barrier(1, CW * 128);
 #pragma unroll
     for (int f = 0; f < FW; ++f) {
 #pragma unroll
@@ -179,15 +266,16 @@ struct WgmmaSm90Gemm {
           }
       }
     }
-    named_barrier(1, CW * 128);
+    named_barrier(1, kConsumers);
     u8* out = static_cast<u8*>(out_);
     constexpr int kChunks = Spec::bn / 8;  // 16-byte chunks per token row
-    for (u32 i = tid - 128; i < u32(BT * kChunks); i += CW * 128) {
-      const u32 tok = i / kChunks, c = i % kChunks;
+    for (u32 q = ct; q < u32(BT * kChunks); q += kConsumers) {
+      const u32 tok = q / kChunks, c = q % kChunks;
       const long row = m0 + tok, n = n_tile * Spec::bn + c * 8;
       if (row < m && n < Spec::n)
         store16(out + (row * Spec::n + n) * 2, *reinterpret_cast<const u32x4*>(smem + tok * kOutRow + c * 16));
     }
+    if (S > 1) cluster_wait();  // pairs rank 0's last arrive
   }
 };
 

@@ -81,6 +81,37 @@ FP8JIT_DEVICE void tma_load_2d(u32 dst, const TmaMap* map, int c0, int c1, u32 b
       : "memory");
 }
 
+// Orders this thread's generic-proxy accesses of shared memory before later async-proxy ones
+// (a bulk copy or TMA that overwrites a stage the thread has read).
+FP8JIT_DEVICE void fence_proxy_async_shared() {
+  asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
+}
+
+// ---- thread-block clusters (split-K over the CTAs of a cluster) ----
+FP8JIT_DEVICE u32 cluster_rank() {
+  u32 r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
+  return r;
+}
+// Cluster-wide barrier in two halves; the release/acquire pair makes shared-memory writes made
+// before arrive visible to every CTA of the cluster after wait. Exited threads count as arrived.
+FP8JIT_DEVICE void cluster_arrive() { asm volatile("barrier.cluster.arrive.release;" ::: "memory"); }
+FP8JIT_DEVICE void cluster_wait() { asm volatile("barrier.cluster.wait.acquire;" ::: "memory"); }
+FP8JIT_DEVICE void store16_shared(u32 addr, float a, float b, float c, float d) {
+  asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};" ::"r"(addr), "f"(a), "f"(b), "f"(c),
+               "f"(d)
+               : "memory");
+}
+// Four floats at window address `addr` of CTA `rank`'s shared memory in this cluster.
+FP8JIT_DEVICE void load16_cluster(u32 addr, u32 rank, float (&v)[4]) {
+  asm volatile(
+      "{ .reg .u32 ra; mapa.shared::cluster.u32 ra, %4, %5; "
+      "ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [ra]; }"
+      : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
+      : "r"(addr), "r"(rank)
+      : "memory");
+}
+
 // Barrier `id` (1..15; 0 is barrier()) among the first `threads` threads that reach it.
 FP8JIT_DEVICE void named_barrier(u32 id, u32 threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");

@@ -42,6 +42,13 @@ TEST_CASE("gpu sanitize: every kind of GEMM config, forced, at a tiny shape", "[
     configs = {"bm8_bn16_bk128_w1_s2_k8", "bm8_bn32_bk64_w2_s1_k4", "bm16_bn32_bk64_w2_s2_k4",
                "bm64_bn64_bk128_w2_s2_k2", "bm32_bn64_bk32_w4_s1_k2", "bm64_bn128_bk64_w4_s2_k1",
                "bm8_bn64_bk64_w4_s1_k1"};
+  // wgmma_sm90: one and two consumer warpgroups (with and without setmaxnreg), 2 and 3 stages
+  // (the producer waits on every stage), split-K over clusters of 2 and 4 (K = 1056 is 9
+  // k-tiles: with 4 ranks the last has none).
+  if (target.arch == "sm_90a")
+    for (const char* c : {"wg_bm16_bn64_bk128_w4_s2_k1", "wg_bm128_bn256_bk128_w8_s3_k1",
+                          "wg_bm16_bn64_bk128_w4_s3_k2", "wg_bm32_bn128_bk128_w8_s2_k4"})
+      configs.push_back(c);
   std::set<std::string> seen(configs.begin(), configs.end());
   for (const auto& row : ctx.state()->tuned.entries())
     if (row.target.arch == target.arch && seen.insert(row.config.str()).second)
