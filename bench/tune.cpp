@@ -30,10 +30,21 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
       TunedPoint pt{s.name, m, s.n, s.k};
       const auto ranked = runtime::rank_configs(target, sms, m, s.n, s.k);
       const auto heuristic = runtime::heuristic_config(target, sms, m, s.n, s.k);
+      // The heuristic's choice, then the cost model's best of each family in turn: its
+      // estimates tie across families where both are memory-bound, and only a measurement
+      // tells them apart.
       std::vector<compiler::GemmConfig> configs = {heuristic};
-      for (const auto& e : ranked) {
-        if (static_cast<int>(configs.size()) >= args.candidates) break;
-        if (!(e.config == heuristic)) configs.push_back(e.config);
+      const auto current = ctx.state()->tuned.select(target, sms, m, s.n, s.k, OutDType::bf16, args.bias);
+      const bool incumbent = current.source == runtime::ConfigChoice::Source::exact_row;
+      if (incumbent && !(current.config == heuristic)) configs.push_back(current.config);
+      std::vector<compiler::GemmConfig> family[2];
+      for (const auto& e : ranked)
+        if (!(e.config == heuristic) && !(incumbent && e.config == current.config))
+          family[e.config.wgmma ? 1 : 0].push_back(e.config);
+      for (std::size_t i = 0; static_cast<int>(configs.size()) < args.candidates; ++i) {
+        if (i >= family[0].size() && i >= family[1].size()) break;
+        for (const auto& f : family)
+          if (i < f.size() && static_cast<int>(configs.size()) < args.candidates) configs.push_back(f[i]);
       }
       const auto rows = tools::sample_rows(m, 2, rng);
       const auto ref = tools::reference_rows(ops.problem, rows);
@@ -55,6 +66,7 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
         const double us = median_us(ctx, ops.copies, args.reps, run);
         ++pt.timed;
         if (cfg == heuristic) pt.heuristic_us = us, pt.heuristic_config = cfg.str();
+        if (incumbent && cfg == current.config) pt.incumbent_us = us, pt.incumbent_config = cfg.str();
         if (pt.best_config.empty() || us < pt.best_us)
           pt.best_us = us, pt.best_config = cfg.str(), pt.best_err = err;
       }

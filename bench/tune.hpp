@@ -26,6 +26,10 @@ struct TunedPoint {
   std::int64_t m = 0, n = 0, k = 0;
   std::string best_config, heuristic_config;
   double best_us = 0, heuristic_us = 0, best_err = 0;
+  // The exact row the loaded tuned tables already have for the point (timed as a candidate, so
+  // a re-tune never writes a slower row); empty where there is none.
+  std::string incumbent_config;
+  double incumbent_us = 0;
   int timed = 0, rejected = 0;  // candidates timed; candidates that failed the check
   int spilled = 0;              // candidates not timed because their kernel spills
   std::string csv_row;          // the tuned-table row of the winner

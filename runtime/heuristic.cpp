@@ -139,16 +139,21 @@ int wgmma_registers(const compiler::GemmConfig& c) {
   return fw * c.bm / 2 + 16 * fw + 30;
 }
 
-// One block per multiprocessor (its shared-memory pipeline takes most of the 227 KiB): TMA keeps
-// stages x (bm + bn) x 128 bytes in flight; the matrix units run at full rate with two consumer
-// warpgroups and lose about a third with one (each waits for its wgmmas before the next stage).
+// TMA keeps stages x (bm + bn) x 128 bytes in flight per block; as many blocks share a
+// multiprocessor as its shared memory and threads allow (one where the config moves registers).
+// split_k CTAs of a cluster take one tile's k-range each: more blocks stream a narrow N. The
+// matrix units run at full rate with two consumer warpgroups and lose about a third with one.
 GemmEstimate estimate_wgmma(const Machine& mc, GemmEstimate e, std::int64_t n, std::int64_t k) {
   const auto& c = e.config;
   e.registers = wgmma_registers(c);
-  e.blocks_per_sm = 1;
+  const long shared = compiler::wgmma_launch_shared_bytes(c);
+  const int threads = 128 + 32 * c.warps;
+  e.blocks_per_sm = static_cast<int>(std::max<long>(1, std::min<long>(227L * 1024 / shared, 2048 / threads)));
   const std::int64_t tiles_m = ceil_div(e.m, c.bm), tiles_n = ceil_div(n, c.bn);
-  const std::int64_t slots = e.multiprocessors;
-  set_grid(e, n, tiles_m, tiles_n, slots);
+  const std::int64_t slots = static_cast<std::int64_t>(e.multiprocessors) * e.blocks_per_sm;
+  set_grid(e, n, tiles_m, tiles_n * c.split_k, slots);
+  e.tile_efficiency = static_cast<double>(e.m) * static_cast<double>(n) /
+                      (static_cast<double>(tiles_m * c.bm) * static_cast<double>(tiles_n * c.bn));
   const double padded_m = static_cast<double>(tiles_m * c.bm);
   const double padded_n = static_cast<double>(tiles_n * c.bn);
   const double resident = static_cast<double>(std::min(e.blocks, slots));
@@ -156,11 +161,16 @@ GemmEstimate estimate_wgmma(const Machine& mc, GemmEstimate e, std::int64_t n, s
   e.memory_parallelism = std::min(1.0, in_flight / (mc.dram_bytes_per_s * mc.latency_s));
   const double t_mem = memory_seconds(mc, e, n, k, tiles_m, tiles_n);
   const double rate = c.warps == 8 ? 1.0 : 0.65;
+  const double busy_sms = std::min<double>(resident, e.multiprocessors);
   const double t_mma = 2.0 * padded_m * padded_n * static_cast<double>(k) /
-                       (mc.wgmma_flops * rate * resident / e.multiprocessors);
+                       (mc.wgmma_flops * rate * busy_sms / e.multiprocessors);
   double t = std::max(t_mem, t_mma);
   e.bound = t == t_mem ? "memory" : "compute";
   if (e.waves > 1) t /= e.wave_efficiency;
+  // Each wave of blocks fills its pipeline (a load latency before the first wgmma) and drains
+  // it through the epilogue: the cost that makes many small waves (a split that multiplies an
+  // already full grid) slower than one.
+  t += static_cast<double>(e.waves) * 2.0 * mc.latency_s;
   e.estimated_us = t * 1e6;
   return e;
 }
@@ -255,22 +265,30 @@ std::vector<compiler::GemmConfig> candidates(const Machine& mc, std::int64_t buc
   }
   if (mc.wgmma) {
     // wgmma_sm90: token tiles 16..128 (no taller than the bucket needs), one or two consumer
-    // warpgroups of one or two 64-row slabs, as many stages as fit in 227 KiB (at most 8).
+    // warpgroups of one or two 64-row slabs, as many stages as fit in 227 KiB (at most 8) or,
+    // for tiles of up to 64 tokens, half as many (more blocks per multiprocessor); those tiles
+    // also split K over a cluster of 2, 4 or 8 CTAs, each keeping at least four k-tiles.
     for (int bm = 16; bm <= 128; bm *= 2) {
       if (bm > 16 && bm / 2 >= bucket_m) break;
       for (const int warps : {8, 4})
-        for (const int fw : {1, 2}) {
-          compiler::GemmConfig c;
-          c.wgmma = true;
-          c.bm = bm;
-          c.bn = 16 * warps * fw;
-          c.bk = 128;
-          c.warps = warps;
-          c.split_k = 1;
-          c.stages = static_cast<int>(std::min<long>(8, 227L * 1024 / ((bm + c.bn) * 128L + 16)));
-          if (bm * fw > 256) continue;
-          out.push_back(c);
-        }
+        for (const int fw : {1, 2})
+          for (const int split : {1, 2, 4, 8})
+            for (const bool fewer_stages : {false, true}) {
+              compiler::GemmConfig c;
+              c.wgmma = true;
+              c.bm = bm;
+              c.bn = 16 * warps * fw;
+              c.bk = 128;
+              c.warps = warps;
+              c.split_k = split;
+              const long most = std::min<long>(8, 227L * 1024 / ((bm + c.bn) * 128L + 16));
+              c.stages = static_cast<int>(fewer_stages ? most / 2 : most);
+              if (bm * fw > 256 || c.stages < 2 || (fewer_stages && bm > 64)) continue;
+              if (split > 1 && (bm > 64 || ceil_div(k, 128) < 4L * split ||
+                                4L * bm * c.bn > long(c.stages) * (bm + c.bn) * 128))
+                continue;
+              out.push_back(c);
+            }
     }
   }
   return out;  // never empty: bm = frag_m, 1 warp, FN = KU = 1 fits every machine above

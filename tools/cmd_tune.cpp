@@ -28,10 +28,13 @@ int cmd_tune(const Options& options, const TuneArgs& args) {
               "gain");
   const auto points = bench::tune(ctx, t, [&](const bench::TunedPoint& p) {
     out << p.csv_row << "\n" << std::flush;
-    std::printf("%-20s %6lld %-28s %9.2f %-28s %9.2f %7.3f  (%d timed, %d rejected, %d spilled)\n",
+    char was[96] = "";
+    if (!p.incumbent_config.empty())
+      std::snprintf(was, sizeof was, ", table had %s %.2f us", p.incumbent_config.c_str(), p.incumbent_us);
+    std::printf("%-20s %6lld %-28s %9.2f %-28s %9.2f %7.3f  (%d timed, %d rejected, %d spilled%s)\n",
                 p.shape.c_str(), (long long)p.m, p.best_config.c_str(), p.best_us,
                 p.heuristic_config.c_str(), p.heuristic_us, p.heuristic_us / p.best_us, p.timed,
-                p.rejected, p.spilled);
+                p.rejected, p.spilled, was);
     std::fflush(stdout);
   });
   std::printf("%zu points tuned into %s\n", points.size(), args.out.c_str());

@@ -179,7 +179,7 @@ TEST_CASE("tuned table: every malformed row names file, line and column", "[tune
                     "failed to read tuned table t.csv:1:1: no header line (a table starts with its "
                     "column names) (got '')");
   CHECK_THROWS_WITH(TunedTable::parse(std::string(kHeader) + "sm_90a,132,64,4096,1024,e4m3fn,bf16,0,bm\x01\xff,1,1,1", "t.csv"),
-                    Contains("(got 'bm??')"));
+                    Contains("(got 'bm?" "?')"));
   CHECK_THROWS_WITH(TunedTable::load({"/nonexistent/fp8jit/t.csv"}),
                     "failed to read tuned table /nonexistent/fp8jit/t.csv: No such file or directory");
   test::TempDir dir;
