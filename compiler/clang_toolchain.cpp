@@ -16,8 +16,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <optional>
 #include <sstream>
 
@@ -134,30 +132,9 @@ class ClangToolchain final : public Toolchain {
     const auto t0 = std::chrono::steady_clock::now();
     const ClangInstall& clang = newest();
     TempDir dir("fp8jit-clang");
-    const fs::path src = dir.path() / "kernel.hip";
     const fs::path out = dir.path() / "kernel.co";
-    {
-      std::ofstream f(src, std::ios::binary);
-      f << req.source;
-      if (!f.flush()) throw Error("failed to write " + src.string() + " for " + req.kernel_name);
-    }
-    const auto opts = options(req.target);
-    std::vector<std::string> argv{clang.path};
-    argv.insert(argv.end(), opts.begin(), opts.end());
-    argv.insert(argv.end(), {src.string(), "-o", out.string()});
-    const ProcessResult r = run_process(argv);
-    if (r.status != 0) {
-      std::string joined;
-      for (const auto& o : opts) joined += o + " ";
-      throw CompileError(
-          "failed to compile " + req.kernel_name + " for " + req.target.str() + " with clang " +
-              clang.version + " (" + clang.path + "): exit status " + std::to_string(r.status),
-          r.output, joined, req.spec, dump_source(req.dump_dir, req.kernel_name, req.source));
-    }
-    Binary bin;
-    bin.log = r.output;
-    std::ifstream f(out, std::ios::binary);
-    bin.bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    Binary bin = run_compiler(req, clang.path, options(req.target), dir.path() / "kernel.hip", out,
+                              "clang " + clang.version + " (" + clang.path + ")");
     if (bin.bytes.empty())
       throw Error("failed to compile " + req.kernel_name +
                   ": clang exited 0 but wrote no code object to " + out.string());

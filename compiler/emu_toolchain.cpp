@@ -13,8 +13,6 @@
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 #include "compiler/process.hpp"
@@ -84,31 +82,9 @@ class EmuToolchain final : public Toolchain {
                             "emu-gfx942, emu-gfx950 or emu-sm89)");
     const auto t0 = std::chrono::steady_clock::now();
     TempDir dir("fp8jit-emu");
-    const fs::path src = dir.path() / "kernel.cpp";
     const fs::path out = dir.path() / "kernel.so";
-    {
-      std::ofstream f(src, std::ios::binary);
-      f << req.source;
-      if (!f.flush()) throw Error("failed to write " + src.string() + " for " + req.kernel_name);
-    }
-    const auto opts = options(req.target);
-    std::vector<std::string> argv{compiler_.path};
-    argv.insert(argv.end(), opts.begin(), opts.end());
-    argv.insert(argv.end(), {src.string(), "-o", out.string()});
-    const ProcessResult r = run_process(argv);
-    if (r.status != 0) {
-      std::string joined;
-      for (const auto& o : opts) joined += o + " ";
-      throw CompileError("failed to compile " + req.kernel_name + " for " + req.target.str() +
-                             " with " + compiler_.path + ": exit status " +
-                             std::to_string(r.status),
-                         r.output, joined, req.spec,
-                         dump_source(req.dump_dir, req.kernel_name, req.source));
-    }
-    Binary bin;
-    bin.log = r.output;
-    std::ifstream f(out, std::ios::binary);
-    bin.bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    Binary bin = run_compiler(req, compiler_.path, options(req.target), dir.path() / "kernel.cpp",
+                              out, compiler_.path);
     if (bin.bytes.empty())
       throw Error("failed to compile " + req.kernel_name + ": " + compiler_.path +
                   " exited 0 but wrote no shared object to " + out.string());

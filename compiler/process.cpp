@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "fp8jit/error.hpp"
 
@@ -68,6 +70,35 @@ TempDir::TempDir(const std::string& prefix) {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+Binary run_compiler(const CompileRequest& request, const std::string& compiler,
+                    const std::vector<std::string>& options, const std::filesystem::path& source,
+                    const std::filesystem::path& output, const std::string& described_as) {
+  {
+    std::ofstream f(source, std::ios::binary);
+    f << request.source;
+    if (!f.flush())
+      throw Error("failed to write " + source.string() + " for " + request.kernel_name);
+  }
+  std::vector<std::string> argv{compiler};
+  argv.insert(argv.end(), options.begin(), options.end());
+  argv.insert(argv.end(), {source.string(), "-o", output.string()});
+  const ProcessResult r = run_process(argv);
+  if (r.status != 0) {
+    std::string joined;
+    for (const auto& o : options) joined += o + " ";
+    throw CompileError("failed to compile " + request.kernel_name + " for " +
+                           request.target.str() + " with " + described_as + ": exit status " +
+                           std::to_string(r.status),
+                       r.output, joined, request.spec,
+                       dump_source(request.dump_dir, request.kernel_name, request.source));
+  }
+  Binary bin;
+  bin.log = r.output;
+  std::ifstream f(output, std::ios::binary);
+  bin.bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  return bin;
 }
 
 }  // namespace fp8jit::compiler
