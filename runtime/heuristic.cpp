@@ -281,8 +281,10 @@ std::vector<compiler::GemmConfig> candidates(const Machine& mc, std::int64_t buc
               c.bk = 128;
               c.warps = warps;
               c.split_k = split;
-              const long most = std::min<long>(8, 227L * 1024 / ((bm + c.bn) * 128L + 16));
-              c.stages = static_cast<int>(fewer_stages ? most / 2 : most);
+              int most = 8;
+              for (c.stages = most; most > 2 && compiler::wgmma_shared_bytes(c) > 227L * 1024;)
+                c.stages = --most;
+              c.stages = fewer_stages ? most / 2 : most;
               if (bm * fw > 256 || c.stages < 2 || (fewer_stages && bm > 64)) continue;
               if (split > 1 && (bm > 64 || ceil_div(k, 128) < 4L * split ||
                                 4L * bm * c.bn > long(c.stages) * (bm + c.bn) * 128))

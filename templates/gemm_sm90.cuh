@@ -20,7 +20,7 @@
 // warpgroups of 64+ accumulators each, setmaxnreg moves the producer's registers to them (and
 // the host launches one block per multiprocessor). Pipeline: `stages` shared-memory stages of
 // bk = 128 (A box + W blocks), a "full" mbarrier (TMA transaction bytes) and an "empty"
-// mbarrier (one arrival per consumer warp) per stage. Consumers keep two wgmma groups in
+// mbarrier (one arrival per consumer thread) per stage. Consumers keep two wgmma groups in
 // flight: a stage's fragments load while the previous stage's wgmmas run, on two register
 // buffers; a stage goes back to the producer once the group after it has been issued.
 // Split-K (split_k = S in {2, 4, 8}): the S CTAs of a thread-block cluster share one tile, each
@@ -117,15 +117,15 @@ struct WgmmaSm90Gemm {
     }
     wgmma_commit();
     wgmma_wait<1>();
-    if (i > 0) release(empty_bar, int((i - 1) % ST), lane);
+    if (i > 0) release(empty_bar, int((i - 1) % ST));
   }
 
-  // Hands stage s back to the producer: this warp's reads of it are done (its wgmmas have
-  // completed); the proxy fence orders them before the bulk copies that will overwrite it.
-  static FP8JIT_DEVICE void release(u32 empty_bar, int s, u32 lane) {
+  // Hands stage s back to the producer: this thread's reads of it are done (its wgmmas have
+  // completed); the proxy fence orders them before the bulk copies that will overwrite it. Every
+  // consumer thread arrives: an arrive releases only the arriving thread's own accesses.
+  static FP8JIT_DEVICE void release(u32 empty_bar, int s) {
     fence_proxy_async_shared();
-    __syncwarp();
-    if (lane == 0) mbar_arrive(empty_bar + 8 * s);
+    mbar_arrive(empty_bar + 8 * s);
   }
 
   static FP8JIT_DEVICE void run(const void* a_, const float* sa, const void* w_, const float* sw,
@@ -153,7 +153,7 @@ struct WgmmaSm90Gemm {
     if (tid == 0) {
       for (int s = 0; s < ST; ++s) {
         mbar_init(full_bar + 8 * s, 1);
-        mbar_init(empty_bar + 8 * s, CW * 4);
+        mbar_init(empty_bar + 8 * s, kConsumers);
       }
       mbar_init_fence();
     }
