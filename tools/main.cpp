@@ -198,7 +198,8 @@ CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
       ->capture_default_str();
   t->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
   t->add_option("--m", a.ms, "Token counts to tune")->delimiter(',')->capture_default_str();
-  t->add_option("--candidates", a.candidates, "Configs timed per point (best-ranked first)")
+  t->add_option("--candidates", a.candidates, "Configs timed per point: the heuristic's, the tuned table's current row, then each "
+                "family's best-ranked in turn")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   t->add_option("--reps", a.reps, "Timed repetitions per candidate")->capture_default_str();
