@@ -130,13 +130,14 @@ double memory_seconds(const Machine& mc, const GemmEstimate& e, std::int64_t n, 
   return std::max(dram / mc.dram_bytes_per_s, l2 / mc.l2_bytes_per_s) / e.memory_parallelism;
 }
 
-// wgmma_sm90 (templates/gemm_sm90.cuh): accumulators FW x bm / 2, the weight fragments of one
-// stage (16 FW) and some 30 more; ptxas caps a thread at 168 registers with two consumer
-// warpgroups (384 threads). Measured with NVRTC 13.0 (tests/compiler/test_nvrtc.cpp): every
-// config KernelSpec::validate accepts (FW x bm <= 256, bm <= 128) compiles without spills.
+// wgmma_sm90 (templates/gemm_sm90.cuh): accumulators FW x bm / 2, the weight fragments of two
+// stages (32 FW) and some 30 more; ptxas caps a thread at 168 registers with two consumer
+// warpgroups (384 threads). Measured with NVRTC 13.0 (tests/compiler/test_nvrtc.cpp): the
+// configs KernelSpec::validate accepts (FW x bm <= 256, bm <= 128) compile without spills,
+// except a split-K cluster whose CTAs move registers (candidates() leaves those out).
 int wgmma_registers(const compiler::GemmConfig& c) {
   const int fw = std::max(1, c.bn / (16 * std::max(4, c.warps)));
-  return fw * c.bm / 2 + 16 * fw + 30;
+  return fw * c.bm / 2 + 32 * fw + 30;
 }
 
 // TMA keeps stages x (bm + bn) x 128 bytes in flight per block; as many blocks share a
@@ -286,8 +287,11 @@ std::vector<compiler::GemmConfig> candidates(const Machine& mc, std::int64_t buc
                 c.stages = --most;
               c.stages = fewer_stages ? most / 2 : most;
               if (bm * fw > 256 || c.stages < 2 || (fewer_stages && bm > 64)) continue;
+              // A split whose CTAs also move registers spills in the partial-sum exchange
+              // (80 bytes for wg_bm64_bn256_bk128_w8_s5_k4 with NVRTC 13.0).
               if (split > 1 && (bm > 64 || ceil_div(k, 128) < 4L * split ||
-                                4L * bm * c.bn > long(c.stages) * (bm + c.bn) * 128))
+                                4L * bm * c.bn > long(c.stages) * (bm + c.bn) * 128 ||
+                                compiler::wgmma_moves_registers(c)))
                 continue;
               out.push_back(c);
             }

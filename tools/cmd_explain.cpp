@@ -89,9 +89,13 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   std::printf("rule      %s\n", choice.rule.c_str());
   std::printf("kernel    %s\n", spec.kernel_name().c_str());
   const auto& c = choice.config;
-  std::printf("launch    grid (%lld, %lld, 1) x %d threads\n",
-              static_cast<long long>((args.n + c.bn - 1) / c.bn),
-              static_cast<long long>((args.m + c.bm - 1) / c.bm), spec.threads());
+  const long long tiles_n = (args.n + c.bn - 1) / c.bn, tiles_m = (args.m + c.bm - 1) / c.bm;
+  if (spec.family == "wgmma_sm90")  // 1-D: split_k CTAs (a cluster) per tile (runtime/context.cpp)
+    std::printf("launch    grid (%lld, 1, 1) x %d threads, clusters of %d, %ld bytes of shared memory\n",
+                tiles_n * tiles_m * c.split_k, spec.threads(), c.split_k,
+                compiler::wgmma_launch_shared_bytes(c));
+  else
+    std::printf("launch    grid (%lld, %lld, 1) x %d threads\n", tiles_n, tiles_m, spec.threads());
 
   const runtime::GemmEstimate here =
       runtime::estimate_gemm(dev.target, dev.cu, args.m, args.n, args.k, choice.config);
