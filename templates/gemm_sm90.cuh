@@ -88,9 +88,9 @@ struct WgmmaSm90Gemm {
     n_tile = r / gm;
   }
 
-  // One pipeline stage of a consumer warpgroup: wait for its copies, read this warp's weight
-  // fragments into `frag`, issue the stage's wgmmas as one group and wait for the group before
-  // it, whose stage (`prev`, if any) and fragment registers are then free.
+  // Pipeline step i (k-tile kt) of a consumer warpgroup: wait for its copies, read this warp's
+  // weight fragments into `frag`, issue the step's wgmmas as one group and wait for the group
+  // before it, whose stage then goes back to the producer and whose fragment buffer is free.
   static FP8JIT_DEVICE void consume(float (&acc)[FW][BT / 2], u32x4 (&frag)[FW][KU], u32 a_smem,
                                     u32 w_smem, u32 full_bar, u32 empty_bar, long i, long kt,
                                     u32 cw, u32 wq, u32 lane) {
