@@ -13,8 +13,8 @@
 //   A: [M, K] row-major, loaded by TMA (tensor map built by the host per call) as a bm x 128-byte
 //      box into shared memory with the 128-byte swizzle; wgmma reads it as its K-major B operand
 //      through a matrix descriptor. Rows past M and columns past K arrive as zeros.
-//   out: [M, N] row-major; the block's tile is staged in shared memory and written as 16-byte
-//      chunks of rows (masked on M and N).
+//   out: [M, N] row-major; each warp stages its 16 rows x bm tokens in shared memory and writes
+//      them as whole 32-byte sectors of token rows (masked on M; see store_tile).
 // Block: 1 producer warpgroup (one thread issues the copies) + warps / 4 consumer warpgroups;
 // consumer warpgroup c owns FW = bn / (64 warps/4) slabs of 64 weight rows. With two consumer
 // warpgroups of 64+ accumulators each, setmaxnreg moves the producer's registers to them (and
@@ -61,7 +61,6 @@ struct WgmmaSm90Gemm {
   static constexpr u32 kABytes = BT * 128;                 // per stage (one TMA box)
   static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (bn / 16 bulk copies)
   static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + 16 * ST;
-  static constexpr u32 kOutRow = Spec::bn * 2 + 16;        // epilogue staging row (bytes)
   static constexpr int kAcc = FW * BT / 2;                 // accumulators per consumer thread
   // Two consumer warpgroups of 64..128 accumulators and two stages of fragments each take the
   // producer's registers (setmaxnreg); the host then launches one block per multiprocessor
@@ -69,7 +68,7 @@ struct WgmmaSm90Gemm {
   // the 168 registers a 384-thread block has, one consumer warpgroup no more than the 255 of a
   // 256-thread block, and both leave room for a second block on the multiprocessor.
   static constexpr bool kMoveRegisters = CW == 2 && kAcc >= 64;
-  static_assert(BT * kOutRow <= ST * (kABytes + kWBytes), "epilogue tile fits the stages");
+  static_assert(kConsumers / 32 * BT * 32 <= ST * (kABytes + kWBytes), "epilogue buffers fit");
   static_assert(S == 1 || 4u * kAcc * kConsumers <= ST * (kABytes + kWBytes),
                 "split-K partial sums fit the stages");
   static_assert(Spec::bk == 128, "one 128-byte swizzle atom of k per stage");
@@ -126,6 +125,72 @@ struct WgmmaSm90Gemm {
   static FP8JIT_DEVICE void release(u32 empty_bar, int s) {
     fence_proxy_async_shared();
     mbar_arrive(empty_bar + 8 * s);
+  }
+
+  // Epilogue of one consumer warp: its 16 weight rows of each slab f, for the tile's BT tokens.
+  // Lanes g and g ^ 1 (lane ^ 4) trade half of their sums so that each holds two adjacent n of
+  // one token (even g token 2t, odd g token 2t + 1); scales, bias and conversion follow. The
+  // warp's 16 x BT outputs then pass through its own BT x 32-byte buffer in shared memory
+  // (`buf`; the 16-byte halves of rows 4..7 of every 8 swapped, so that writes and reads are
+  // conflict-free) and leave as whole 32-byte sectors: 16 token rows per warp store. Only the
+  // warp synchronises. (Staging the whole tile for 128-byte rows, as before, measured no faster:
+  // bench/results/2026-11-24-h100-session3.)
+  static FP8JIT_DEVICE void store_tile(const float (&acc)[FW][BT / 2], const float* sa,
+                                       const float* sw, const void* bias_, void* out_, int m,
+                                       long n_tile, long m_tile, u32 buf, u32 cw, u32 wq, u32 lane) {
+    using out_t = typename Spec::out_t;
+    const u16* bias = static_cast<const u16*>(bias_);
+    u8* out = static_cast<u8*>(out_);
+    const u32 g = lane / 4, t = lane % 4, odd = g & 1;
+    const long m0 = m_tile * BT;
+    // Every scale and bias first, in one batch: loaded where they are used, each would wait for
+    // its own round trip to memory (the shuffles keep the compiler from hoisting them).
+    float scale_a[BT / 8];  // token 8 j + 2 t + odd, the row of buf this lane keeps
+#pragma unroll
+    for (int j = 0; j < BT / 8; ++j) {
+      const long tok = m0 + 8 * j + 2 * t + odd;
+      scale_a[j] = tok < m ? sa[tok] : 0.f;
+    }
+    float scale_w[FW][2][2], b[FW][2][2];  // [f][h][c]: row n0(f) + (g & ~1) + 8 h + c
+#pragma unroll
+    for (int f = 0; f < FW; ++f)
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+#pragma unroll
+        for (int c = 0; c < 2; ++c) {
+          const long n = n_tile * Spec::bn + (cw * FW + f) * 64 + wq * 16 + (g & ~1u) + 8 * h + c;
+          scale_w[f][h][c] = n < Spec::n ? sw[n] : 0.f;
+          b[f][h][c] = Spec::has_bias && n < Spec::n ? from_out_bits<out_t>(bias[n]) : 0.f;
+        }
+#pragma unroll
+    for (int f = 0; f < FW; ++f) {
+      const long n0 = n_tile * Spec::bn + (cw * FW + f) * 64 + wq * 16;  // the warp's rows
+      if (n0 >= Spec::n) continue;  // warp-uniform: N % 16 == 0, so a 16-row block is all in
+#pragma unroll
+      for (int j = 0; j < BT / 8; ++j) {
+        const u32 r = 8 * j + 2 * t + odd;  // the token (row of buf) this lane keeps
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+          const float x0 = acc[f][4 * j + 2 * h], x1 = acc[f][4 * j + 2 * h + 1];  // tokens +0, +1
+          const float theirs = __uint_as_float(shfl_xor(__float_as_uint(odd ? x0 : x1), 4));
+          const float lo = odd ? theirs : x0, hi = odd ? x1 : theirs;  // rows n, n + 1
+          const float sa_r = scale_a[j];
+          const u32 pair =
+              to_out_bits<out_t>(lo * sa_r * scale_w[f][h][0] + b[f][h][0]) |
+              u32(to_out_bits<out_t>(hi * sa_r * scale_w[f][h][1] + b[f][h][1])) << 16;
+          const u32 word = ((g >> 1) + 4 * h) ^ (r & 4);  // 4-byte word of the 32-byte row
+          store4_shared(buf + r * 32 + word * 4, pair);
+        }
+      }
+      sync_warp();
+#pragma unroll
+      for (u32 q = lane; q < 2 * BT; q += 32) {
+        const u32 r = q / 2, c = q % 2;  // row, 16-byte half
+        const u32x4 v = load16_shared(buf + r * 32 + (c ^ ((r >> 2) & 1)) * 16);
+        if (m0 + r < m) store16(out + ((m0 + r) * Spec::n + n0 + c * 8) * 2, v);
+      }
+      sync_warp();  // before the next slab overwrites buf
+    }
   }
 
   static FP8JIT_DEVICE void run(const void* a_, const float* sa, const void* w_, const float* sw,
@@ -238,43 +303,9 @@ struct WgmmaSm90Gemm {
       cluster_arrive();  // done reading the other ranks' shared memory
     }
 
-    // Epilogue. Scales, bias and conversion in registers; the tile then goes through shared
-    // memory (the pipeline's buffers, free once every consumer has left the main loop: all
-    // copies have landed and all wgmmas have completed) as [token][n] rows padded by 16 bytes
-    // (conflict-free 2-byte writes), so that global stores are whole 16-byte chunks of rows.
-    using out_t = typename Spec::out_t;
-    const u16* bias = static_cast<const u16*>(bias_);
-    const u32 g = lane / 4, t = lane % 4;
-    const long m0 = m_tile * BT;
-#pragma unroll
-    for (int f = 0; f < FW; ++f) {
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const u32 n_local = (cw * FW + f) * 64 + wq * 16 + g + 8 * h;
-        const long n = n_tile * Spec::bn + n_local;
-        if (n >= Spec::n) continue;
-        const float scale_w = sw[n];
-        const float b = Spec::has_bias ? from_out_bits<out_t>(bias[n]) : 0.f;
-#pragma unroll
-        for (int j = 0; j < BT / 8; ++j)
-#pragma unroll
-          for (int e = 0; e < 2; ++e) {
-            const u32 tok = 8 * j + 2 * t + e;
-            const float scale_a = m0 + tok < m ? sa[m0 + tok] : 0.f;
-            const u16 v = to_out_bits<out_t>(acc[f][4 * j + 2 * h + e] * scale_a * scale_w + b);
-            *reinterpret_cast<u16*>(smem + tok * kOutRow + n_local * 2) = v;
-          }
-      }
-    }
-    named_barrier(1, kConsumers);
-    u8* out = static_cast<u8*>(out_);
-    constexpr int kChunks = Spec::bn / 8;  // 16-byte chunks per token row
-    for (u32 q = ct; q < u32(BT * kChunks); q += kConsumers) {
-      const u32 tok = q / kChunks, c = q % kChunks;
-      const long row = m0 + tok, n = n_tile * Spec::bn + c * 8;
-      if (row < m && n < Spec::n)
-        store16(out + (row * Spec::n + n) * 2, *reinterpret_cast<const u32x4*>(smem + tok * kOutRow + c * 16));
-    }
+    // Epilogue: each warp stages its outputs in its own slice of the first stage's memory, free
+    // since the barrier above (all copies landed, all wgmmas completed).
+    store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, a_smem + (ct / 32) * BT * 32, cw, wq, lane);
     if (S > 1) cluster_wait();  // pairs rank 0's last arrive
   }
 };

@@ -112,6 +112,17 @@ FP8JIT_DEVICE void load16_cluster(u32 addr, u32 rank, float (&v)[4]) {
       : "memory");
 }
 
+// 4 bytes to shared memory at window address `addr` (4-byte aligned).
+FP8JIT_DEVICE void store4_shared(u32 addr, u32 v) {
+  asm volatile("st.shared.u32 [%0], %1;" ::"r"(addr), "r"(v) : "memory");
+}
+
+// Orders the shared-memory accesses of the warp's lanes (all of them take part).
+FP8JIT_DEVICE void sync_warp() { __syncwarp(); }
+
+// The value of `v` in lane (this lane ^ `mask`) of the warp; every lane must take part.
+FP8JIT_DEVICE u32 shfl_xor(u32 v, u32 mask) { return __shfl_xor_sync(0xFFFFFFFFu, v, mask); }
+
 // Barrier `id` (1..15; 0 is barrier()) among the first `threads` threads that reach it.
 FP8JIT_DEVICE void named_barrier(u32 id, u32 threads) {
   asm volatile("bar.sync %0, %1;" ::"r"(id), "r"(threads) : "memory");
