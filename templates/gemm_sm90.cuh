@@ -303,7 +303,7 @@ struct WgmmaSm90Gemm {
       cluster_arrive();  // done reading the other ranks' shared memory
     }
 
-    // Epilogue: each warp stages its outputs in its own slice of the first stage's memory, free
+    // Epilogue: each warp stages its outputs in its own slice of the stages' memory, free
     // since the barrier above (all copies landed, all wgmmas completed).
     store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, a_smem + (ct / 32) * BT * 32, cw, wq, lane);
     if (S > 1) cluster_wait();  // pairs rank 0's last arrive
