@@ -73,8 +73,10 @@ std::string gemm_instantiation(const KernelSpec& s, const std::string& name) {
   t += "void " + name +
        "(const void* a, const float* sa, const void* w, const float* sw, const void* bias,\n"
        "    void* out, int m" +
-       (tma ? ", const __grid_constant__ fp8jit::TmaMap a_map" : "") + ") {\n";
-  t += "  " + cls + "::run(a, sa, w, sw, bias, out, m" + (tma ? ", &a_map" : "") + ");\n}\n";
+       (tma ? ",\n    const __grid_constant__ fp8jit::TmaMap a_map, const __grid_constant__ fp8jit::TmaMap w_map"
+           : "") +
+       ") {\n";
+  t += "  " + cls + "::run(a, sa, w, sw, bias, out, m" + (tma ? ", &a_map, &w_map" : "") + ");\n}\n";
   return t;
 }
 

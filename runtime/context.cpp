@@ -56,16 +56,32 @@ void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void
   int m = static_cast<int>(a.m);
   if (k.spec.family == "wgmma_sm90") {
     // split_k blocks (one cluster) per (n tile, token tile), rasterised by the kernel
-    // (templates/gemm_sm90.cuh); A is read through a TMA descriptor of this call's pointer and M.
+    // (templates/gemm_sm90.cuh). TMA reads A ([M, K] bytes, boxes of bm rows x 128 bytes,
+    // 128-byte swizzled) and W (layout nv_mma16x32 seen as [N/16][K/32][128] words of 4 bytes:
+    // a box is the stage's bn/16 n-blocks x bk/32 k-blocks, the order the kernel expects).
     const auto tiles_n = (k.spec.n + c.bn - 1) / c.bn;
     const auto tiles_m = (a.m + c.bm - 1) / c.bm;
     dims.grid[0] = static_cast<unsigned>(tiles_n * tiles_m * c.split_k);
     dims.shared_bytes = static_cast<unsigned>(compiler::wgmma_launch_shared_bytes(c));
-    alignas(64) std::uint8_t a_map[128];
-    s.driver->encode_tma_2d(a_map, ap, static_cast<std::uint64_t>(k.spec.k),
-                            static_cast<std::uint64_t>(a.m), static_cast<std::uint64_t>(k.spec.k),
-                            128, static_cast<std::uint32_t>(c.bm));
-    void* params[] = {&ap, &sap, &wp, &swp, &bp, &op, &m, a_map};
+    const auto n = static_cast<std::uint64_t>(k.spec.n), kk = static_cast<std::uint64_t>(k.spec.k);
+    runtime::TmaTensor at;
+    at.base = ap;
+    at.dims[0] = kk, at.dims[1] = static_cast<std::uint64_t>(a.m);
+    at.strides[0] = kk;
+    at.box[0] = 128, at.box[1] = static_cast<std::uint32_t>(c.bm);
+    at.swizzle_128b = true;
+    runtime::TmaTensor wt;
+    wt.base = wp;
+    wt.rank = 3;
+    wt.element_bytes = 4;
+    wt.dims[0] = 128, wt.dims[1] = kk / 32, wt.dims[2] = n / 16;
+    wt.strides[0] = 512, wt.strides[1] = kk / 32 * 512;
+    wt.box[0] = 128, wt.box[1] = static_cast<std::uint32_t>(c.bk / 32),
+    wt.box[2] = static_cast<std::uint32_t>(c.bn / 16);
+    alignas(64) std::uint8_t a_map[128], w_map[128];
+    s.driver->encode_tma(a_map, at);
+    s.driver->encode_tma(w_map, wt);
+    void* params[] = {&ap, &sap, &wp, &swp, &bp, &op, &m, a_map, w_map};
     s.driver->launch(k.function, dims, stream, params);
     return;
   }

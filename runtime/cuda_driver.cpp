@@ -51,7 +51,9 @@ constexpr int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
 // cuTensorMapEncodeTiled's enums (CUtensorMapDataType, ...Interleave, ...Swizzle,
 // ...L2promotion, ...FloatOOBfill).
 constexpr int CU_TENSOR_MAP_DATA_TYPE_UINT8 = 0;
+constexpr int CU_TENSOR_MAP_DATA_TYPE_UINT32 = 2;
 constexpr int CU_TENSOR_MAP_INTERLEAVE_NONE = 0;
+constexpr int CU_TENSOR_MAP_SWIZZLE_NONE = 0;
 constexpr int CU_TENSOR_MAP_SWIZZLE_128B = 3;
 constexpr int CU_TENSOR_MAP_L2_PROMOTION_L2_256B = 3;
 constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;  // out-of-bounds elements read as zero
@@ -441,27 +443,32 @@ class CudaDriver final : public Driver {
     return ms;
   }
 
-  void encode_tma_2d(void* map, const void* base, std::uint64_t cols, std::uint64_t rows,
-                     std::uint64_t row_stride, std::uint32_t box_cols,
-                     std::uint32_t box_rows) override {
+  void encode_tma(void* map, const TmaTensor& t) override {
     const CudaApi& api = s_->api;
     require(api.cuTensorMapEncodeTiled, "build a TMA descriptor (CUDA 12 or later)");
-    const unsigned long long dims[2] = {cols, rows};
-    const unsigned long long strides[1] = {row_stride};
-    const unsigned box[2] = {box_cols, box_rows};
-    const unsigned element_strides[2] = {1, 1};
-    api.check(api.cuTensorMapEncodeTiled(map, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2,
-                                         const_cast<void*>(base), dims, strides, box,
-                                         element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
-                                         CU_TENSOR_MAP_SWIZZLE_128B,
-                                         CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
-                                         CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
-              [&] {
-                return "build a TMA descriptor for a " + std::to_string(rows) + " x " +
-                       std::to_string(cols) + " byte matrix at " + hex(base) + " (row stride " +
-                       std::to_string(row_stride) + ", box " + std::to_string(box_rows) + " x " +
-                       std::to_string(box_cols) + ")";
-              });
+    const unsigned element_strides[3] = {1, 1, 1};
+    auto describe = [&] {
+      std::string d = "build a TMA descriptor for a tensor of ";
+      for (int i = t.rank - 1; i >= 0; --i)
+        d += std::to_string(t.dims[i]) + (i ? " x " : "");
+      d += " elements of " + std::to_string(t.element_bytes) + " bytes at " + hex(t.base) +
+           " (byte strides";
+      for (int i = t.rank - 2; i >= 0; --i) d += " " + std::to_string(t.strides[i]);
+      d += ", box";
+      for (int i = t.rank - 1; i >= 0; --i) d += " " + std::to_string(t.box[i]);
+      return d + ")";
+    };
+    if ((t.rank != 2 && t.rank != 3) || (t.element_bytes != 1 && t.element_bytes != 4))
+      throw DriverError("failed to " + describe() + ": rank must be 2 or 3 and elements 1 or 4 bytes");
+    const unsigned long long dims[3] = {t.dims[0], t.dims[1], t.dims[2]};
+    const unsigned long long strides[2] = {t.strides[0], t.strides[1]};
+    api.check(api.cuTensorMapEncodeTiled(
+                  map, t.element_bytes == 4 ? CU_TENSOR_MAP_DATA_TYPE_UINT32 : CU_TENSOR_MAP_DATA_TYPE_UINT8,
+                  static_cast<unsigned>(t.rank), const_cast<void*>(t.base), dims, strides, t.box,
+                  element_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+                  t.swizzle_128b ? CU_TENSOR_MAP_SWIZZLE_128B : CU_TENSOR_MAP_SWIZZLE_NONE,
+                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE),
+              describe);
   }
 
   void copy_device_async(void* dst, const void* src, std::size_t bytes, void* stream) override {

@@ -4,8 +4,7 @@
 
 namespace fp8jit::runtime {
 
-void Driver::encode_tma_2d(void*, const void*, std::uint64_t, std::uint64_t, std::uint64_t,
-                           std::uint32_t, std::uint32_t) {
+void Driver::encode_tma(void*, const TmaTensor&) {
   throw DriverError("failed to build a TMA descriptor: driver " + name() +
                     " has no tensor memory accelerator (NVIDIA sm_90 or later needed)");
 }

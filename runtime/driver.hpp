@@ -64,6 +64,21 @@ class CaptureConflict : public DriverError {
   using DriverError::DriverError;
 };
 
+// A tensor read by TMA (the bulk tensor copy engine) in tiled mode: `rank` dimensions, innermost
+// first, of `element_bytes`-byte elements (1 or 4) at device address `base`; strides[i] is the
+// distance in bytes between consecutive indices of dimension i + 1 (a multiple of 16). A box of
+// box[0] x box[1] x ... elements lands in shared memory in that order, with the 128-byte swizzle
+// if `swizzle_128b` (then box[0] x element_bytes must be 128).
+struct TmaTensor {
+  const void* base = nullptr;
+  int rank = 2;  // 2 or 3
+  std::uint32_t element_bytes = 1;
+  std::uint64_t dims[3] = {};
+  std::uint64_t strides[2] = {};
+  std::uint32_t box[3] = {};
+  bool swizzle_128b = false;
+};
+
 class Driver {
  public:
   virtual ~Driver() = default;
@@ -87,13 +102,10 @@ class Driver {
   // recorded around it; waits for the second event.
   virtual double time_ms(void* stream, const std::function<void()>& enqueue) = 0;
 
-  // A TMA descriptor (CUtensorMap, 128 bytes, written to `map`) for the row-major byte matrix
-  // [rows, cols] at device address `base` with `row_stride` bytes between rows, read in boxes of
-  // box_rows x box_cols bytes into shared memory with the 128-byte swizzle; elements outside the
-  // matrix read as zero. NVIDIA sm_90+ only: the default throws DriverError.
-  virtual void encode_tma_2d(void* map, const void* base, std::uint64_t cols, std::uint64_t rows,
-                             std::uint64_t row_stride, std::uint32_t box_cols,
-                             std::uint32_t box_rows);
+  // A TMA descriptor (CUtensorMap, 128 bytes, written to `map`) for reading `t` in boxes into
+  // shared memory; elements outside the tensor read as zero. NVIDIA sm_90+ only: the default
+  // throws DriverError.
+  virtual void encode_tma(void* map, const TmaTensor& t);
   // --- optional: device copies, streams and graph capture ---------------------------------------
   // Benchmarks and tests use these; the library does not. The defaults throw DriverError
   // "failed to <verb>: not supported by <driver>", so a Driver that lacks them still compiles.

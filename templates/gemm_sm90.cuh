@@ -6,20 +6,21 @@
 // wgmma's M side (64 rows per instruction) and the tokens its N side (bm tokens per instruction),
 // so the same packed weight (layout nv_mma16x32) serves both families:
 //   W: the 16x32 block (nb, kb) is 512 contiguous bytes holding, per lane, the 16-byte A fragment
-//      of mma.m16n8k32 — which is also wgmma's register A fragment (prelude_sm90.cuh). The KU
-//      k-blocks of one n-block that a pipeline stage needs are contiguous, so each is one bulk
-//      copy into shared memory; consumers read their fragments with one 16-byte ld.shared per
-//      lane (conflict-free) and issue wgmma with A from registers.
+//      of mma.m16n8k32 — which is also wgmma's register A fragment (prelude_sm90.cuh). TMA sees
+//      the packed weight as a [N/16][K/32][128 words] tensor (host-built map, no swizzle), so a
+//      stage's bn/16 n-blocks x KU k-blocks are one box, landing n-block-major as [j][u][512
+//      bytes]; blocks past N or K arrive as zeros. Consumers read their fragments with one
+//      16-byte ld.shared per lane (conflict-free) and issue wgmma with A from registers.
 //   A: [M, K] row-major, loaded by TMA (tensor map built by the host per call) as a bm x 128-byte
 //      box into shared memory with the 128-byte swizzle; wgmma reads it as its K-major B operand
 //      through a matrix descriptor. Rows past M and columns past K arrive as zeros.
 //   out: [M, N] row-major; each warp stages its 16 rows x bm tokens in shared memory and writes
 //      them as whole 32-byte sectors of token rows (masked on M; see store_tile).
-// Block: 1 producer warpgroup (one thread issues the copies) + warps / 4 consumer warpgroups;
+// Block: 1 producer warpgroup (one thread issues the two TMA copies of each stage) + warps / 4 consumer warpgroups;
 // consumer warpgroup c owns FW = bn / (64 warps/4) slabs of 64 weight rows. With two consumer
 // warpgroups of 64+ accumulators each, setmaxnreg moves the producer's registers to them (and
 // the host launches one block per multiprocessor). Pipeline: `stages` shared-memory stages of
-// bk = 128 (A box + W blocks), a "full" mbarrier (TMA transaction bytes) and an "empty"
+// bk = 128 (A box + W box), a "full" mbarrier (TMA transaction bytes) and an "empty"
 // mbarrier (one arrival per consumer thread) per stage. Consumers keep two wgmma groups in
 // flight: a stage's fragments load while the previous stage's wgmmas run, on two register
 // buffers; a stage goes back to the producer once the group after it has been issued.
@@ -53,13 +54,12 @@ struct WgmmaSm90Gemm {
   static constexpr int ST = Spec::stages;
   static constexpr int S = Spec::split_k;                  // CTAs per cluster, one k-range each
   static constexpr long kBlocksK = Spec::k / 32;
-  static constexpr long kBlocksN = Spec::n / 16;
   static constexpr long kTilesK = (kBlocksK + KU - 1) / KU;
   static constexpr long kTilesPerSplit = (kTilesK + S - 1) / S;
   static constexpr long kTilesN = (Spec::n + Spec::bn - 1) / Spec::bn;
   static constexpr int kGroupM = 8;                        // token tiles per raster group
   static constexpr u32 kABytes = BT * 128;                 // per stage (one TMA box)
-  static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (bn / 16 bulk copies)
+  static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (one TMA box)
   static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + 16 * ST;
   static constexpr int kAcc = FW * BT / 2;                 // accumulators per consumer thread
   // Two consumer warpgroups of 64..128 accumulators and two stages of fragments each take the
@@ -87,25 +87,22 @@ struct WgmmaSm90Gemm {
     n_tile = r / gm;
   }
 
-  // Pipeline step i (k-tile kt) of a consumer warpgroup: wait for its copies, read this warp's
-  // weight fragments into `frag`, issue the step's wgmmas as one group and wait for the group
-  // before it, whose stage then goes back to the producer and whose fragment buffer is free.
+  // Pipeline step i of a consumer warpgroup: wait for its copies, read this warp's weight
+  // fragments into `frag`, issue the step's wgmmas as one group and wait for the group before
+  // it, whose stage then goes back to the producer and whose fragment buffer is free. (Past K,
+  // in the last step of a K that is not a multiple of bk, TMA has zero-filled both boxes, so the
+  // wgmmas add nothing.)
   static FP8JIT_DEVICE void consume(float (&acc)[FW][BT / 2], u32x4 (&frag)[FW][KU], u32 a_smem,
-                                    u32 w_smem, u32 full_bar, u32 empty_bar, long i, long kt,
-                                    u32 cw, u32 wq, u32 lane) {
-    const int s = int(i % ST);
-    mbar_wait(full_bar + 8 * s, u32((i / ST) & 1));
-    const long ku = kBlocksK - kt * KU < KU ? kBlocksK - kt * KU : KU;
+                                    u32 w_smem, u32 full_bar, u32 empty_bar, int i, u32 cw,
+                                    u32 wq, u32 lane) {
+    const int s = i % ST;
+    mbar_wait(full_bar + 8 * s, u32(i / ST) & 1);
 #pragma unroll
     for (int f = 0; f < FW; ++f)
 #pragma unroll
       for (int u = 0; u < KU; ++u) {
-        // Past K (the last stage of a K that is not a multiple of bk) the weight fragment is
-        // zero and TMA has zero-filled A, so the wgmma adds nothing; stale shared memory is
-        // never read (it could hold NaN encodings).
         const u32 j = (cw * FW + f) * 4 + wq;  // n-block within the tile
-        frag[f][u] = u < ku ? load16_shared(w_smem + s * kWBytes + (j * KU + u) * 512 + lane * 16)
-                            : u32x4{0, 0, 0, 0};
+        frag[f][u] = load16_shared(w_smem + s * kWBytes + (j * KU + u) * 512 + lane * 16);
       }
     wgmma_fence();
 #pragma unroll
@@ -116,11 +113,11 @@ struct WgmmaSm90Gemm {
     }
     wgmma_commit();
     wgmma_wait<1>();
-    if (i > 0) release(empty_bar, int((i - 1) % ST));
+    if (i > 0) release(empty_bar, (i - 1) % ST);
   }
 
   // Hands stage s back to the producer: this thread's reads of it are done (its wgmmas have
-  // completed); the proxy fence orders them before the bulk copies that will overwrite it. Every
+  // completed); the proxy fence orders them before the TMA copies that will overwrite it. Every
   // consumer thread arrives: an arrive releases only the arriving thread's own accesses.
   static FP8JIT_DEVICE void release(u32 empty_bar, int s) {
     fence_proxy_async_shared();
@@ -193,10 +190,11 @@ struct WgmmaSm90Gemm {
     }
   }
 
+  // `w_` is the packed weight that w_map describes (the kernels of every family take it).
   static FP8JIT_DEVICE void run(const void* a_, const float* sa, const void* w_, const float* sw,
-                                const void* bias_, void* out_, int m, const TmaMap* a_map) {
+                                const void* bias_, void* out_, int m, const TmaMap* a_map,
+                                const TmaMap* w_map) {
     extern __shared__ __align__(1024) u8 smem[];
-    const u8* w = static_cast<const u8*>(w_);
     const u32 a_smem = smem_addr(smem);
     const u32 w_smem = a_smem + ST * kABytes;
     const u32 full_bar = w_smem + ST * kWBytes;  // ST barriers of 8 bytes, then ST "empty"
@@ -208,11 +206,9 @@ struct WgmmaSm90Gemm {
     const u32 rank = S > 1 ? cluster_rank() : 0;
     long n_tile, m_tile;
     tile_of(block_x() / S, m, n_tile, m_tile);
-    const long nb0 = n_tile * (Spec::bn / 16);  // first n-block of the tile
-    const long n_blocks = kBlocksN - nb0 < Spec::bn / 16 ? kBlocksN - nb0 : Spec::bn / 16;
-    const long kt0 = rank * kTilesPerSplit;
-    const long kt_end = kt0 + kTilesPerSplit < kTilesK ? kt0 + kTilesPerSplit : kTilesK;
-    const long tiles = kt_end > kt0 ? kt_end - kt0 : 0;  // this CTA's pipeline steps
+    const int kt0 = int(rank * kTilesPerSplit);  // this CTA's first k-tile
+    const int kt_end = int(kt0 + kTilesPerSplit < kTilesK ? kt0 + kTilesPerSplit : kTilesK);
+    const int tiles = kt_end > kt0 ? kt_end - kt0 : 0;  // this CTA's pipeline steps
 
     const u32 tid = thread_x();
     if (tid == 0) {
@@ -227,17 +223,18 @@ struct WgmmaSm90Gemm {
     if (tid < 128) {  // producer warpgroup
       if (kMoveRegisters) setmaxnreg_dec<40>();
       if (tid != 0) return;
-      for (long i = 0; i < tiles; ++i) {
-        const int s = int(i % ST);
-        if (i >= ST) mbar_wait(empty_bar + 8 * s, u32((i / ST - 1) & 1));
-        const long kb = (kt0 + i) * KU;
-        const u32 ku = u32(kBlocksK - kb < KU ? kBlocksK - kb : KU);
+      // As little work per step as possible: this one thread's issue rate bounds the pipeline.
+      const int nb0 = int(n_tile * (Spec::bn / 16));  // first n-block of the tile
+      int s = 0;
+      u32 phase = 0;  // parity of stage s's current fill
+      for (int i = 0; i < tiles; ++i) {
+        if (i >= ST) mbar_wait(empty_bar + 8 * s, phase ^ 1);  // consumers released its last fill
+        const int kb = (kt0 + i) * KU;  // first k-block of the step
         const u32 bar = full_bar + 8 * s;
-        mbar_arrive_expect_tx(bar, kABytes + u32(n_blocks) * ku * 512);
-        tma_load_2d(a_smem + s * kABytes, a_map, int(kb * 32), int(m_tile * BT), bar);
-        for (long j = 0; j < n_blocks; ++j)
-          bulk_load(w_smem + s * kWBytes + u32(j) * KU * 512,
-                    w + ((nb0 + j) * kBlocksK + kb) * 512, ku * 512, bar);
+        mbar_arrive_expect_tx(bar, kABytes + kWBytes);
+        tma_load_2d(a_smem + s * kABytes, a_map, kb * 32, int(m_tile * BT), bar);
+        tma_load_3d(w_smem + s * kWBytes, w_map, 0, kb, nb0, bar);
+        if (++s == ST) s = 0, phase ^= 1;
       }
       return;
     }
@@ -252,12 +249,12 @@ struct WgmmaSm90Gemm {
 #pragma unroll
       for (int i = 0; i < BT / 2; ++i) acc[f][i] = 0.f;
     u32x4 frag0[FW][KU], frag1[FW][KU];
-    long i = 0;
-    for (; i + 1 < tiles; i += 2) {
-      consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, i, kt0 + i, cw, wq, lane);
-      consume(acc, frag1, a_smem, w_smem, full_bar, empty_bar, i + 1, kt0 + i + 1, cw, wq, lane);
+    // (Two inlined steps, not a third for an odd tail: that one makes ptxas serialize wgmma.)
+    for (int i = 0; i < tiles; i += 2) {
+      consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, i, cw, wq, lane);
+      if (i + 1 == tiles) break;
+      consume(acc, frag1, a_smem, w_smem, full_bar, empty_bar, i + 1, cw, wq, lane);
     }
-    if (i < tiles) consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, i, kt0 + i, cw, wq, lane);
     wgmma_wait<0>();
 #pragma unroll
     for (int f = 0; f < FW; ++f)

@@ -1,8 +1,8 @@
 // prelude_sm90.cuh — the Hopper (sm_90a) atoms of fp8jit's kernel templates, on top of
-// prelude_cuda.cuh: shared-memory addresses, mbarriers, bulk and tensor (TMA) copies, wgmma.
+// prelude_cuda.cuh: shared-memory addresses, mbarriers, tensor (TMA) copies, wgmma.
 //
 // References: PTX ISA 8.x/9.x, sections "Parallel Synchronization and Communication Instructions:
-// mbarrier", "Data Movement: cp.async.bulk / cp.async.bulk.tensor", "Asynchronous Warpgroup
+// mbarrier", "Data Movement: cp.async.bulk.tensor", "Asynchronous Warpgroup
 // Level Matrix Multiply-Accumulate Instructions" (wgmma: register fragments, matrix descriptor
 // format, swizzling modes) and "setmaxnreg".
 #pragma once
@@ -62,17 +62,10 @@ FP8JIT_DEVICE void mbar_wait(u32 bar, u32 parity) {
   } while (!done);
 }
 
-// ---- bulk copies into shared memory, completing on an mbarrier ----
-// `bytes` contiguous bytes from global `src` to shared `dst` (both 16-byte aligned, bytes % 16 == 0).
-FP8JIT_DEVICE void bulk_load(u32 dst, const void* src, u32 bytes, u32 bar) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::
-          "r"(dst),
-      "l"(src), "r"(bytes), "r"(bar)
-      : "memory");
-}
-// The box of a 2D tensor map at element coordinates (c0 = innermost, c1); elements outside the
-// tensor are filled with zeros, and the full box counts towards the barrier's transactions.
+// ---- TMA (tensor) copies into shared memory, completing on an mbarrier ----
+// The box of a 2D / 3D tensor map at element coordinates (c0 = innermost, c1, c2); elements
+// outside the tensor are filled with zeros, and the full box counts towards the barrier's
+// transactions.
 FP8JIT_DEVICE void tma_load_2d(u32 dst, const TmaMap* map, int c0, int c1, u32 bar) {
   asm volatile(
       "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes "
@@ -80,9 +73,16 @@ FP8JIT_DEVICE void tma_load_2d(u32 dst, const TmaMap* map, int c0, int c1, u32 b
       "l"(reinterpret_cast<u64>(map)), "r"(c0), "r"(c1), "r"(bar)
       : "memory");
 }
+FP8JIT_DEVICE void tma_load_3d(u32 dst, const TmaMap* map, int c0, int c1, int c2, u32 bar) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.tile.mbarrier::complete_tx::bytes "
+      "[%0], [%1, {%2, %3, %4}], [%5];" ::"r"(dst),
+      "l"(reinterpret_cast<u64>(map)), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
+}
 
 // Orders this thread's generic-proxy accesses of shared memory before later async-proxy ones
-// (a bulk copy or TMA that overwrites a stage the thread has read).
+// (a TMA copy that overwrites a stage the thread has read).
 FP8JIT_DEVICE void fence_proxy_async_shared() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }

@@ -75,10 +75,7 @@ class CaptureConflictDriver final : public runtime::Driver {
   void memset(void* d, int b, std::size_t n) override { fake.memset(d, b, n); }
   void synchronize(void* s) override { fake.synchronize(s); }
   double time_ms(void* s, const std::function<void()>& e) override { return fake.time_ms(s, e); }
-  void encode_tma_2d(void* map, const void* base, std::uint64_t cols, std::uint64_t rows,
-                     std::uint64_t stride, std::uint32_t box_cols, std::uint32_t box_rows) override {
-    fake.encode_tma_2d(map, base, cols, rows, stride, box_cols, box_rows);
-  }
+  void encode_tma(void* map, const runtime::TmaTensor& t) override { fake.encode_tma(map, t); }
 
   test::FakeDriver fake;
   int refuse_loads = 0;

@@ -46,11 +46,8 @@ class ReplayDriver final : public runtime::Driver {
   void memset(void* d, int b, std::size_t n) override { real_->memset(d, b, n); }
   void synchronize(void* s) override { real_->synchronize(s); }
   double time_ms(void* s, const std::function<void()>& e) override { return real_->time_ms(s, e); }
-  // Part of a wgmma_sm90 call (its A descriptor), so part of the measured fp8jit time.
-  void encode_tma_2d(void* map, const void* base, std::uint64_t cols, std::uint64_t rows,
-                     std::uint64_t stride, std::uint32_t box_cols, std::uint32_t box_rows) override {
-    real_->encode_tma_2d(map, base, cols, rows, stride, box_cols, box_rows);
-  }
+  // Part of a wgmma_sm90 call (its descriptors of A and W), so part of the measured fp8jit time.
+  void encode_tma(void* map, const runtime::TmaTensor& t) override { real_->encode_tma(map, t); }
 
   int replays = 0;
   double replay_seconds = 0;

@@ -50,8 +50,7 @@ class FakeDriver final : public runtime::Driver {
     return 0;
   }
   // A fake device has no TMA; the descriptor's bytes are never read.
-  void encode_tma_2d(void* map, const void*, std::uint64_t, std::uint64_t, std::uint64_t,
-                     std::uint32_t, std::uint32_t) override {
+  void encode_tma(void* map, const runtime::TmaTensor&) override {
     std::memset(map, 0, 128);
   }
 
