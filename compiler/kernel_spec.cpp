@@ -164,11 +164,25 @@ void KernelSpec::validate_wgmma_sm90() const {
                       " stages hold; use more stages");
 }
 
-long wgmma_shared_bytes(const GemmConfig& c) {
+namespace {
+// The stages (A and W boxes) with their two barriers each, and the consumer warps' epilogue
+// buffers (bm rows of 32 bytes per warp) of a wgmma_sm90 block.
+long wgmma_stage_bytes(const GemmConfig& c) {
   return long(c.stages) * (c.bm + c.bn) * c.bk + 16L * c.stages;
 }
+long wgmma_epilogue_bytes(const GemmConfig& c) { return 32L * c.warps * c.bm; }
+}  // namespace
 
 bool wgmma_moves_registers(const GemmConfig& c) { return c.warps == 8 && (c.bn / 128) * c.bm >= 128; }
+
+bool wgmma_persistent(const GemmConfig& c) {
+  return c.split_k == 1 && wgmma_moves_registers(c) &&
+         wgmma_stage_bytes(c) + wgmma_epilogue_bytes(c) <= 227L * 1024;
+}
+
+long wgmma_shared_bytes(const GemmConfig& c) {
+  return wgmma_stage_bytes(c) + (wgmma_persistent(c) ? wgmma_epilogue_bytes(c) : 0);
+}
 
 long wgmma_launch_shared_bytes(const GemmConfig& c) {
   const long used = wgmma_shared_bytes(c);

@@ -67,7 +67,8 @@ KernelSpec gemm_spec(const Target& target, std::int64_t n, std::int64_t k, const
                      OutDType out, bool bias);
 // The shape-generic preshuffle kernel for `layout` on `target`.
 KernelSpec preshuffle_spec(const Target& target, WeightLayout layout);
-// Dynamic shared memory of a wgmma_sm90 block with config `c` (stages of A and W, barriers).
+// Dynamic shared memory of a wgmma_sm90 block with config `c`: stages of A and W with their
+// barriers, and for a persistent config the epilogue buffers (otherwise they reuse the stages).
 long wgmma_shared_bytes(const GemmConfig& c);
 // Whether a wgmma_sm90 config moves the producer's registers to its consumers (setmaxnreg: two
 // consumer warpgroups holding 64 or more accumulators each; templates/gemm_sm90.cuh). Such a
@@ -76,6 +77,11 @@ long wgmma_shared_bytes(const GemmConfig& c);
 // half the shared memory so that one block runs per multiprocessor.
 bool wgmma_moves_registers(const GemmConfig& c);
 constexpr long kWgmmaOneBlockShared = 114 * 1024 + 16;  // > 227 KiB / 2
+// Whether a wgmma_sm90 config runs as a persistent grid (templates/gemm_sm90.cuh): split_k = 1,
+// one block per multiprocessor (wgmma_moves_registers) and room for epilogue buffers beside the
+// stages, so that the producer fills the next tile's stages while the consumers store. The host
+// then launches min(tiles, multiprocessors) blocks.
+bool wgmma_persistent(const GemmConfig& c);
 // The dynamic shared memory a wgmma_sm90 launch asks for (wgmma_shared_bytes or the above).
 long wgmma_launch_shared_bytes(const GemmConfig& c);
 // The weight layout the GEMM families of `target`'s vendor read.

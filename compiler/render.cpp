@@ -61,6 +61,9 @@ std::string gemm_instantiation(const KernelSpec& s, const std::string& name) {
        ", stages = " + std::to_string(c.stages) + ", split_k = " + std::to_string(c.split_k) +
        ";\n";
   t += std::string("  static constexpr bool has_bias = ") + (s.bias ? "true" : "false") + ";\n";
+  if (s.family == "wgmma_sm90")
+    t += std::string("  static constexpr bool persistent = ") +
+         (wgmma_persistent(c) ? "true" : "false") + ";\n";
   t += std::string("  using out_t = fp8jit::") +
        (s.out == OutDType::bf16 ? "bf16_t" : "fp16_t") + ";\n";
   t += "};\n";

@@ -16,8 +16,8 @@
 //      through a matrix descriptor. Rows past M and columns past K arrive as zeros.
 //   out: [M, N] row-major; each warp stages its 16 rows x bm tokens in shared memory and writes
 //      them as whole 32-byte sectors of token rows (masked on M; see store_tile).
-// Block: 1 producer warpgroup (one thread issues the two TMA copies of each stage) + warps / 4 consumer warpgroups;
-// consumer warpgroup c owns FW = bn / (64 warps/4) slabs of 64 weight rows. With two consumer
+// Block: 1 producer warpgroup (one thread issues the two TMA copies of each stage) + warps / 4
+// consumer warpgroups; consumer warpgroup c owns FW = bn / (64 warps/4) slabs of 64 weight rows. With two consumer
 // warpgroups of 64+ accumulators each, setmaxnreg moves the producer's registers to them (and
 // the host launches one block per multiprocessor). Pipeline: `stages` shared-memory stages of
 // bk = 128 (A box + W box), a "full" mbarrier (TMA transaction bytes) and an "empty"
@@ -28,9 +28,14 @@
 // taking a contiguous range of its k-tiles; ranks 1.. leave their partial sums in their shared
 // memory and rank 0 adds them (distributed shared memory) and runs the epilogue — all of the
 // multiprocessors stream weight when N / bn is small, with no workspace and no atomics.
-// Grid: 1-D, S blocks (one cluster) per (n tile, token tile), rasterised in groups of kGroupM
-// token tiles so that the tiles running at once share their A rows and weight slabs in L2.
-// Shared memory (dynamic): stages x (bm + bn) x 128 bytes + 16 x stages (barriers).
+// Grid: 1-D; tiles (n tile, token tile) are rasterised in groups of kGroupM token tiles so that
+// the tiles running at once share their A rows and weight slabs in L2. S blocks (one cluster)
+// per tile, except for a persistent config (compiler::wgmma_persistent: split_k = 1, one block
+// per multiprocessor, room for the epilogue buffers): min(tiles, multiprocessors) blocks, block
+// b taking tiles b, b + grid, ..., its producer filling the next tile's stages during the
+// epilogue.
+// Shared memory (dynamic): stages x (bm + bn) x 128 bytes, then (persistent) warps x bm x 32
+// bytes of epilogue buffers, then 16 x stages (barriers).
 // Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 32 == 0 (the layout);
 // warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, 64, 128} (so at most 128
 // accumulator registers per thread; bm = 256 spills in the epilogue); bk = 128; stages in
@@ -60,7 +65,13 @@ struct WgmmaSm90Gemm {
   static constexpr int kGroupM = 8;                        // token tiles per raster group
   static constexpr u32 kABytes = BT * 128;                 // per stage (one TMA box)
   static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (one TMA box)
-  static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + 16 * ST;
+  // A persistent block (compiler::wgmma_persistent: split_k = 1, two consumer warpgroups that
+  // take the producer's registers, room beside the stages) loops over tiles, and its producer
+  // refills the stages during the epilogue, so the consumer warps' epilogue buffers (BT x 32
+  // bytes each) lie after the stages; otherwise they reuse the stages, free by then.
+  static constexpr bool kPersistent = Spec::persistent;
+  static constexpr u32 kOutBytes = kPersistent ? kConsumers / 32 * BT * 32 : 0;
+  static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + kOutBytes + 16 * ST;
   static constexpr int kAcc = FW * BT / 2;                 // accumulators per consumer thread
   // Two consumer warpgroups of 64..128 accumulators and two stages of fragments each take the
   // producer's registers (setmaxnreg); the host then launches one block per multiprocessor
@@ -75,28 +86,31 @@ struct WgmmaSm90Gemm {
   static_assert(FW >= 1 && FW * 64 * CW == Spec::bn, "bn = 64 x consumer warpgroups x FW");
   static_assert(BT % 8 == 0 && BT <= 256 && kABytes % 1024 == 0, "bm: wgmma N, 8-row groups");
   static_assert(S == 1 || S == 2 || S == 4 || S == 8, "split_k: a portable cluster size");
+  static_assert(!kPersistent || (S == 1 && kMoveRegisters), "persistent: one block per SM, no split");
 
-  // The block's tile: n_tile over N (bn rows), m_tile over the tokens (BT).
-  static FP8JIT_DEVICE void tile_of(u32 id, int m, long& n_tile, long& m_tile) {
-    const long tiles_m = (m + BT - 1) / BT;
-    const long per_group = long(kGroupM) * kTilesN;
-    const long first = (id / per_group) * kGroupM;
-    const long gm = tiles_m - first < kGroupM ? tiles_m - first : kGroupM;
-    const long r = id % per_group;
+  // Tile `id` of the grid's order: n_tile over N (bn rows), m_tile over the tokens (BT), in
+  // groups of kGroupM token tiles. 32-bit: a 64-bit division is a call, which the consumers of a
+  // persistent block would make with their accumulators live.
+  static FP8JIT_DEVICE void tile_of(u32 id, u32 tiles_m, u32& n_tile, u32& m_tile) {
+    const u32 per_group = u32(kGroupM) * u32(kTilesN);
+    const u32 first = id / per_group * kGroupM;
+    const u32 gm = tiles_m - first < u32(kGroupM) ? tiles_m - first : u32(kGroupM);
+    const u32 r = id % per_group;
     m_tile = first + r % gm;
     n_tile = r / gm;
   }
 
-  // Pipeline step i of a consumer warpgroup: wait for its copies, read this warp's weight
-  // fragments into `frag`, issue the step's wgmmas as one group and wait for the group before
-  // it, whose stage then goes back to the producer and whose fragment buffer is free. (Past K,
-  // in the last step of a K that is not a multiple of bk, TMA has zero-filled both boxes, so the
-  // wgmmas add nothing.)
+  // Pipeline step g (counted over the block's tiles) of a consumer warpgroup: wait for its
+  // copies, read this warp's weight fragments into `frag`, issue the step's wgmmas as one group
+  // and wait for the group before it, whose fragment buffer is then free and whose stage goes
+  // back to the producer (if `release_previous`: not at a tile's first step, whose previous
+  // stage the last tile released). (Past K, in the last step of a K that is not a multiple of
+  // bk, TMA has zero-filled both boxes, so the wgmmas add nothing.)
   static FP8JIT_DEVICE void consume(float (&acc)[FW][BT / 2], u32x4 (&frag)[FW][KU], u32 a_smem,
-                                    u32 w_smem, u32 full_bar, u32 empty_bar, int i, u32 cw,
-                                    u32 wq, u32 lane) {
-    const int s = i % ST;
-    mbar_wait(full_bar + 8 * s, u32(i / ST) & 1);
+                                    u32 w_smem, u32 full_bar, u32 empty_bar, int g,
+                                    bool release_previous, u32 cw, u32 wq, u32 lane) {
+    const int s = g % ST;
+    mbar_wait(full_bar + 8 * s, u32(g / ST) & 1);
 #pragma unroll
     for (int f = 0; f < FW; ++f)
 #pragma unroll
@@ -113,7 +127,7 @@ struct WgmmaSm90Gemm {
     }
     wgmma_commit();
     wgmma_wait<1>();
-    if (i > 0) release(empty_bar, (i - 1) % ST);
+    if (release_previous) release(empty_bar, (g - 1) % ST);
   }
 
   // Hands stage s back to the producer: this thread's reads of it are done (its wgmmas have
@@ -134,12 +148,12 @@ struct WgmmaSm90Gemm {
   // bench/results/2026-11-24-h100-session3.)
   static FP8JIT_DEVICE void store_tile(const float (&acc)[FW][BT / 2], const float* sa,
                                        const float* sw, const void* bias_, void* out_, int m,
-                                       long n_tile, long m_tile, u32 buf, u32 cw, u32 wq, u32 lane) {
+                                       u32 n_tile, u32 m_tile, u32 buf, u32 cw, u32 wq, u32 lane) {
     using out_t = typename Spec::out_t;
     const u16* bias = static_cast<const u16*>(bias_);
     u8* out = static_cast<u8*>(out_);
     const u32 g = lane / 4, t = lane % 4, odd = g & 1;
-    const long m0 = m_tile * BT;
+    const long m0 = long(m_tile) * BT;
     // Every scale and bias first, in one batch: loaded where they are used, each would wait for
     // its own round trip to memory (the shuffles keep the compiler from hoisting them).
     float scale_a[BT / 8];  // token 8 j + 2 t + odd, the row of buf this lane keeps
@@ -155,13 +169,13 @@ struct WgmmaSm90Gemm {
       for (int h = 0; h < 2; ++h)
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
-          const long n = n_tile * Spec::bn + (cw * FW + f) * 64 + wq * 16 + (g & ~1u) + 8 * h + c;
+          const long n = long(n_tile) * Spec::bn + (cw * FW + f) * 64 + wq * 16 + (g & ~1u) + 8 * h + c;
           scale_w[f][h][c] = n < Spec::n ? sw[n] : 0.f;
           b[f][h][c] = Spec::has_bias && n < Spec::n ? from_out_bits<out_t>(bias[n]) : 0.f;
         }
 #pragma unroll
     for (int f = 0; f < FW; ++f) {
-      const long n0 = n_tile * Spec::bn + (cw * FW + f) * 64 + wq * 16;  // the warp's rows
+      const long n0 = long(n_tile) * Spec::bn + (cw * FW + f) * 64 + wq * 16;  // the warp's rows
       if (n0 >= Spec::n) continue;  // warp-uniform: N % 16 == 0, so a 16-row block is all in
 #pragma unroll
       for (int j = 0; j < BT / 8; ++j) {
@@ -197,18 +211,22 @@ struct WgmmaSm90Gemm {
     extern __shared__ __align__(1024) u8 smem[];
     const u32 a_smem = smem_addr(smem);
     const u32 w_smem = a_smem + ST * kABytes;
-    const u32 full_bar = w_smem + ST * kWBytes;  // ST barriers of 8 bytes, then ST "empty"
+    const u32 out_smem = kPersistent ? w_smem + ST * kWBytes : a_smem;  // epilogue buffers
+    const u32 full_bar = w_smem + ST * kWBytes + kOutBytes;  // ST barriers of 8 bytes, then ST "empty"
     const u32 empty_bar = full_bar + 8 * ST;
 
-    // With split_k = S > 1 the S CTAs of a cluster share one tile and each takes a contiguous
-    // range of its k-tiles; rank 0 adds the others' partial sums (read from their shared memory)
-    // and runs the epilogue.
+    // Tiles: a persistent block takes tiles b, b + grid, ... and its producer and consumers walk
+    // the same sequence of steps through the stages across them. Otherwise the block (with
+    // split_k = S > 1: the cluster) takes one tile; each CTA of a cluster a contiguous range of
+    // its k-tiles, and rank 0 adds the others' partial sums (read from their shared memory) and
+    // runs the epilogue.
     const u32 rank = S > 1 ? cluster_rank() : 0;
-    long n_tile, m_tile;
-    tile_of(block_x() / S, m, n_tile, m_tile);
+    const u32 tiles_m = (u32(m) + BT - 1) / BT;
+    const u32 tiles = tiles_m * u32(kTilesN);
+    const u32 first_tile = block_x() / S;
     const int kt0 = int(rank * kTilesPerSplit);  // this CTA's first k-tile
     const int kt_end = int(kt0 + kTilesPerSplit < kTilesK ? kt0 + kTilesPerSplit : kTilesK);
-    const int tiles = kt_end > kt0 ? kt_end - kt0 : 0;  // this CTA's pipeline steps
+    const int steps = kt_end > kt0 ? kt_end - kt0 : 0;  // this CTA's pipeline steps per tile
 
     const u32 tid = thread_x();
     if (tid == 0) {
@@ -224,17 +242,22 @@ struct WgmmaSm90Gemm {
       if (kMoveRegisters) setmaxnreg_dec<40>();
       if (tid != 0) return;
       // As little work per step as possible: this one thread's issue rate bounds the pipeline.
-      const int nb0 = int(n_tile * (Spec::bn / 16));  // first n-block of the tile
-      int s = 0;
-      u32 phase = 0;  // parity of stage s's current fill
-      for (int i = 0; i < tiles; ++i) {
-        if (i >= ST) mbar_wait(empty_bar + 8 * s, phase ^ 1);  // consumers released its last fill
-        const int kb = (kt0 + i) * KU;  // first k-block of the step
-        const u32 bar = full_bar + 8 * s;
-        mbar_arrive_expect_tx(bar, kABytes + kWBytes);
-        tma_load_2d(a_smem + s * kABytes, a_map, kb * 32, int(m_tile * BT), bar);
-        tma_load_3d(w_smem + s * kWBytes, w_map, 0, kb, nb0, bar);
-        if (++s == ST) s = 0, phase ^= 1;
+      int g = 0, s = 0;  // steps issued, and the stage of step g
+      u32 phase = 0;     // parity of stage s's fill by step g
+      for (u32 tile = first_tile;;) {
+        u32 n_tile, m_tile;
+        tile_of(tile, tiles_m, n_tile, m_tile);
+        const int nb0 = int(n_tile) * (Spec::bn / 16);  // first n-block of the tile
+        for (int i = 0; i < steps; ++i, ++g) {
+          if (g >= ST) mbar_wait(empty_bar + 8 * s, phase ^ 1);  // consumers released its last fill
+          const int kb = (kt0 + i) * KU;  // first k-block of the step
+          const u32 bar = full_bar + 8 * s;
+          mbar_arrive_expect_tx(bar, kABytes + kWBytes);
+          tma_load_2d(a_smem + s * kABytes, a_map, kb * 32, int(m_tile) * BT, bar);
+          tma_load_3d(w_smem + s * kWBytes, w_map, 0, kb, nb0, bar);
+          if (++s == ST) s = 0, phase ^= 1;
+        }
+        if (!kPersistent || (tile += grid_dim_x()) >= tiles) break;
       }
       return;
     }
@@ -243,67 +266,77 @@ struct WgmmaSm90Gemm {
     // wgmmas of the one before.
     if (kMoveRegisters) setmaxnreg_inc<232>();
     const u32 cw = tid / 128 - 1, wq = (tid / 32) % 4, lane = tid % 32;
-    float acc[FW][BT / 2];
-#pragma unroll
-    for (int f = 0; f < FW; ++f)
-#pragma unroll
-      for (int i = 0; i < BT / 2; ++i) acc[f][i] = 0.f;
-    u32x4 frag0[FW][KU], frag1[FW][KU];
-    // (Two inlined steps, not a third for an odd tail: that one makes ptxas serialize wgmma.)
-    for (int i = 0; i < tiles; i += 2) {
-      consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, i, cw, wq, lane);
-      if (i + 1 == tiles) break;
-      consume(acc, frag1, a_smem, w_smem, full_bar, empty_bar, i + 1, cw, wq, lane);
-    }
-    wgmma_wait<0>();
-#pragma unroll
-    for (int f = 0; f < FW; ++f)
-#pragma unroll
-      for (int j = 0; j < BT / 2; ++j) pin(acc[f][j]);
-    // The last stage needs no release: nothing is copied after it.
-
-    // Every consumer of this CTA has left the main loop: all copies have landed and all wgmmas
-    // have completed, so the stages' shared memory is free.
     const u32 ct = tid - 128;  // consumer thread
-    named_barrier(1, kConsumers);
-    if (S > 1) {
-      // Partial sums as float4 [q][consumer thread] (conflict-free), q = (f, j / 4).
-      if (rank != 0) {
+    const u32 out_buf = out_smem + (ct / 32) * BT * 32;  // this warp's epilogue buffer
+    int g = 0;  // steps consumed by this block's earlier tiles
+    for (u32 tile = first_tile;;) {
+      float acc[FW][BT / 2];
+#pragma unroll
+      for (int f = 0; f < FW; ++f)
+#pragma unroll
+        for (int i = 0; i < BT / 2; ++i) acc[f][i] = 0.f;
+      u32x4 frag0[FW][KU], frag1[FW][KU];
+      // (Two inlined steps, not a third for an odd tail: that one makes ptxas serialize wgmma.)
+      for (int i = 0; i < steps; i += 2) {
+        consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, g + i, i > 0, cw, wq, lane);
+        if (i + 1 == steps) break;
+        consume(acc, frag1, a_smem, w_smem, full_bar, empty_bar, g + i + 1, true, cw, wq, lane);
+      }
+      wgmma_wait<0>();
+#pragma unroll
+      for (int f = 0; f < FW; ++f)
+#pragma unroll
+        for (int j = 0; j < BT / 2; ++j) pin(acc[f][j]);
+      g += steps;
+      // The tile's last stage goes back to the producer, which fills the next tile's while this
+      // one is stored; a block with one tile copies nothing after it.
+      if (kPersistent && steps > 0) release(empty_bar, (g - 1) % ST);
+      u32 n_tile, m_tile;
+      tile_of(tile, tiles_m, n_tile, m_tile);
+
+      // Without epilogue buffers of its own, the block waits until every consumer has left the
+      // main loop: then all copies have landed and all wgmmas have completed, and the stages'
+      // shared memory is free.
+      if (!kPersistent) named_barrier(1, kConsumers);
+      if (S > 1) {
+        // Partial sums as float4 [q][consumer thread] (conflict-free), q = (f, j / 4).
+        if (rank != 0) {
+#pragma unroll
+          for (int f = 0; f < FW; ++f)
+#pragma unroll
+            for (int j = 0; j < BT / 2; j += 4) {
+              const u32 q = f * (BT / 8) + j / 4;
+              store16_shared(a_smem + (q * kConsumers + ct) * 16, acc[f][j], acc[f][j + 1],
+                             acc[f][j + 2], acc[f][j + 3]);
+            }
+        }
+        cluster_arrive();
+        cluster_wait();  // the partial sums of every rank are visible
+        if (rank != 0) {
+          cluster_arrive();  // ... and stay readable until rank 0 has read them
+          cluster_wait();
+          return;
+        }
 #pragma unroll
         for (int f = 0; f < FW; ++f)
 #pragma unroll
           for (int j = 0; j < BT / 2; j += 4) {
             const u32 q = f * (BT / 8) + j / 4;
-            store16_shared(a_smem + (q * kConsumers + ct) * 16, acc[f][j], acc[f][j + 1],
-                           acc[f][j + 2], acc[f][j + 3]);
+#pragma unroll
+            for (u32 r = 1; r < u32(S); ++r) {
+              float v[4];
+              load16_cluster(a_smem + (q * kConsumers + ct) * 16, r, v);
+              acc[f][j] += v[0], acc[f][j + 1] += v[1], acc[f][j + 2] += v[2], acc[f][j + 3] += v[3];
+            }
           }
+        cluster_arrive();  // done reading the other ranks' shared memory
       }
-      cluster_arrive();
-      cluster_wait();  // the partial sums of every rank are visible
-      if (rank != 0) {
-        cluster_arrive();  // ... and stay readable until rank 0 has read them
-        cluster_wait();
-        return;
-      }
-#pragma unroll
-      for (int f = 0; f < FW; ++f)
-#pragma unroll
-        for (int j = 0; j < BT / 2; j += 4) {
-          const u32 q = f * (BT / 8) + j / 4;
-#pragma unroll
-          for (u32 r = 1; r < u32(S); ++r) {
-            float v[4];
-            load16_cluster(a_smem + (q * kConsumers + ct) * 16, r, v);
-            acc[f][j] += v[0], acc[f][j + 1] += v[1], acc[f][j + 2] += v[2], acc[f][j + 3] += v[3];
-          }
-        }
-      cluster_arrive();  // done reading the other ranks' shared memory
-    }
 
-    // Epilogue: each warp stages its outputs in its own slice of the stages' memory, free
-    // since the barrier above (all copies landed, all wgmmas completed).
-    store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, a_smem + (ct / 32) * BT * 32, cw, wq, lane);
-    if (S > 1) cluster_wait();  // pairs rank 0's last arrive
+      // Epilogue: each warp stages its outputs in its own buffer.
+      store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, out_buf, cw, wq, lane);
+      if (S > 1) cluster_wait();  // pairs rank 0's last arrive
+      if (!kPersistent || (tile += grid_dim_x()) >= tiles) break;
+    }
   }
 };
 

@@ -116,3 +116,34 @@ TEST_CASE("gpu sanitize: the kernels plans choose, and the weight packing, at ti
   ctx.copy_to_host(got.data(), packed.data(), got.size());
   CHECK(got == want);
 }
+
+TEST_CASE("gpu sanitize: a persistent wgmma grid whose blocks run several tiles", "[gpu][sanitize]") {
+  auto gpu = test::open_gpu_session();
+  if (!gpu) return;
+  Context& ctx = *gpu->ctx;
+  const auto target = compiler::Target::parse(ctx.target());
+  if (target.arch != "sm_90a") {
+    std::printf("SKIPPED persistent wgmma grid: the device is %s, not sm_90a\n", target.arch.c_str());
+    return;
+  }
+  // 9 x 16 = 144 tiles of 128 tokens x 256 rows (the last of each direction partial): with
+  // min(tiles, multiprocessors) blocks, the first ones run a second tile while the producer
+  // refills the stages during their first tile's epilogue. K = 160: 2 steps (the second partial)
+  // over 3 stages, so a block's second tile starts in the middle of the stage ring; short, since
+  // racecheck's time grows with the shared-memory traffic.
+  const auto cfg = compiler::GemmConfig::parse("wg_bm128_bn256_bk128_w8_s3_k1");
+  REQUIRE(compiler::wgmma_persistent(cfg));
+  constexpr std::int64_t n = 2064, k = 160, m = 2000;
+  const std::int64_t tiles = (n + 255) / 256 * ((m + 127) / 128);
+  if (tiles <= ctx.multiprocessors()) {
+    std::printf("SKIPPED persistent wgmma grid: %lld tiles do not exceed the %d multiprocessors\n",
+                (long long)tiles, ctx.multiprocessors());
+    return;
+  }
+  std::mt19937_64 rng(std::random_device{}());
+  test::DeviceGemm g(ctx, m, n, k, OutDType::bf16, true, rng);
+  const DeviceBuffer out = g.make_out(m);
+  runtime::gemm_with_config(ctx, g.args(m, out), cfg, nullptr);
+  ctx.synchronize();
+  g.check(*gpu->ref, out, m, "sanitize-check", "persistent " + cfg.str());
+}
