@@ -180,6 +180,12 @@ bool wgmma_persistent(const GemmConfig& c) {
          wgmma_stage_bytes(c) + wgmma_epilogue_bytes(c) <= 227L * 1024;
 }
 
+std::int64_t wgmma_grid_blocks(const GemmConfig& c, std::int64_t n, std::int64_t m, int multiprocessors) {
+  const std::int64_t tiles = (n + c.bn - 1) / c.bn * ((m + c.bm - 1) / c.bm);
+  if (wgmma_persistent(c) && multiprocessors > 0) return std::min<std::int64_t>(tiles, multiprocessors);
+  return tiles * c.split_k;
+}
+
 long wgmma_shared_bytes(const GemmConfig& c) {
   return wgmma_stage_bytes(c) + (wgmma_persistent(c) ? wgmma_epilogue_bytes(c) : 0);
 }

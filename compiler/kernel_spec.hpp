@@ -82,6 +82,10 @@ constexpr long kWgmmaOneBlockShared = 114 * 1024 + 16;  // > 227 KiB / 2
 // stages, so that the producer fills the next tile's stages while the consumers store. The host
 // then launches min(tiles, multiprocessors) blocks.
 bool wgmma_persistent(const GemmConfig& c);
+// Blocks of a wgmma_sm90 launch for an (n, m) GEMM: split_k (one cluster) per (n tile, token
+// tile), or for a persistent config min(tiles, multiprocessors) (all tiles when
+// multiprocessors <= 0, i.e. unknown).
+std::int64_t wgmma_grid_blocks(const GemmConfig& c, std::int64_t n, std::int64_t m, int multiprocessors);
 // The dynamic shared memory a wgmma_sm90 launch asks for (wgmma_shared_bytes or the above).
 long wgmma_launch_shared_bytes(const GemmConfig& c);
 // The weight layout the GEMM families of `target`'s vendor read.

@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstdint>
@@ -61,12 +60,8 @@ void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void
     // (templates/gemm_sm90.cuh). TMA reads A ([M, K] bytes, boxes of bm rows x 128 bytes,
     // 128-byte swizzled) and W (layout nv_mma16x32 seen as [N/16][K/32][128] words of 4 bytes:
     // a box is the stage's bn/16 n-blocks x bk/32 k-blocks, the order the kernel expects).
-    const auto tiles_n = (k.spec.n + c.bn - 1) / c.bn;
-    const auto tiles_m = (a.m + c.bm - 1) / c.bm;
-    auto blocks = tiles_n * tiles_m * c.split_k;
-    if (compiler::wgmma_persistent(c))
-      blocks = std::min<std::int64_t>(blocks, s.driver->device().multiprocessors);
-    dims.grid[0] = static_cast<unsigned>(blocks);
+    dims.grid[0] = static_cast<unsigned>(
+        compiler::wgmma_grid_blocks(c, k.spec.n, a.m, s.driver->device().multiprocessors));
     dims.shared_bytes = static_cast<unsigned>(compiler::wgmma_launch_shared_bytes(c));
     const auto n = static_cast<std::uint64_t>(k.spec.n), kk = static_cast<std::uint64_t>(k.spec.k);
     runtime::TmaTensor at;

@@ -170,8 +170,9 @@ GemmEstimate estimate_wgmma(const Machine& mc, GemmEstimate e, std::int64_t n, s
   if (e.waves > 1) t /= e.wave_efficiency;
   // Each wave of blocks fills its pipeline (a load latency before the first wgmma) and drains
   // it through the epilogue: the cost that makes many small waves (a split that multiplies an
-  // already full grid) slower than one.
-  t += static_cast<double>(e.waves) * 2.0 * mc.latency_s;
+  // already full grid) slower than one. A persistent grid pays it once: its producer fills the
+  // next tile's stages during the epilogue.
+  t += static_cast<double>(compiler::wgmma_persistent(c) ? 1 : e.waves) * 2.0 * mc.latency_s;
   e.estimated_us = t * 1e6;
   return e;
 }
@@ -267,14 +268,15 @@ std::vector<compiler::GemmConfig> candidates(const Machine& mc, std::int64_t buc
   if (mc.wgmma) {
     // wgmma_sm90: token tiles 16..128 (no taller than the bucket needs), one or two consumer
     // warpgroups of one or two 64-row slabs, as many stages as fit in 227 KiB (at most 8) or,
-    // for tiles of up to 64 tokens, half as many (more blocks per multiprocessor); those tiles
-    // also split K over a cluster of 2, 4 or 8 CTAs, each keeping at least four k-tiles.
+    // for tiles of up to 64 tokens, half as many (more blocks per multiprocessor), or as many as
+    // a persistent grid leaves room for; tiles of up to 64 tokens also split K over a cluster of
+    // 2, 4 or 8 CTAs, each keeping at least four k-tiles.
     for (int bm = 16; bm <= 128; bm *= 2) {
       if (bm > 16 && bm / 2 >= bucket_m) break;
       for (const int warps : {8, 4})
         for (const int fw : {1, 2})
           for (const int split : {1, 2, 4, 8})
-            for (const bool fewer_stages : {false, true}) {
+            for (const int choice : {0, 1, 2}) {
               compiler::GemmConfig c;
               c.wgmma = true;
               c.bm = bm;
@@ -282,11 +284,18 @@ std::vector<compiler::GemmConfig> candidates(const Machine& mc, std::int64_t buc
               c.bk = 128;
               c.warps = warps;
               c.split_k = split;
+              // Stages: the most that fit (0), half of them for tiles of up to 64 tokens (1), or
+              // the most that leave room for a persistent grid's epilogue buffers (2), where that
+              // differs from the most that fit.
               int most = 8;
               for (c.stages = most; most > 2 && compiler::wgmma_shared_bytes(c) > 227L * 1024;)
                 c.stages = --most;
-              c.stages = fewer_stages ? most / 2 : most;
-              if (bm * fw > 256 || c.stages < 2 || (fewer_stages && bm > 64)) continue;
+              c.stages = most;
+              while (choice == 2 && c.stages > 2 && !compiler::wgmma_persistent(c)) --c.stages;
+              if (choice == 1) c.stages = most / 2;
+              if (bm * fw > 256 || c.stages < 2 || (choice == 1 && bm > 64) ||
+                  (choice == 2 && (c.stages == most || !compiler::wgmma_persistent(c))))
+                continue;
               // A split whose CTAs also move registers spills in the partial-sum exchange
               // (80 bytes for wg_bm64_bn256_bk128_w8_s5_k4 with NVRTC 13.0).
               if (split > 1 && (bm > 64 || ceil_div(k, 128) < 4L * split ||

@@ -90,10 +90,14 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   std::printf("kernel    %s\n", spec.kernel_name().c_str());
   const auto& c = choice.config;
   const long long tiles_n = (args.n + c.bn - 1) / c.bn, tiles_m = (args.m + c.bm - 1) / c.bm;
-  if (spec.family == "wgmma_sm90")  // 1-D: split_k CTAs (a cluster) per tile (runtime/context.cpp)
-    std::printf("launch    grid (%lld, 1, 1) x %d threads, clusters of %d, %ld bytes of shared memory\n",
-                tiles_n * tiles_m * c.split_k, spec.threads(), c.split_k,
-                compiler::wgmma_launch_shared_bytes(c));
+  if (spec.family == "wgmma_sm90")  // 1-D: split_k CTAs (a cluster) per tile, or persistent
+    std::printf("launch    grid (%lld, 1, 1) x %d threads, clusters of %d, %ld bytes of shared memory%s\n",
+                static_cast<long long>(compiler::wgmma_grid_blocks(c, args.n, args.m, dev.cu)),
+                spec.threads(), c.split_k, compiler::wgmma_launch_shared_bytes(c),
+                compiler::wgmma_persistent(c)
+                    ? (dev.cu > 0 ? ", persistent (one block per multiprocessor, looping over the tiles)"
+                                  : ", persistent (min(tiles, multiprocessors) blocks looping over the tiles)")
+                    : "");
   else
     std::printf("launch    grid (%lld, %lld, 1) x %d threads\n", tiles_n, tiles_m, spec.threads());
 
