@@ -15,7 +15,8 @@ Operands::Operands(Context& ctx, std::int64_t max_m, std::int64_t n, std::int64_
     : problem(tools::make_problem(max_m, n, k, compiler::Target::parse(ctx.target()).fp8_format(),
                                   OutDType::bf16, with_bias, rng)) {
   const std::size_t wbytes = static_cast<std::size_t>(n * k);
-  copies = static_cast<int>(std::clamp<std::size_t>((4 * ctx.l2_bytes() + wbytes - 1) / wbytes, 1, 16));
+  // At least two, so that consecutive calls never read the same weight.
+  copies = static_cast<int>(std::clamp<std::size_t>((4 * ctx.l2_bytes() + wbytes - 1) / wbytes, 2, 16));
   a = ctx.alloc(problem.a.size());
   sa = ctx.alloc(problem.sa.size() * 4);
   sw = ctx.alloc(n * 4);

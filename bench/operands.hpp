@@ -1,6 +1,7 @@
 // The device operands of one benchmarked weight: random fp8 data (the largest M of the run), its
 // scales and bias, and enough copies of the weight — row-major for cuBLASLt, packed for fp8jit —
-// to rotate through more than 4x the L2 cache, so that repeated calls do not time the cache.
+// to rotate through more than 4x the L2 cache (and at least two), so that repeated calls do not
+// time the cache.
 #pragma once
 
 #include <cstdint>

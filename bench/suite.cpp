@@ -65,8 +65,8 @@ std::vector<SuiteRow> run_suite(Context& ctx, const SuiteArgs& args,
       };
       row.fp8jit_err = check(run_fp8jit);
       row.cublas_err = check(run_cublas);
-      row.fp8jit_us = median_us(ctx, ops.copies, args.reps, run_fp8jit);
-      row.cublas_us = median_us(ctx, ops.copies, args.reps, run_cublas);
+      row.fp8jit_us = median_us(ctx, ops.copies, args.reps, run_fp8jit, args.min_calls);
+      row.cublas_us = median_us(ctx, ops.copies, args.reps, run_cublas, args.min_calls);
       rows.push_back(row);
       if (on_row) on_row(row);
     }

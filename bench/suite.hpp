@@ -1,6 +1,7 @@
 // The benchmark of DESIGN.md: fp8jit and cuBLASLt (outer-vector scales, bf16 out) in one process
 // on the same operands; weights rotate among copies that together exceed 4x the L2 cache; each
-// figure is the median over repetitions of event-timed rounds (one call per weight copy).
+// figure is the per-call median over repetitions of event-timed regions of back-to-back calls
+// (rounds over the copies, at least SuiteArgs::min_calls calls).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +17,8 @@ namespace fp8jit::bench {
 struct SuiteArgs {
   std::vector<tools::WeightShape> shapes;
   std::vector<std::int64_t> ms = {1, 16, 64, 256, 1024, 4096, 8192};
-  int reps = 20;        // timed rounds per point (median reported)
+  int reps = 20;        // timed regions per point (median reported)
+  int min_calls = 8;    // calls per timed region (whole rounds over the weight copies)
   bool bias = true;
   int check_rows = 2;   // rows of each result checked against the float64 host reference
   double copy_tbps = 0; // the copy bandwidth of this run (measure_copy_bandwidth), 0 if unknown

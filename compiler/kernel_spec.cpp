@@ -195,6 +195,11 @@ long wgmma_launch_shared_bytes(const GemmConfig& c) {
   return wgmma_moves_registers(c) ? std::max(used, kWgmmaOneBlockShared) : used;
 }
 
+bool waits_for_prior_kernel(const KernelSpec& spec) {
+  return spec.op == Op::gemm && spec.target.vendor == Vendor::nvidia && !spec.target.emulated &&
+         spec.target.sm() >= 90;
+}
+
 WeightLayout native_layout(const Target& target) {
   return target.vendor == Vendor::amd ? WeightLayout::aiter16x16 : WeightLayout::nv_mma16x32;
 }

@@ -88,6 +88,11 @@ bool wgmma_persistent(const GemmConfig& c);
 std::int64_t wgmma_grid_blocks(const GemmConfig& c, std::int64_t n, std::int64_t m, int multiprocessors);
 // The dynamic shared memory a wgmma_sm90 launch asks for (wgmma_shared_bytes or the above).
 long wgmma_launch_shared_bytes(const GemmConfig& c);
+// Whether the kernel of `spec` itself waits for the kernel before it in the stream
+// (griddepcontrol.wait, templates/prelude_cuda.cuh) before it reads anything that kernel may have
+// written or writes anything it may read, so that its launch may overlap that kernel's tail
+// (programmatic dependent launch). True for the NVIDIA GEMM families on sm_90+ GPUs.
+bool waits_for_prior_kernel(const KernelSpec& spec);
 // The weight layout the GEMM families of `target`'s vendor read.
 WeightLayout native_layout(const Target& target);
 

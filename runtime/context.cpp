@@ -47,6 +47,7 @@ void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void
   const auto& c = k.spec.config;
   runtime::LaunchDims dims;
   dims.block[0] = static_cast<unsigned>(k.threads);
+  dims.programmatic = s.options.pdl && compiler::waits_for_prior_kernel(k.spec);
   const void* ap = a.a;
   const float* sap = a.sa;
   const void* wp = a.w->data();

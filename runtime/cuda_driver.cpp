@@ -30,6 +30,25 @@ using CUevent = struct CUevent_st*;
 using CUgraph = struct CUgraph_st*;
 using CUgraphExec = struct CUgraphExec_st*;
 
+// cuLaunchKernelEx's configuration, as laid out in cuda.h (the attribute value is a 64-byte union
+// of which fp8jit sets one int).
+constexpr int CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+struct CUlaunchAttribute {
+  int id;
+  char pad[4];
+  union {
+    char bytes[64];
+    int programmatic_stream_serialization_allowed;
+  } value;
+};
+static_assert(sizeof(CUlaunchAttribute) == 72, "cuda.h's CUlaunchAttribute is 72 bytes");
+struct CUlaunchConfig {
+  unsigned grid_x, grid_y, grid_z, block_x, block_y, block_z, shared_bytes;
+  CUstream stream;
+  CUlaunchAttribute* attrs;
+  unsigned num_attrs;
+};
+
 constexpr CUresult CUDA_SUCCESS = 0;
 constexpr CUresult CUDA_ERROR_DEINITIALIZED = 4;
 // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED .. CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD: a call that is
@@ -85,6 +104,8 @@ struct CudaApi {
   CUresult (*cuFuncSetAttribute)(CUfunction, int, int) = nullptr;
   CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
                              unsigned, unsigned, CUstream, void**, void**) = nullptr;
+  // Optional (CUDA 12+): programmatic dependent launch.
+  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig*, CUfunction, void**, void**) = nullptr;
   CUresult (*cuMemAlloc)(CUdeviceptr*, std::size_t) = nullptr;
   CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
   CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void*, std::size_t) = nullptr;
@@ -150,6 +171,7 @@ struct CudaApi {
     lib.bind(cuEventDestroy, "cuEventDestroy_v2", &missing);
     // Optional symbols (nullptr: not collected as missing); checked where used.
     lib.bind(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", nullptr);
+    lib.bind(cuLaunchKernelEx, "cuLaunchKernelEx", nullptr);
     lib.bind(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", nullptr);
     lib.bind(cuStreamCreate, "cuStreamCreate", nullptr);
     lib.bind(cuStreamDestroy, "cuStreamDestroy_v2", nullptr);
@@ -357,10 +379,20 @@ class CudaDriver final : public Driver {
     ScopedContext scope(*s_);
     auto f = static_cast<CUfunction>(function);
     if (d.shared_bytes > kDefaultDynamicShared) opt_in_shared(f, d.shared_bytes);
+    const auto what = [&] { return "launch kernel " + hex(function) + " (" + dims(d) + ") on stream " + hex(stream); };
+    if (d.programmatic && api.cuLaunchKernelEx) {
+      CUlaunchAttribute attr{};
+      attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
+      attr.value.programmatic_stream_serialization_allowed = 1;
+      const CUlaunchConfig config{d.grid[0], d.grid[1], d.grid[2], d.block[0], d.block[1], d.block[2],
+                                  d.shared_bytes, static_cast<CUstream>(stream), &attr, 1};
+      api.check(api.cuLaunchKernelEx(&config, f, args, nullptr), what);
+      return;
+    }
     api.check(api.cuLaunchKernel(f, d.grid[0], d.grid[1], d.grid[2], d.block[0], d.block[1],
                                  d.block[2], d.shared_bytes, static_cast<CUstream>(stream), args,
                                  nullptr),
-              [&] { return "launch kernel " + hex(function) + " (" + dims(d) + ") on stream " + hex(stream); });
+              what);
   }
 
   void* alloc(std::size_t bytes) override {

@@ -55,6 +55,11 @@ struct LaunchDims {
   unsigned grid[3] = {1, 1, 1};
   unsigned block[3] = {1, 1, 1};
   unsigned shared_bytes = 0;
+  // Programmatic dependent launch (CUDA, sm_90+): the kernel may start before the previous kernel
+  // in the stream has finished. Only for kernels that execute griddepcontrol.wait before they
+  // touch memory that kernel may use (compiler::waits_for_prior_kernel). Drivers without it
+  // launch normally.
+  bool programmatic = false;
 };
 
 // Driver::load could not load a binary now, though nothing is wrong with it: a stream capture is in

@@ -115,6 +115,7 @@ Options Options::from_env() {
   if (const char* v = env("FP8JIT_DUMP_DIR")) o.dump_dir = v;
   if (const char* v = env("FP8JIT_DEVICE")) o.device = parse_int("FP8JIT_DEVICE", v, 0, 1023);
   if (const char* v = env("FP8JIT_VERBOSE")) o.verbose = parse_bool("FP8JIT_VERBOSE", v);
+  if (const char* v = env("FP8JIT_PDL")) o.pdl = parse_bool("FP8JIT_PDL", v);
   if (const char* v = env("FP8JIT_TARGET")) {
     const std::string t(v);
     const auto& emu = compiler::Target::emulation_targets();

@@ -28,6 +28,11 @@
 // not be a multiple of bn (n-blocks past N are skipped, warp-uniformly) and
 // K need not be a multiple of bk (the tail runs KU = 1 steps).
 // M tail: tokens >= m read zeros (no load is issued) and are not stored.
+// Programmatic launch (prelude_cuda.cuh; sm_90+, a no-op elsewhere): before it waits for the
+// previous kernel in the stream, each warp of the first token tile asks L2 for the first
+// kPrefetchBlocks k-blocks of each of its n-blocks (about kPrefetchBudget bytes over the grid);
+// every thread then waits before it reads A, the scales or the bias. A block lets the next kernel
+// start once it has issued its last main-loop weight load.
 #pragma once
 
 #include "prelude_cuda.cuh"
@@ -44,6 +49,10 @@ struct MmaSm89Gemm {
   static constexpr long kBlocksN = Spec::n / 16;  // 16-row n-blocks
   static constexpr int S = Spec::split_k;          // k-slices per block
   static constexpr long kSliceBlocks = (kBlocksK + S - 1) / S;  // k-blocks per slice
+  // L2 prefetch before the wait: about kPrefetchBudget bytes over the (n-block, slice) pairs.
+  static constexpr long kPrefetchBudget = 8l << 20;
+  static constexpr long kPrefetchPerPair = kPrefetchBudget / (512 * kBlocksN * S);
+  static constexpr long kPrefetchBlocks = kPrefetchPerPair < 1 ? 1 : kPrefetchPerPair;
   static_assert(Spec::n % 16 == 0 && Spec::k % 32 == 0, "layout nv_mma16x32 needs N%16, K%32");
   static_assert(FN >= 1 && FM >= 1 && KU >= 1, "config out of range");
 
@@ -95,6 +104,7 @@ struct MmaSm89Gemm {
     if (main_steps > 0) load_w<KU>(cur, w, nb0, kb_begin, lane);
     for (long s = 0; s < main_steps; ++s) {
       const long kb = kb_begin + s * KU;
+      if (s + 1 == main_steps) launch_dependents();  // the last main-loop load has been issued
       if constexpr (Spec::stages == 2) {
         Fragments next;
         if (s + 1 < main_steps) load_w<KU>(next, w, nb0, kb + KU, lane);
@@ -122,16 +132,21 @@ struct MmaSm89Gemm {
     const long m0 = long(block_y()) * Spec::bm;
     const bool active = nb0 < kBlocksN;  // warp-uniform: false when the warp is past N
 
+    const long begin = ks * kSliceBlocks < kBlocksK ? ks * kSliceBlocks : kBlocksK;
+    const long end = begin + kSliceBlocks < kBlocksK ? begin + kSliceBlocks : kBlocksK;
+    if (active && block_y() == 0 && lane < u32(FN) && nb0 + lane < kBlocksN && end > begin) {
+      const long blocks = end - begin < kPrefetchBlocks ? end - begin : kPrefetchBlocks;
+      prefetch_l2(w + ((nb0 + lane) * kBlocksK + begin) * 512, u32(blocks * 512));
+    }
+    grid_dependency_wait();
+
     float acc[FN][FM][4];
 #pragma unroll
     for (int j = 0; j < FN; ++j)
 #pragma unroll
       for (int i = 0; i < FM; ++i) acc[j][i][0] = acc[j][i][1] = acc[j][i][2] = acc[j][i][3] = 0.f;
-    if (active) {
-      const long begin = ks * kSliceBlocks < kBlocksK ? ks * kSliceBlocks : kBlocksK;
-      const long end = begin + kSliceBlocks < kBlocksK ? begin + kSliceBlocks : kBlocksK;
-      accumulate(acc, a, w, nb0, begin, end, m0, m, lane);
-    }
+    if (active) accumulate(acc, a, w, nb0, begin, end, m0, m, lane);
+    launch_dependents();  // (also for a warp past N or with no main-loop step)
 
     if constexpr (S > 1) {
       // Slices 1..S-1 hand their partial sums to slice 0 through shared memory (lane-minor:

@@ -34,6 +34,11 @@
 // per multiprocessor, room for the epilogue buffers): min(tiles, multiprocessors) blocks, block
 // b taking tiles b, b + grid, ..., its producer filling the next tile's stages during the
 // epilogue.
+// Programmatic launch (prelude_cuda.cuh): every thread waits for the previous kernel in the stream
+// before anything reads A, the scales or the bias or writes out. The producer, once it has issued
+// its last copy, and the consumers, once they leave their last tile's main loop, let the next
+// kernel start. (Asking L2 for the first stages' weight boxes before the wait, as mma_sm89 does,
+// measured slower at M = 16: bench/results/2026-11-24-h100-session5.)
 // Shared memory (dynamic): stages x (bm + bn) x 128 bytes, then (persistent) warps x bm x 32
 // bytes of epilogue buffers, then 16 x stages (barriers).
 // Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 32 == 0 (the layout);
@@ -237,6 +242,7 @@ struct WgmmaSm90Gemm {
       mbar_init_fence();
     }
     barrier();
+    grid_dependency_wait();
 
     if (tid < 128) {  // producer warpgroup
       if (kMoveRegisters) setmaxnreg_dec<40>();
@@ -259,6 +265,7 @@ struct WgmmaSm90Gemm {
         }
         if (!kPersistent || (tile += grid_dim_x()) >= tiles) break;
       }
+      launch_dependents();
       return;
     }
 
@@ -288,6 +295,8 @@ struct WgmmaSm90Gemm {
 #pragma unroll
         for (int j = 0; j < BT / 2; ++j) pin(acc[f][j]);
       g += steps;
+      const bool last_tile = !kPersistent || tile + grid_dim_x() >= tiles;
+      if (last_tile) launch_dependents();
       // The tile's last stage goes back to the producer, which fills the next tile's while this
       // one is stored; a block with one tile copies nothing after it.
       if (kPersistent && steps > 0) release(empty_bar, (g - 1) % ST);
@@ -335,7 +344,8 @@ struct WgmmaSm90Gemm {
       // Epilogue: each warp stages its outputs in its own buffer.
       store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, out_buf, cw, wq, lane);
       if (S > 1) cluster_wait();  // pairs rank 0's last arrive
-      if (!kPersistent || (tile += grid_dim_x()) >= tiles) break;
+      if (last_tile) break;
+      tile += grid_dim_x();
     }
   }
 };

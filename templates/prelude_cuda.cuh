@@ -7,7 +7,8 @@
 // Common API: u8..u64, i32, i64, u32x4; FP8JIT_DEVICE / FP8JIT_KERNEL / FP8JIT_LAUNCH_BOUNDS /
 // FP8JIT_SHARED / FP8JIT_RESTRICT; thread_x, block_x/y/z, block_dim_x, grid_dim_x, barrier,
 // warp_size; load16 / store16 / load8 / load4; bf16_t, fp16_t and their conversions.
-// NVIDIA atoms: mma_m16n8k32_e4m3 (mma.sync, sm_89+), load16_stream (read-once global data).
+// NVIDIA atoms: mma_m16n8k32_e4m3 (mma.sync, sm_89+), load16_stream (read-once global data),
+// grid_dependency_wait / launch_dependents / prefetch_l2 (programmatic dependent launch, sm_90+).
 #pragma once
 
 namespace fp8jit {
@@ -61,6 +62,31 @@ FP8JIT_DEVICE u32x4 load16_stream(const void* p) {
                : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
                : "l"(p));
   return v;
+}
+
+// ---- programmatic dependent launch (PTX "griddepcontrol", sm_90+) ----
+// A kernel launched with programmatic stream serialization (LaunchDims::programmatic) may start
+// while the kernel before it in the stream is still running. grid_dependency_wait() returns once
+// that kernel has completed and its writes are visible: every thread calls it before it reads
+// anything that kernel may have written or writes anything it may read. launch_dependents()
+// lets the next such kernel start once every block of this grid has called it or exited. For a
+// plain launch both do nothing; below sm_90 they compile to nothing.
+FP8JIT_DEVICE void grid_dependency_wait() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+FP8JIT_DEVICE void launch_dependents() {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+// Asks L2 to fetch `bytes` (a multiple of 16) at p (16-byte aligned). Nothing reaches the SM, so
+// it is safe before grid_dependency_wait() whoever writes those bytes: every write lands in L2.
+FP8JIT_DEVICE void prefetch_l2(const void* p, u32 bytes) {
+#if __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p), "r"(bytes) : "memory");
+#endif
 }
 
 FP8JIT_DEVICE u16 float_to_bf16_bits(float x) {

@@ -1,6 +1,7 @@
 // prelude_emu_nvidia.hpp — CPU emulation of the NVIDIA prelude (prelude_cuda.cuh) for emu-sm89:
 // the common API (prelude_emu.hpp) with 32-lane warps, plus the NVIDIA atoms with the same names
-// and contracts as in prelude_cuda.cuh: load16_stream and mma_m16n8k32_e4m3. Nothing that needs
+// and contracts as in prelude_cuda.cuh: load16_stream, mma_m16n8k32_e4m3, and the programmatic
+// launch calls, which do nothing here (the emulator runs one launch at a time). Nothing that needs
 // sm_90 (wgmma, TMA, clusters) is emulated.
 //
 // Source for the operand and result layouts: NVIDIA PTX ISA, section "Matrix Fragments for
@@ -21,6 +22,12 @@ namespace fp8jit {
 
 // Read-once data: the same bytes as load16 (caching hints have no meaning here).
 FP8JIT_DEVICE u32x4 load16_stream(const void* p) { return emu::load<u32x4>(p, "load16_stream"); }
+
+// Programmatic dependent launch: an emulated launch never overlaps another, and L2 hints have no
+// meaning here.
+FP8JIT_DEVICE void grid_dependency_wait() {}
+FP8JIT_DEVICE void launch_dependents() {}
+FP8JIT_DEVICE void prefetch_l2(const void*, u32) {}
 
 namespace emu {
 

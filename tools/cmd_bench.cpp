@@ -38,6 +38,7 @@ int cmd_bench(const Options& options, const BenchArgs& args) {
   suite.shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
   suite.ms = args.ms;
   suite.reps = args.reps;
+  suite.min_calls = args.min_calls;
   suite.bias = args.bias;
   const std::time_t now = std::time(nullptr);
   char date[32];

@@ -14,6 +14,7 @@ struct BenchArgs {
   std::string shape_file;
   std::vector<std::int64_t> ms = {1, 16, 64, 256, 1024, 4096, 8192};
   int reps = 20;
+  int min_calls = 8;  // calls per timed region
   bool bias = true;
   std::string csv;  // also write the rows here
 };

@@ -183,6 +183,11 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
   b->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
   b->add_option("--m", a.ms, "Token counts")->delimiter(',')->capture_default_str();
   b->add_option("--reps", a.reps, "Timed repetitions per GEMM")->capture_default_str();
+  b->add_option("--min-calls", a.min_calls,
+                "Back-to-back calls per timed region (whole rounds over the weight copies; 1: one "
+                "round)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   b->add_option("--csv", a.csv, "Also write the rows to this CSV file");
   b->add_flag("!--no-bias", a.bias, "Benchmark without bias (default: with)");
   b->footer("Examples:\n  fp8jit bench\n  fp8jit bench --model llama3-70b --m 1,64,4096 --csv "

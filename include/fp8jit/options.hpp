@@ -40,6 +40,11 @@ struct Options {
   unsigned emu_threads = 0;
   // FP8JIT_VERBOSE=1: one line on stderr per compile and per disk-cache hit.
   bool verbose = false;
+  // FP8JIT_PDL=0: launch every GEMM after the previous kernel in its stream has finished. By
+  // default (sm_90+) a GEMM is launched with programmatic dependent launch: it may start while
+  // the kernel before it finishes, prefetches its first weight bytes into L2, and waits for that
+  // kernel (griddepcontrol.wait) before it reads the activations or writes the output.
+  bool pdl = true;
 
   // Defaults overlaid with the FP8JIT_* variables of the current environment. Throws
   // InvalidArgument naming the variable when a value does not parse.

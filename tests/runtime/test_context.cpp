@@ -21,7 +21,8 @@ struct FakeContext {
   std::unique_ptr<Context> ctx;
 };
 
-FakeContext fake_context(const std::string& cache_dir, const std::string& arch = "sm_90a") {
+FakeContext fake_context(const std::string& cache_dir, const std::string& arch = "sm_90a",
+                         bool pdl = true) {
   FakeContext f;
   try {
     compiler::Toolchains().for_target(compiler::Target::parse(arch));
@@ -34,6 +35,7 @@ FakeContext fake_context(const std::string& cache_dir, const std::string& arch =
   }
   Options o;
   o.cache_dir = cache_dir;
+  o.pdl = pdl;
   auto driver = std::make_unique<test::FakeDriver>(arch);
   f.driver = driver.get();
   f.ctx = std::make_unique<Context>(runtime::make_context(o, std::move(driver)));
@@ -140,6 +142,41 @@ TEST_CASE("context: a plan launches one kernel per M bucket with the right grid"
   CHECK_THROWS_WITH(plan.gemm([&] { GemmArgs g; g.a = b.a.get(); g.sa = static_cast<const float*>(b.sa.get());
                                     g.w = &w; g.out = b.out.get(); g.m = 1; g.out_dtype = OutDType::fp16; return g; }()),
                     Contains("made for out=bf16"));
+}
+
+TEST_CASE("context: sm_90a GEMMs launch programmatically unless Options::pdl is off", "[context]") {
+  for (const bool pdl : {true, false}) {
+    test::TempDir dir;
+    auto f = fake_context(dir.path(), "sm_90a", pdl);
+    if (!f.ctx) return;
+    Context& ctx = *f.ctx;
+    Buffers b(ctx, 1024, 512, 256);
+    const PackedWeight w = ctx.pack_weight(b.w.get(), static_cast<const float*>(b.sw.get()), 512, 256);
+    INFO("pdl = " << pdl);
+    // The preshuffle kernel does not wait for the kernel before it: never programmatic.
+    CHECK_FALSE(f.driver->launches.back().dims.programmatic);
+    for (const std::int64_t m : {1, 16, 1024}) {  // the mma_sm89 and the wgmma_sm90 family
+      GemmArgs g;
+      g.a = b.a.get();
+      g.sa = static_cast<const float*>(b.sa.get());
+      g.w = &w;
+      g.out = b.out.get();
+      g.m = m;
+      ctx.gemm(g);
+      INFO("M = " << m);
+      CHECK(f.driver->launches.back().dims.programmatic == pdl);
+    }
+  }
+  // Only sm_90+ kernels wait (griddepcontrol): not sm_89's, not AMD's, not the emulator's.
+  const auto spec = [](const char* arch, const char* cfg) {
+    return compiler::gemm_spec(compiler::Target::parse(arch), 512, 256, compiler::GemmConfig::parse(cfg),
+                               OutDType::bf16, false);
+  };
+  CHECK(compiler::waits_for_prior_kernel(spec("sm_90a", "bm16_bn64_bk64_w4_s2_k1")));
+  CHECK(compiler::waits_for_prior_kernel(spec("sm_90a", "wg_bm64_bn64_bk128_w4_s6_k1")));
+  CHECK_FALSE(compiler::waits_for_prior_kernel(spec("sm_89", "bm16_bn64_bk64_w4_s2_k1")));
+  CHECK_FALSE(compiler::waits_for_prior_kernel(spec("emu-sm89", "bm16_bn64_bk64_w4_s2_k1")));
+  CHECK_FALSE(compiler::waits_for_prior_kernel(spec("gfx942", "bm16_bn64_bk64_w4_s2_k1")));
 }
 
 TEST_CASE("context: a second context on the same cache compiles nothing", "[context][cache]") {

@@ -57,6 +57,19 @@ TEST_CASE("options: FP8JIT_TARGET selects an emulation target, FP8JIT_EMU_THREAD
   CHECK_THROWS_WITH(Options::from_env(), Contains("FP8JIT_EMU_THREADS='many'"));
 }
 
+TEST_CASE("options: FP8JIT_PDL turns programmatic launches off; they are on by default", "[options]") {
+  {
+    ScopedEnv a("FP8JIT_PDL", nullptr);
+    CHECK(Options::from_env().pdl);
+  }
+  {
+    ScopedEnv a("FP8JIT_PDL", "0");
+    CHECK_FALSE(Options::from_env().pdl);
+  }
+  ScopedEnv a("FP8JIT_PDL", "sometimes");
+  CHECK_THROWS_WITH(Options::from_env(), Contains("FP8JIT_PDL='sometimes'") && Contains("1/0"));
+}
+
 TEST_CASE("options: the default cache dir follows XDG_CACHE_HOME, then HOME", "[options]") {
   ScopedEnv a("FP8JIT_CACHE_DIR", nullptr), b("XDG_CACHE_HOME", "/xdg"), c("HOME", "/home/u");
   CHECK(Options::from_env().cache_dir == "/xdg/fp8jit");
