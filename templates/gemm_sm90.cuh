@@ -36,8 +36,8 @@
 // epilogue.
 // Programmatic launch (prelude_cuda.cuh): every thread waits for the previous kernel in the stream
 // before anything reads A, the scales or the bias or writes out. The producer, once it has issued
-// its last copy, and the consumers, once they leave their last tile's main loop, let the next
-// kernel start. (Asking L2 for the first stages' weight boxes before the wait, as mma_sm89 does,
+// its last copy, and (one tile per block) the consumers, once they leave the main loop, let the
+// next kernel start. (Asking L2 for the first stages' weight boxes before the wait, as mma_sm89 does,
 // measured slower at M = 16: bench/results/2026-11-24-h100-session5.)
 // Shared memory (dynamic): stages x (bm + bn) x 128 bytes, then (persistent) warps x bm x 32
 // bytes of epilogue buffers, then 16 x stages (barriers).
@@ -295,8 +295,10 @@ struct WgmmaSm90Gemm {
 #pragma unroll
         for (int j = 0; j < BT / 2; ++j) pin(acc[f][j]);
       g += steps;
-      const bool last_tile = !kPersistent || tile + grid_dim_x() >= tiles;
-      if (last_tile) launch_dependents();
+      // A block with one tile lets the next kernel start here; a persistent one leaves that to its
+      // producer (keeping its consumers' code as it was measured fastest for the bm128_bn256 tiles:
+      // bench/results/2026-11-24-h100-session5/isolate).
+      if (!kPersistent) launch_dependents();
       // The tile's last stage goes back to the producer, which fills the next tile's while this
       // one is stored; a block with one tile copies nothing after it.
       if (kPersistent && steps > 0) release(empty_bar, (g - 1) % ST);
@@ -344,8 +346,7 @@ struct WgmmaSm90Gemm {
       // Epilogue: each warp stages its outputs in its own buffer.
       store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, out_buf, cw, wq, lane);
       if (S > 1) cluster_wait();  // pairs rank 0's last arrive
-      if (last_tile) break;
-      tile += grid_dim_x();
+      if (!kPersistent || (tile += grid_dim_x()) >= tiles) break;
     }
   }
 };
