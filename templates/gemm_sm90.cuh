@@ -34,8 +34,10 @@
 // per multiprocessor, room for the epilogue buffers): min(tiles, multiprocessors) blocks, block
 // b taking tiles b, b + grid, ..., its producer filling the next tile's stages during the
 // epilogue.
-// Programmatic launch (prelude_cuda.cuh): every thread waits for the previous kernel in the stream
-// before anything reads A, the scales or the bias or writes out. The producer, once it has issued
+// Programmatic launch (prelude_cuda.cuh): the producer waits for the previous kernel in the stream
+// just before its first copy of A, the consumers just before each epilogue (scales, bias, out);
+// until then they touch only shared memory the producer's copies fill. (Every thread waiting after
+// the barrier cost the bm128_bn256 tiles ~3% at M = 1024: bench/results/2026-11-24-h100-session5.) The producer, once it has issued
 // its last copy, and (one tile per block) the consumers, once they leave the main loop, let the
 // next kernel start. (Asking L2 for the first stages' weight boxes before the wait, as mma_sm89 does,
 // measured slower at M = 16: bench/results/2026-11-24-h100-session5.)
@@ -242,11 +244,11 @@ struct WgmmaSm90Gemm {
       mbar_init_fence();
     }
     barrier();
-    grid_dependency_wait();
 
     if (tid < 128) {  // producer warpgroup
       if (kMoveRegisters) setmaxnreg_dec<40>();
       if (tid != 0) return;
+      grid_dependency_wait();  // before the first copy of A
       // As little work per step as possible: this one thread's issue rate bounds the pipeline.
       int g = 0, s = 0;  // steps issued, and the stage of step g
       u32 phase = 0;     // parity of stage s's fill by step g
@@ -344,6 +346,7 @@ struct WgmmaSm90Gemm {
       }
 
       // Epilogue: each warp stages its outputs in its own buffer.
+      grid_dependency_wait();  // before the scales, the bias and the output
       store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, out_buf, cw, wq, lane);
       if (S > 1) cluster_wait();  // pairs rank 0's last arrive
       if (!kPersistent || (tile += grid_dim_x()) >= tiles) break;
