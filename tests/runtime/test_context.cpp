@@ -47,6 +47,16 @@ struct Buffers {
   Buffers(Context& c, std::int64_t m, std::int64_t n, std::int64_t k)
       : a(c.alloc(m * k)), sa(c.alloc(m * 4)), w(c.alloc(n * k)), sw(c.alloc(n * 4)),
         out(c.alloc(m * n * 2)), bias(c.alloc(n * 2)) {}
+  // GemmArgs of m tokens of these buffers with weight w (no bias).
+  GemmArgs args(const PackedWeight& w, std::int64_t m) const {
+    GemmArgs g;
+    g.a = a.get();
+    g.sa = static_cast<const float*>(sa.get());
+    g.w = &w;
+    g.out = out.get();
+    g.m = m;
+    return g;
+  }
 };
 
 }  // namespace
@@ -69,12 +79,7 @@ TEST_CASE("context: bad input is rejected with the value and the rule", "[contex
                     Contains("aiter16x16") && Contains("nv_mma16x32"));
 
   const PackedWeight w = ctx.pack_weight(b.w.get(), sw, 256, 512);
-  GemmArgs g;
-  g.a = b.a.get();
-  g.sa = static_cast<const float*>(b.sa.get());
-  g.w = &w;
-  g.out = b.out.get();
-  g.m = 64;
+  GemmArgs g = b.args(w, 64);
   auto with = [&](auto change) {
     GemmArgs x = g;
     change(x);
@@ -124,13 +129,7 @@ TEST_CASE("context: a plan launches one kernel per M bucket with the right grid"
   const Plan plan = ctx.plan(w, OutDType::bf16, false);
   CHECK(plan.describe().size() >= 2);
   for (const std::int64_t m : {1, 7, 16, 37, 64, 129, 1000}) {
-    GemmArgs g;
-    g.a = b.a.get();
-    g.sa = static_cast<const float*>(b.sa.get());
-    g.w = &w;
-    g.out = b.out.get();
-    g.m = m;
-    plan.gemm(g);
+    plan.gemm(b.args(w, m));
     const auto& l = f.driver->launches.back();
     INFO("M = " << m);
     CHECK(l.dims.grid[1] * 1LL >= 1);
@@ -139,8 +138,7 @@ TEST_CASE("context: a plan launches one kernel per M bucket with the right grid"
     // a 2-D grid, wgmma_sm90 a 1-D one of tiles_n x tiles_m blocks.
     CHECK(l.dims.grid[0] * 1LL * l.dims.grid[1] >= (4096 / 512) * ((m + 127) / 128));
   }
-  CHECK_THROWS_WITH(plan.gemm([&] { GemmArgs g; g.a = b.a.get(); g.sa = static_cast<const float*>(b.sa.get());
-                                    g.w = &w; g.out = b.out.get(); g.m = 1; g.out_dtype = OutDType::fp16; return g; }()),
+  CHECK_THROWS_WITH(plan.gemm([&] { GemmArgs g = b.args(w, 1); g.out_dtype = OutDType::fp16; return g; }()),
                     Contains("made for out=bf16"));
 }
 
@@ -156,13 +154,7 @@ TEST_CASE("context: sm_90a GEMMs launch programmatically unless Options::pdl is 
     // The preshuffle kernel does not wait for the kernel before it: never programmatic.
     CHECK_FALSE(f.driver->launches.back().dims.programmatic);
     for (const std::int64_t m : {1, 16, 1024}) {  // the mma_sm89 and the wgmma_sm90 family
-      GemmArgs g;
-      g.a = b.a.get();
-      g.sa = static_cast<const float*>(b.sa.get());
-      g.w = &w;
-      g.out = b.out.get();
-      g.m = m;
-      ctx.gemm(g);
+      ctx.gemm(b.args(w, m));
       INFO("M = " << m);
       CHECK(f.driver->launches.back().dims.programmatic == pdl);
     }
@@ -211,13 +203,7 @@ TEST_CASE("context: concurrent first calls compile a kernel once", "[context]") 
   std::vector<std::thread> threads;
   for (int i = 0; i < 8; ++i)
     threads.emplace_back([&] {
-      GemmArgs g;
-      g.a = b.a.get();
-      g.sa = static_cast<const float*>(b.sa.get());
-      g.w = &w;
-      g.out = b.out.get();
-      g.m = 16;
-      ctx.gemm(g);
+      ctx.gemm(b.args(w, 16));
     });
   for (auto& t : threads) t.join();
   CHECK(ctx.stats().compiles == before + 1);
