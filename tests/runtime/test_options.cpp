@@ -57,7 +57,7 @@ TEST_CASE("options: FP8JIT_TARGET selects an emulation target, FP8JIT_EMU_THREAD
   CHECK_THROWS_WITH(Options::from_env(), Contains("FP8JIT_EMU_THREADS='many'"));
 }
 
-TEST_CASE("options: FP8JIT_PDL turns programmatic launches off; they are on by default", "[options]") {
+TEST_CASE("options: FP8JIT_PDL=0 turns programmatic launches off, which are on by default", "[options]") {
   {
     ScopedEnv a("FP8JIT_PDL", nullptr);
     CHECK(Options::from_env().pdl);
