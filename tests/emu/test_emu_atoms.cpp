@@ -405,7 +405,9 @@ TEST_CASE("emu: out-of-bounds and misaligned accesses, deadlocks and non-uniform
 FP8JIT_KERNEL void probe_faults(const unsigned char* p, int mode, fp8jit::u32* out) {
   using namespace fp8jit;
   const u32 t = thread_x();
-  if (mode == 0) out[t] = load16(p + 16 * t).x;          // block of 64: runs past a 512-byte buffer
+  // Block of 64: threads 32..63 read 1 TiB past the 512-byte buffer, where no allocation lies (just
+  // past it, the next 256-byte-aligned allocation may).
+  if (mode == 0) out[t] = load16(p + 16 * t + (t >= 32 ? (1ull << 40) : 0)).x;
   if (mode == 1) out[t] = load16(p + 4).x;                // misaligned 16-byte load
   if (mode == 2) {                                        // lane 5 leaves before the collective
     if (t == 5) return;
