@@ -9,7 +9,8 @@
 //      bytes at (nb * K/32 + kb) * 512; lane L's A-fragment {a0, a1, a2, a3} is the 16 bytes at
 //      block + 16 L: one coalesced 16-byte load per lane, no shared memory, no shuffles.
 //   A: [M, K] row-major. Lane L (g = L/4, t = L%4) needs token g's bytes k0+4t..+3 (b0) and
-//      k0+16+4t..+3 (b1): two 4-byte loads, shared by all warps of the block through L1.
+//      k0+16+4t..+3 (b1): two 4-byte loads, shared by all warps of the block through L1, issued
+//      with the weight loads of the same step (one latency per step, not two).
 //   out: [M, N] row-major; accumulator c of fragment (nb, token group) holds out^T rows nb*16+g
 //      (+8) and token columns 2t, 2t+1.
 // Work split. Grid (ceil(N / bn), ceil(M / bm), 1); block = warps x split_k x 32 threads: split_k
@@ -21,7 +22,7 @@
 // flight. With split_k > 1, slices 1.. write their partial sums to shared memory and slice 0 adds
 // them and runs the epilogue: more warps stream one n-block's weight when N / bn is small.
 // Shared memory: (split_k - 1) x warps x FN x FM x 4 x 32 floats (none for split_k = 1).
-// Registers: 4 FN FM accumulators + 4 KU FN (x stages) fragment words.
+// Registers: 4 FN FM accumulators + (4 FN + 2 FM) KU (x stages) fragment words.
 // Constraints (enforced by KernelSpec::validate): N % 16 == 0, K % 32 == 0; warps in {1..8},
 // bn = 16 warps {1, 2, 4}, bm in {8..64} (power of two), bk in {32, 64, 128}, stages in {1, 2},
 // split_k in {1, 2, 4, 8} with warps x split_k <= 16 and the shared memory above <= 48 KiB. N need
@@ -56,15 +57,21 @@ struct MmaSm89Gemm {
   static_assert(Spec::n % 16 == 0 && Spec::k % 32 == 0, "layout nv_mma16x32 needs N%16, K%32");
   static_assert(FN >= 1 && FM >= 1 && KU >= 1, "config out of range");
 
+  // The operands of one step: weight fragments and token fragments, loaded together one step
+  // ahead of their mmas so that neither load's latency stalls the tensor pipe.
   struct Fragments {
     u32x4 w[KU][FN];
+    u32 b0[KU][FM], b1[KU][FM];
   };
 
-  // Loads the weight fragments of k-blocks kb .. kb+ku-1 for this warp's n-blocks.
+  // Loads the weight fragments of k-blocks kb .. kb+ku-1 for this warp's n-blocks, and the
+  // token fragments of the same k-blocks for its bm tokens.
   template <int ku>
-  static FP8JIT_DEVICE void load_w(Fragments& f, const u8* w, long nb0, long kb, u32 lane) {
+  static FP8JIT_DEVICE void load_step(Fragments& f, const u8* a, const u8* w, long nb0, long kb,
+                                      long m0, int m, u32 lane) {
+    const u32 g = lane / 4, t = lane % 4;
 #pragma unroll
-    for (int u = 0; u < ku; ++u)
+    for (int u = 0; u < ku; ++u) {
 #pragma unroll
       for (int j = 0; j < FN; ++j) {
         const long nb = nb0 + j;
@@ -72,27 +79,25 @@ struct MmaSm89Gemm {
                         ? load16_stream(w + ((nb * kBlocksK + kb + u) * 512 + lane * 16))
                         : u32x4{0, 0, 0, 0};
       }
-  }
-
-  template <int ku>
-  static FP8JIT_DEVICE void mma_step(float (&acc)[FN][FM][4], const Fragments& f, const u8* a,
-                                     long kb, long m0, int m, u32 lane) {
-    const u32 g = lane / 4, t = lane % 4;
-#pragma unroll
-    for (int u = 0; u < ku; ++u) {
-      u32 b0[FM], b1[FM];
 #pragma unroll
       for (int i = 0; i < FM; ++i) {
         const long row = m0 + i * 8 + g;
         const u8* p = a + row * Spec::k + (kb + u) * 32 + 4 * t;
-        b0[i] = row < m ? load4(p) : 0u;
-        b1[i] = row < m ? load4(p + 16) : 0u;
+        f.b0[u][i] = row < m ? load4(p) : 0u;
+        f.b1[u][i] = row < m ? load4(p + 16) : 0u;
       }
+    }
+  }
+
+  template <int ku>
+  static FP8JIT_DEVICE void mma_step(float (&acc)[FN][FM][4], const Fragments& f) {
+#pragma unroll
+    for (int u = 0; u < ku; ++u)
 #pragma unroll
       for (int j = 0; j < FN; ++j)
 #pragma unroll
-        for (int i = 0; i < FM; ++i) mma_m16n8k32_e4m3(acc[j][i], f.w[u][j], b0[i], b1[i]);
-    }
+        for (int i = 0; i < FM; ++i)
+          mma_m16n8k32_e4m3(acc[j][i], f.w[u][j], f.b0[u][i], f.b1[u][i]);
   }
 
   // acc += the products of k-blocks [kb_begin, kb_end) for this warp's n-blocks.
@@ -101,24 +106,24 @@ struct MmaSm89Gemm {
                                        u32 lane) {
     const long main_steps = (kb_end - kb_begin) / KU;
     Fragments cur;
-    if (main_steps > 0) load_w<KU>(cur, w, nb0, kb_begin, lane);
+    if (main_steps > 0) load_step<KU>(cur, a, w, nb0, kb_begin, m0, m, lane);
     for (long s = 0; s < main_steps; ++s) {
       const long kb = kb_begin + s * KU;
       if (s + 1 == main_steps) launch_dependents();  // the last main-loop load has been issued
       if constexpr (Spec::stages == 2) {
         Fragments next;
-        if (s + 1 < main_steps) load_w<KU>(next, w, nb0, kb + KU, lane);
-        mma_step<KU>(acc, cur, a, kb, m0, m, lane);
+        if (s + 1 < main_steps) load_step<KU>(next, a, w, nb0, kb + KU, m0, m, lane);
+        mma_step<KU>(acc, cur);
         cur = next;
       } else {
-        mma_step<KU>(acc, cur, a, kb, m0, m, lane);
-        if (s + 1 < main_steps) load_w<KU>(cur, w, nb0, kb + KU, lane);
+        mma_step<KU>(acc, cur);
+        if (s + 1 < main_steps) load_step<KU>(cur, a, w, nb0, kb + KU, m0, m, lane);
       }
     }
     for (long kb = kb_begin + main_steps * KU; kb < kb_end; ++kb) {  // tail, one k-block at a time
       Fragments tail;
-      load_w<1>(tail, w, nb0, kb, lane);
-      mma_step<1>(acc, tail, a, kb, m0, m, lane);
+      load_step<1>(tail, a, w, nb0, kb, m0, m, lane);
+      mma_step<1>(acc, tail);
     }
   }
 
