@@ -41,6 +41,7 @@ struct Machine {
   int multiprocessors;
   double dram_bytes_per_s;
   double l2_bytes_per_s;
+  double l2_bytes;          // last-level cache capacity (AMD: the Infinity Cache)
   double mma_flops;         // fp8 matrix throughput of the instructions the family uses
   double latency_s;         // global-load latency to cover with loads in flight
   double l1_bytes_per_s;    // load throughput of one multiprocessor's L1
@@ -71,10 +72,11 @@ Machine machine_of(const compiler::Target& t) {
     m.l1_bytes_per_s = 64 * 2.1e9;
     if (t.arch == "gfx950") {
       m.multiprocessors = 256, m.dram_bytes_per_s = 8.0e12, m.l2_bytes_per_s = 20e12;
-      m.mma_flops = 2300e12;
+      m.mma_flops = 2300e12, m.l2_bytes = 256e6;
     } else {
       m.multiprocessors = t.arch == "gfx942" ? 304 : 104;
       m.dram_bytes_per_s = 5.3e12, m.l2_bytes_per_s = 14e12, m.mma_flops = 1300e12;
+      m.l2_bytes = t.arch == "gfx942" ? 256e6 : 8e6;
     }
   } else {
     m.register_files = 1;
@@ -84,10 +86,10 @@ Machine machine_of(const compiler::Target& t) {
     m.l1_bytes_per_s = 128 * 1.75e9;
     if (t.arch == "sm_89") {
       m.multiprocessors = 128, m.dram_bytes_per_s = 1.0e12, m.l2_bytes_per_s = 5e12;
-      m.mma_flops = 330e12, m.max_warps_per_file = 48, m.max_blocks = 24;
+      m.mma_flops = 330e12, m.max_warps_per_file = 48, m.max_blocks = 24, m.l2_bytes = 48e6;
     } else {
       m.multiprocessors = 132, m.dram_bytes_per_s = 3.35e12, m.l2_bytes_per_s = 10e12;
-      m.mma_flops = 600e12, m.max_warps_per_file = 64, m.max_blocks = 32;
+      m.mma_flops = 600e12, m.max_warps_per_file = 64, m.max_blocks = 32, m.l2_bytes = 50e6;
       m.wgmma = t.arch == "sm_90a";
       m.wgmma_flops = 1300e12;  // dense fp8 wgmma as cuBLASLt reaches it at 8192^3
     }
@@ -119,13 +121,15 @@ void set_grid(GemmEstimate& e, std::int64_t n, std::int64_t tiles_m, std::int64_
                       (static_cast<double>(tiles_m * c.bm) * static_cast<double>(tiles_n * c.bn));
 }
 
-// Seconds to move the bytes (once from DRAM; every token tile re-reads its weight slice and
-// every n-tile the tokens, from L2 at best), slowed by the loads in flight falling short.
+// Seconds to move the bytes (once from DRAM, or the weight once per token tile where
+// `weight_passes` says so; every token tile re-reads its weight slice and every n-tile the
+// tokens, from L2 at best), slowed by the loads in flight falling short.
 double memory_seconds(const Machine& mc, const GemmEstimate& e, std::int64_t n, std::int64_t k,
-                      std::int64_t tiles_m, std::int64_t tiles_n) {
+                      std::int64_t tiles_m, std::int64_t tiles_n, std::int64_t weight_passes = 1) {
   const double mk = static_cast<double>(e.m) * static_cast<double>(k);
   const double nk = static_cast<double>(n) * static_cast<double>(k);
-  const double dram = nk + mk + 2.0 * static_cast<double>(e.m) * static_cast<double>(n);
+  const double dram = nk * static_cast<double>(weight_passes) + mk +
+                      2.0 * static_cast<double>(e.m) * static_cast<double>(n);
   const double l2 = nk * static_cast<double>(tiles_m) + mk * static_cast<double>(tiles_n);
   return std::max(dram / mc.dram_bytes_per_s, l2 / mc.l2_bytes_per_s) / e.memory_parallelism;
 }
@@ -212,7 +216,12 @@ GemmEstimate estimate(const Machine& mc, int multiprocessors, std::int64_t m, st
   const double in_flight = resident * useful_fragments * std::max(1, c.split_k) * ku_used *
                            std::max(1, c.stages) * mc.lanes * 16.0;
   e.memory_parallelism = std::min(1.0, in_flight / (mc.dram_bytes_per_s * mc.latency_s));
-  const double t_mem = memory_seconds(mc, e, n, k, tiles_m, tiles_n);
+  // Token tiles do not walk the weight in step (the grid runs along N first), so a weight larger
+  // than the cache streams from DRAM once per token tile (H100, llama3-70b.o at M = 16: 46 us
+  // with bm = 8, 26 us with bm = 16; bench/results/2026-11-25-h100-session6/README.md).
+  const double nk_bytes = static_cast<double>(n) * static_cast<double>(k);
+  const std::int64_t weight_passes = nk_bytes > mc.l2_bytes ? tiles_m : 1;
+  const double t_mem = memory_seconds(mc, e, n, k, tiles_m, tiles_n, weight_passes);
   const double mk = static_cast<double>(e.m) * static_cast<double>(k);
   const double nk = static_cast<double>(n) * static_cast<double>(k);
   // Loads through L1: no shared memory, so every warp along n reads all bm tokens of its block:
