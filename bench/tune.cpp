@@ -18,40 +18,6 @@ const char* tuned_table_header() {
   return "arch,cu_num,M,N,K,q_dtype_w,out_dtype,bias,config,us,tflops,bw";
 }
 
-namespace {
-
-// The configs the loaded tables chose for the same weight at M within 16x of `m`, their token
-// tile set to the smallest the family offers for m's bucket (mma_sm89 8..64, wgmma_sm90
-// 16..128), where that config is valid. The cost model ties the memory-bound configs of a
-// family (it cannot tell one warp per k-slice from four), so its ranking alone may never reach
-// the config that won next door: at M = 16 the bm = 16 form of llama3-70b.qkv's M = 1 row ran in
-// 30.7 us against 33.7 for the best of 64 ranked candidates (bench/results/2026-11-25-h100-
-// session6).
-std::vector<compiler::GemmConfig> neighbour_configs(Context& ctx, const compiler::Target& target,
-                                                    int sms, std::int64_t m, std::int64_t n,
-                                                    std::int64_t k, bool bias) {
-  const std::int64_t bucket = runtime::m_bucket_m(m);
-  std::vector<compiler::GemmConfig> out;
-  for (const auto& row : ctx.state()->tuned.entries()) {
-    if (row.target.arch != target.arch || row.cu_num != sms || row.n != n || row.k != k ||
-        row.out != OutDType::bf16 || row.bias != bias || row.m == m || row.m > 16 * m ||
-        16 * row.m < m)
-      continue;
-    compiler::GemmConfig cfg = row.config;
-    const std::int64_t lo = cfg.wgmma ? 16 : 8, hi = cfg.wgmma ? 128 : 64;
-    cfg.bm = static_cast<int>(std::clamp(bucket, lo, hi));
-    try {
-      compiler::gemm_spec(target, n, k, cfg, OutDType::bf16, bias).validate();
-    } catch (const InvalidArgument&) {
-      continue;  // e.g. the taller tile's partial sums no longer fit in shared memory
-    }
-    if (std::find(out.begin(), out.end(), cfg) == out.end()) out.push_back(cfg);
-  }
-  return out;
-}
-
-}  // namespace
-
 std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
                              const std::function<void(const TunedPoint&)>& on_point) {
   const auto target = compiler::Target::parse(ctx.target());
@@ -72,7 +38,8 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
       const auto current = ctx.state()->tuned.select(target, sms, m, s.n, s.k, OutDType::bf16, args.bias);
       const bool incumbent = current.source == runtime::ConfigChoice::Source::exact_row;
       if (incumbent && !(current.config == heuristic)) configs.push_back(current.config);
-      for (const auto& cfg : neighbour_configs(ctx, target, sms, m, s.n, s.k, args.bias))
+      for (const auto& cfg :
+           ctx.state()->tuned.neighbour_configs(target, sms, m, s.n, s.k, OutDType::bf16, args.bias))
         if (static_cast<int>(configs.size()) < args.candidates &&
             std::find(configs.begin(), configs.end(), cfg) == configs.end())
           configs.push_back(cfg);

@@ -439,6 +439,36 @@ std::vector<ConfigChoice> TunedTable::choices_for_range(const compiler::Target& 
   return out_choices;
 }
 
+std::vector<compiler::GemmConfig> TunedTable::neighbour_configs(
+    const compiler::Target& target, int cu_num, std::int64_t m, std::int64_t n, std::int64_t k,
+    OutDType out, bool bias) const {
+  std::vector<compiler::GemmConfig> configs;
+  if (!impl_ || m < 1) return configs;
+  const auto it = impl_->shapes.find({n, k, target.fp8_format(), out, bias});
+  if (it == impl_->shapes.end()) return configs;
+  std::vector<const TunedRow*> near;
+  for (const auto& r : it->second)
+    if (r.m != m && r.m <= 16 * m && 16 * r.m >= m && fit(r, target, cu_num)) near.push_back(&r);
+  const auto distance = [m](const TunedRow* r) {
+    return std::abs(std::log2(static_cast<double>(r->m) / static_cast<double>(m)));
+  };
+  std::stable_sort(near.begin(), near.end(),
+                   [&](const TunedRow* a, const TunedRow* b) { return distance(a) < distance(b); });
+  const std::int64_t bucket = m_bucket_m(m);
+  for (const TunedRow* r : near) {
+    compiler::GemmConfig c = r->config;
+    const bool sm89 = target.vendor == compiler::Vendor::nvidia && !c.wgmma;
+    c.bm = static_cast<int>(std::clamp<std::int64_t>(bucket, sm89 ? 8 : 16, sm89 ? 64 : 128));
+    try {
+      compiler::gemm_spec(target, n, k, c, out, bias).validate();
+    } catch (const InvalidArgument&) {
+      continue;  // e.g. the taller tile's partial sums no longer fit in shared memory
+    }
+    if (std::find(configs.begin(), configs.end(), c) == configs.end()) configs.push_back(c);
+  }
+  return configs;
+}
+
 std::vector<TunedRow> TunedTable::entries() const {
   std::vector<TunedRow> out;
   if (impl_)

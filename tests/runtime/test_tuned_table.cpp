@@ -337,6 +337,40 @@ TEST_CASE("heuristic: every supported shape gets a config that KernelSpec::valid
   CHECK(distinct.size() >= 6);  // the model does tell shapes apart
 }
 
+TEST_CASE("tuned table: neighbour_configs fits the nearby rows' configs to this M", "[tuned]") {
+  const auto h = target("sm_90a");
+  const std::int64_t n = 10240, k = 8192;
+  const TunedTable table = TunedTable::parse(
+      std::string(kHeader) + row("sm_90a", 132, 1, n, k, "bm8_bn16_bk128_w1_s2_k4", "bf16", 1) +
+          row("sm_90a", 132, 2, n, k, "bm8_bn16_bk128_w1_s2_k4", "bf16", 1) +  // same once fitted
+          row("sm_90a", 132, 8, n, k, "bm8_bn32_bk128_w2_s1_k4", "bf16", 1) +
+          // 7 x 2 warps x 4 fragments x FM partial sums: 28 KiB at bm = 8, 56 KiB (too much) at 16
+          row("sm_90a", 132, 4, n, k, "bm8_bn128_bk32_w2_s1_k8", "bf16", 1) +
+          row("sm_90a", 132, 16, n, k, "wg_bm16_bn64_bk128_w4_s8_k1", "bf16", 1) +  // this M
+          row("sm_90a", 132, 64, n, k, "wg_bm32_bn64_bk128_w4_s8_k1", "bf16", 1) +
+          row("sm_90a", 132, 1024, n, k, "wg_bm128_bn128_bk128_w8_s6_k1", "bf16", 1) +  // > 16x
+          row("sm_90a", 132, 8, n, k, "bm8_bn64_bk64_w4_s2_k2", "bf16", 0) +     // no bias
+          row("sm_90a", 114, 8, n, k, "bm8_bn64_bk64_w4_s1_k2", "bf16", 1) +     // other cu_num
+          row("sm_90a", 132, 8, n, 4096, "bm8_bn64_bk128_w4_s1_k2", "bf16", 1),  // other weight
+      "t.csv");
+  std::vector<std::string> got;
+  for (const auto& c : table.neighbour_configs(h, 132, 16, n, k, OutDType::bf16, true))
+    got.push_back(c.str());
+  // Nearest M first (8 one octave away, 4 and 64 two, 2 three, 1 four); the bm8 tiles grow to
+  // 16 (M = 4's then needs too much shared memory), the bm32 wgmma tile shrinks to 16; M = 1's
+  // config is M = 2's.
+  CHECK(got == std::vector<std::string>{"bm16_bn32_bk128_w2_s1_k4", "wg_bm16_bn64_bk128_w4_s8_k1",
+                                         "bm16_bn16_bk128_w1_s2_k4"});
+  // At M = 1 only rows up to M = 16 count, fitted to bm8 (the smallest wgmma tile is 16).
+  got.clear();
+  for (const auto& c : table.neighbour_configs(h, 132, 1, n, k, OutDType::bf16, true))
+    got.push_back(c.str());
+  CHECK(got == std::vector<std::string>{"bm8_bn16_bk128_w1_s2_k4", "bm8_bn128_bk32_w2_s1_k8",
+                                         "bm8_bn32_bk128_w2_s1_k4", "wg_bm16_bn64_bk128_w4_s8_k1"});
+  CHECK(table.neighbour_configs(h, 132, 16, 4096, 4096, OutDType::bf16, true).empty());
+  CHECK(TunedTable().neighbour_configs(h, 132, 16, n, k, OutDType::bf16, true).empty());
+}
+
 TEST_CASE("heuristic: the ranking explains its choice", "[tuned]") {
   for (const char* arch : {"sm_90a", "gfx942"}) {
     const auto t = target(arch);
