@@ -219,11 +219,10 @@ GemmEstimate estimate(const Machine& mc, int multiprocessors, std::int64_t m, st
   // Token tiles do not walk the weight in step (the grid runs along N first), so a weight larger
   // than the cache streams from DRAM once per token tile (H100, llama3-70b.o at M = 16: 46 us
   // with bm = 8, 26 us with bm = 16; bench/results/2026-11-25-h100-session6/README.md).
-  const double nk_bytes = static_cast<double>(n) * static_cast<double>(k);
-  const std::int64_t weight_passes = nk_bytes > mc.l2_bytes ? tiles_m : 1;
-  const double t_mem = memory_seconds(mc, e, n, k, tiles_m, tiles_n, weight_passes);
   const double mk = static_cast<double>(e.m) * static_cast<double>(k);
   const double nk = static_cast<double>(n) * static_cast<double>(k);
+  const std::int64_t weight_passes = nk > mc.l2_bytes ? tiles_m : 1;
+  const double t_mem = memory_seconds(mc, e, n, k, tiles_m, tiles_n, weight_passes);
   // Loads through L1: no shared memory, so every warp along n reads all bm tokens of its block:
   // the token traffic is M K (N / bn) warps, the weight's N K (M / bm). Small tiles make a GEMM
   // load-bound long before the matrix units are.
