@@ -17,9 +17,9 @@
 // k-slices of `warps` warps each. Warp (wn, ks) of block (bx, by) owns FN = bn / (16 warps)
 // n-blocks (bx * bn/16 + wn * FN + f), all bm tokens of token tile by (FM = bm / 8 token groups)
 // and k-slice ks (K/32 k-blocks split into split_k contiguous ranges); it walks its slice in steps
-// of bk = 32 KU, loading the KU x FN weight fragments of a step (and, with stages = 2, those of
-// the next step before the mmas of the current one) so that 16 KU FN bytes per lane are in
-// flight. With split_k > 1, slices 1.. write their partial sums to shared memory and slice 0 adds
+// of bk = 32 KU, loading the KU x FN weight fragments and KU x FM token fragments of a step (and,
+// with stages = 2, those of the next step before the mmas of the current one) so that 16 KU FN
+// weight bytes per lane are in flight. With split_k > 1, slices 1.. write their partial sums to shared memory and slice 0 adds
 // them and runs the epilogue: more warps stream one n-block's weight when N / bn is small.
 // Shared memory: (split_k - 1) x warps x FN x FM x 4 x 32 floats (none for split_k = 1).
 // Registers: 4 FN FM accumulators + (4 FN + 2 FM) KU (x stages) fragment words.
