@@ -165,8 +165,8 @@ void KernelSpec::validate_wgmma_sm90() const {
 }
 
 namespace {
-// The stages (A and W boxes) with their two barriers each, and the consumer warps' epilogue
-// buffers (bm rows of 32 bytes per warp) of a wgmma_sm90 block.
+// The stages (A and W boxes) with their two barriers each, and the consumer warpgroups' epilogue
+// buffers (bm rows of 128 bytes per warpgroup: 32 bytes per warp) of a wgmma_sm90 block.
 long wgmma_stage_bytes(const GemmConfig& c) {
   return long(c.stages) * (c.bm + c.bn) * c.bk + 16L * c.stages;
 }

@@ -14,8 +14,8 @@
 //   A: [M, K] row-major, loaded by TMA (tensor map built by the host per call) as a bm x 128-byte
 //      box into shared memory with the 128-byte swizzle; wgmma reads it as its K-major B operand
 //      through a matrix descriptor. Rows past M and columns past K arrive as zeros.
-//   out: [M, N] row-major; each warp stages its 16 rows x bm tokens in shared memory and writes
-//      them as whole 32-byte sectors of token rows (masked on M; see store_tile).
+//   out: [M, N] row-major; each consumer warpgroup stages its 64 rows x bm tokens in shared
+//      memory and writes them as whole 128-byte lines of token rows (masked on M; see store_tile).
 // Block: 1 producer warpgroup (one thread issues the two TMA copies of each stage) + warps / 4
 // consumer warpgroups; consumer warpgroup c owns FW = bn / (64 warps/4) slabs of 64 weight rows. With two consumer
 // warpgroups of 64+ accumulators each, setmaxnreg moves the producer's registers to them (and
@@ -74,10 +74,10 @@ struct WgmmaSm90Gemm {
   static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (one TMA box)
   // A persistent block (compiler::wgmma_persistent: split_k = 1, two consumer warpgroups that
   // take the producer's registers, room beside the stages) loops over tiles, and its producer
-  // refills the stages during the epilogue, so the consumer warps' epilogue buffers (BT x 32
-  // bytes each) lie after the stages; otherwise they reuse the stages, free by then.
+  // refills the stages during the epilogue, so the consumer warpgroups' epilogue buffers (BT x
+  // 128 bytes each) lie after the stages; otherwise they reuse the stages, free by then.
   static constexpr bool kPersistent = Spec::persistent;
-  static constexpr u32 kOutBytes = kPersistent ? kConsumers / 32 * BT * 32 : 0;
+  static constexpr u32 kOutBytes = kPersistent ? CW * BT * 128 : 0;
   static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + kOutBytes + 16 * ST;
   static constexpr int kAcc = FW * BT / 2;                 // accumulators per consumer thread
   // Two consumer warpgroups of 64..128 accumulators and two stages of fragments each take the
@@ -86,7 +86,7 @@ struct WgmmaSm90Gemm {
   // the 168 registers a 384-thread block has, one consumer warpgroup no more than the 255 of a
   // 256-thread block, and both leave room for a second block on the multiprocessor.
   static constexpr bool kMoveRegisters = CW == 2 && kAcc >= 64;
-  static_assert(kConsumers / 32 * BT * 32 <= ST * (kABytes + kWBytes), "epilogue buffers fit");
+  static_assert(CW * BT * 128 <= ST * (kABytes + kWBytes), "epilogue buffers fit");
   static_assert(S == 1 || 4u * kAcc * kConsumers <= ST * (kABytes + kWBytes),
                 "split-K partial sums fit the stages");
   static_assert(Spec::bk == 128, "one 128-byte swizzle atom of k per stage");
@@ -145,14 +145,24 @@ struct WgmmaSm90Gemm {
     mbar_arrive(empty_bar + 8 * s);
   }
 
+  // A barrier of consumer warpgroup cw's 128 threads (ids 3 and 4: constant, so that ptxas does
+  // not reserve all 16).
+  static FP8JIT_DEVICE void wg_barrier(u32 cw) {
+    if (cw == 0)
+      named_barrier(3, 128);
+    else
+      named_barrier(4, 128);
+  }
+
   // Epilogue of one consumer warp: its 16 weight rows of each slab f, for the tile's BT tokens.
   // Lanes g and g ^ 1 (lane ^ 4) trade half of their sums so that each holds two adjacent n of
   // one token (even g token 2t, odd g token 2t + 1); scales, bias and conversion follow. The
-  // warp's 16 x BT outputs then pass through its own BT x 32-byte buffer in shared memory
-  // (`buf`; the 16-byte halves of rows 4..7 of every 8 swapped, so that writes and reads are
-  // conflict-free) and leave as whole 32-byte sectors: 16 token rows per warp store. Only the
-  // warp synchronises. (Staging the whole tile for 128-byte rows, as before, measured no faster:
-  // bench/results/2026-11-24-h100-session3.)
+  // warpgroup's 64 x BT outputs of the slab then pass through its BT x 128-byte buffer in shared
+  // memory (`buf`; 16-byte chunk c of row r kept at chunk c ^ (r % 8), so that the writes and the
+  // reads are conflict-free) and leave as whole 128-byte lines, four token rows per warp store: a
+  // quarter of the L1 wavefronts of 32-byte sectors from each warp's own 16 rows, which measured
+  // 1-3% faster at M = 256..4096 (bench/results/2026-11-25-h100-session8/run2). Only the
+  // warpgroup synchronises.
   static FP8JIT_DEVICE void store_tile(const float (&acc)[FW][BT / 2], const float* sa,
                                        const float* sw, const void* bias_, void* out_, int m,
                                        u32 n_tile, u32 m_tile, u32 buf, u32 cw, u32 wq, u32 lane) {
@@ -182,8 +192,8 @@ struct WgmmaSm90Gemm {
         }
 #pragma unroll
     for (int f = 0; f < FW; ++f) {
-      const long n0 = long(n_tile) * Spec::bn + (cw * FW + f) * 64 + wq * 16;  // the warp's rows
-      if (n0 >= Spec::n) continue;  // warp-uniform: N % 16 == 0, so a 16-row block is all in
+      const long n0 = long(n_tile) * Spec::bn + (cw * FW + f) * 64;  // the warpgroup's rows
+      if (n0 >= Spec::n) continue;  // warpgroup-uniform
 #pragma unroll
       for (int j = 0; j < BT / 8; ++j) {
         const u32 r = 8 * j + 2 * t + odd;  // the token (row of buf) this lane keeps
@@ -196,18 +206,20 @@ struct WgmmaSm90Gemm {
           const u32 pair =
               to_out_bits<out_t>(lo * sa_r * scale_w[f][h][0] + b[f][h][0]) |
               u32(to_out_bits<out_t>(hi * sa_r * scale_w[f][h][1] + b[f][h][1])) << 16;
-          const u32 word = ((g >> 1) + 4 * h) ^ (r & 4);  // 4-byte word of the 32-byte row
-          store4_shared(buf + r * 32 + word * 4, pair);
+          // 16-byte chunk 2 wq + h of the 128-byte row r, stored at chunk (2 wq + h) ^ (r % 8)
+          const u32 chunk = (2 * wq + h) ^ (r & 7);
+          store4_shared(buf + r * 128 + chunk * 16 + (g >> 1) * 4, pair);
         }
       }
-      sync_warp();
+      wg_barrier(cw);
 #pragma unroll
-      for (u32 q = lane; q < 2 * BT; q += 32) {
-        const u32 r = q / 2, c = q % 2;  // row, 16-byte half
-        const u32x4 v = load16_shared(buf + r * 32 + (c ^ ((r >> 2) & 1)) * 16);
-        if (m0 + r < m) store16(out + ((m0 + r) * Spec::n + n0 + c * 8) * 2, v);
+      for (u32 r0 = 4 * wq; r0 < u32(BT); r0 += 16) {
+        const u32 r = r0 + lane / 8, c = lane % 8;  // row, 16-byte chunk
+        const u32x4 v = load16_shared(buf + r * 128 + (c ^ (r & 7)) * 16);
+        if (r < u32(BT) && m0 + r < m && n0 + c * 8 < Spec::n)
+          store16(out + ((m0 + r) * Spec::n + n0 + c * 8) * 2, v);
       }
-      sync_warp();  // before the next slab overwrites buf
+      wg_barrier(cw);  // before the next slab overwrites buf
     }
   }
 
@@ -237,6 +249,10 @@ struct WgmmaSm90Gemm {
 
     const u32 tid = thread_x();
     if (tid == 0) {
+      // The tensor maps are kernel parameters, not memory a previous kernel writes: fetched
+      // into the descriptor cache now, the first copies do not wait for them.
+      prefetch_tma_map(a_map);
+      prefetch_tma_map(w_map);
       for (int s = 0; s < ST; ++s) {
         mbar_init(full_bar + 8 * s, 1);
         mbar_init(empty_bar + 8 * s, kConsumers);
@@ -276,7 +292,7 @@ struct WgmmaSm90Gemm {
     if (kMoveRegisters) setmaxnreg_inc<232>();
     const u32 cw = tid / 128 - 1, wq = (tid / 32) % 4, lane = tid % 32;
     const u32 ct = tid - 128;  // consumer thread
-    const u32 out_buf = out_smem + (ct / 32) * BT * 32;  // this warp's epilogue buffer
+    const u32 out_buf = out_smem + cw * BT * 128;  // this warpgroup's epilogue buffer
     int g = 0;  // steps consumed by this block's earlier tiles
     for (u32 tile = first_tile;;) {
       float acc[FW][BT / 2];
@@ -345,7 +361,7 @@ struct WgmmaSm90Gemm {
         cluster_arrive();  // done reading the other ranks' shared memory
       }
 
-      // Epilogue: each warp stages its outputs in its own buffer.
+      // Epilogue: each warpgroup stages its outputs in its own buffer.
       grid_dependency_wait();  // before the scales, the bias and the output
       store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, out_buf, cw, wq, lane);
       if (S > 1) cluster_wait();  // pairs rank 0's last arrive

@@ -81,6 +81,11 @@ FP8JIT_DEVICE void tma_load_3d(u32 dst, const TmaMap* map, int c0, int c1, int c
       : "memory");
 }
 
+// Fetches a tensor map into the descriptor cache ahead of its first copy.
+FP8JIT_DEVICE void prefetch_tma_map(const TmaMap* map) {
+  asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<u64>(map)) : "memory");
+}
+
 // Orders this thread's generic-proxy accesses of shared memory before later async-proxy ones
 // (a TMA copy that overwrites a stage the thread has read).
 FP8JIT_DEVICE void fence_proxy_async_shared() {
