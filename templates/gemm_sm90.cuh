@@ -160,9 +160,9 @@ struct WgmmaSm90Gemm {
   // warpgroup's 64 x BT outputs of the slab then pass through its BT x 128-byte buffer in shared
   // memory (`buf`; 16-byte chunk c of row r kept at chunk c ^ (r % 8), so that the writes and the
   // reads are conflict-free) and leave as whole 128-byte lines, four token rows per warp store: a
-  // quarter of the L1 wavefronts of 32-byte sectors from each warp's own 16 rows, which measured
-  // 1-3% faster at M = 256..4096 (bench/results/2026-11-25-h100-session8/run2). Only the
-  // warpgroup synchronises.
+  // quarter of the L1 wavefronts of each warp storing its own 16 rows as 32-byte sectors, which
+  // measured faster on 31 of 32 points at M = 256 / 1024, geomeans +3-4%
+  // (bench/results/2026-11-25-h100-session8/run3). Only the warpgroup synchronises.
   static FP8JIT_DEVICE void store_tile(const float (&acc)[FW][BT / 2], const float* sa,
                                        const float* sw, const void* bias_, void* out_, int m,
                                        u32 n_tile, u32 m_tile, u32 buf, u32 cw, u32 wq, u32 lane) {
@@ -212,11 +212,12 @@ struct WgmmaSm90Gemm {
         }
       }
       wg_barrier(cw);
+      // Rows r0 .. r0 + 3 per store, all below BT (BT % 8 == 0).
 #pragma unroll
       for (u32 r0 = 4 * wq; r0 < u32(BT); r0 += 16) {
         const u32 r = r0 + lane / 8, c = lane % 8;  // row, 16-byte chunk
         const u32x4 v = load16_shared(buf + r * 128 + (c ^ (r & 7)) * 16);
-        if (r < u32(BT) && m0 + r < m && n0 + c * 8 < Spec::n)
+        if (m0 + r < m && n0 + c * 8 < Spec::n)  // a slab can reach past N (N % 64 != 0)
           store16(out + ((m0 + r) * Spec::n + n0 + c * 8) * 2, v);
       }
       wg_barrier(cw);  // before the next slab overwrites buf
