@@ -1,17 +1,22 @@
 #include "cache/archive.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <ext/stdio_filebuf.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <set>
 
 #include "cache/inspect.hpp"
 #include "cache/tar.hpp"
 #include "cache/tree.hpp"
 #include "fp8jit/error.hpp"
+#include "util/file.hpp"
 
 namespace fp8jit::cache {
 namespace {
@@ -29,12 +34,7 @@ std::vector<std::string> split(std::string_view s, char sep) {
 }
 
 // What a message may show of a path from an untrusted archive.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 200)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 200) out += "...";
-  return out;
-}
+std::string printable(std::string_view s) { return util::printable(s, 200); }
 
 struct EntryPath {
   std::string target, key;
@@ -93,26 +93,35 @@ ExportReport export_entries(const CacheLayers& layers, const EntryFilter& filter
   const auto fail = [&](const std::string& cause) {
     return Error("failed to export cache entries to " + archive_path + ": " + cause);
   };
+  struct stat st {};
+  if (::stat(archive_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    throw InvalidArgument("failed to export cache entries to " + archive_path +
+                          ": it is a directory; name the archive file to write");
+  // NOTE: written to a temp file made with mkstemp (O_EXCL, an unpredictable name) beside the
+  // destination, then renamed over it: a crash or a full disk never leaves a truncated archive
+  // under the final name, and a link planted under a guessable name is never written through.
+  const std::filesystem::path dest(archive_path);
+  std::string temp = (dest.parent_path() / ("." + dest.filename().string() + ".tmp.XXXXXX")).string();
+  util::FileDescriptor fd(::mkstemp(temp.data()));
+  if (!fd) throw fail("cannot create a temp file beside it: " + util::errno_text(errno));
+  ::fchmod(fd.get(), 0644);
   ExportReport report;
-  // NOTE: write beside the destination and rename, so that a crash or a full disk never leaves
-  // a truncated archive under the final name.
-  const std::string temp = archive_path + ".tmp." + std::to_string(::getpid());
-  std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-  if (!out) throw fail(std::string("cannot create ") + temp + ": " + std::strerror(errno));
-  std::set<std::string> done;  // keys exported (or seen valid) already
   try {
+    __gnu_cxx::stdio_filebuf<char> buf(fd.get(), std::ios::out | std::ios::binary);
+    std::ostream out(&buf);
+    std::set<std::string> done;  // keys exported (or seen valid) already
     for (std::size_t i = 0; i < layers.size(); ++i) {
-      for (const TreeFile& t : walk_tree(layers.layer(i).root())) {
+      const std::string& root = layers.layer(i).root();
+      for (const TreeFile& t : walk_tree(root)) {
         if (t.kind != TreeFileKind::entry || !filter.matches(t.target, t.key)) continue;
         if (done.count(t.target + "/" + t.key)) continue;
-        const CheckedFile c = read_entry_file(t.path);
+        const CheckedFile c = read_entry_file(root, t);
         if (!c.ok()) {
           report.skipped.push_back(t.path + ": " + c.detail);
           continue;
         }
-        const std::string member = "v" + std::to_string(kFormatVersion) + "/" +
-                                   target_dir_name(t.target) + "/" + t.key.substr(0, 2) + "/" +
-                                   t.key + std::string(kEntryExtension);
+        const std::string member = version_dir_name() + "/" + target_dir_name(t.target) + "/" +
+                                   t.key.substr(0, 2) + "/" + t.key + std::string(kEntryExtension);
         tar::write_member(out, member, c.bytes, t.mtime.tv_sec);
         done.insert(t.target + "/" + t.key);
         ++report.entries;
@@ -121,13 +130,12 @@ ExportReport export_entries(const CacheLayers& layers, const EntryFilter& filter
     }
     tar::write_end(out);
     out.flush();
-    if (!out) throw fail(std::string("cannot write ") + temp + ": " + std::strerror(errno));
-    out.close();
-    if (std::rename(temp.c_str(), archive_path.c_str()) != 0)
-      throw fail("cannot rename " + temp + " into place: " + std::strerror(errno));
+    if (!out) throw fail("cannot write " + temp + ": " + util::errno_text(errno));
+    if (::fsync(fd.get()) != 0) throw fail("cannot fsync " + temp + ": " + util::errno_text(errno));
+    if (::rename(temp.c_str(), archive_path.c_str()) != 0)
+      throw fail("cannot rename " + temp + " into place: " + util::errno_text(errno));
   } catch (...) {
-    out.close();
-    std::remove(temp.c_str());
+    ::unlink(temp.c_str());
     throw;
   }
   return report;
@@ -160,12 +168,23 @@ std::string scan_archive(std::istream& in, const std::function<void(ArchiveMembe
   return reader.error();
 }
 
-ImportReport import_entries(const std::string& archive_path, DiskStore& store) {
-  std::ifstream in(archive_path, std::ios::binary);
-  if (!in) {
-    throw Error("failed to import cache entries from " + archive_path + ": " +
-                std::strerror(errno));
-  }
+ImportReport import_entries(const std::string& archive_path, CacheLayers& layers) {
+  const auto bad = [&](const std::string& cause) {
+    return InvalidArgument("failed to import cache entries from " + archive_path + ": " + cause);
+  };
+  // NOTE: opened like a cache file (no blocking on a FIFO, regular files only): a path the user
+  // typed may name a FIFO or a device as easily as an archive.
+  util::OpenedFile f = util::open_regular(AT_FDCWD, archive_path);
+  if (f.status == util::OpenedFile::Status::not_regular)
+    throw bad(f.why + "; name a tar archive made by `fp8jit cache export`");
+  if (!f.ok()) throw Error("failed to import cache entries from " + archive_path + ": " + f.why);
+  if (f.st.st_size == 0) throw bad("the file is empty, not a tar archive");
+  if (!layers.can_store())
+    throw CacheError("failed to import cache entries from " + archive_path +
+                     ": the cache is read-only or has no writable directory");
+  DiskStore& store = *layers.writable();
+  __gnu_cxx::stdio_filebuf<char> buf(f.fd.get(), std::ios::in | std::ios::binary);
+  std::istream in(&buf);
   ImportReport report;
   report.archive_error = scan_archive(in, [&](ArchiveMember&& m) {
     ++report.members;
@@ -180,6 +199,15 @@ ImportReport import_entries(const std::string& archive_path, DiskStore& store) {
       case StoreResult::Outcome::failed: report.failed.push_back(r.error); break;
     }
   });
+  if (report.members == 0 && report.archive_error.empty())
+    report.archive_error = "no member: not an archive of cache entries";
+  // NOTE: an import is a store like any other: it keeps the layer under its budget (least
+  // recently used first, so the entries just imported go last).
+  if (report.imported > 0 && layers.max_bytes() > 0) {
+    const PruneReport pruned = layers.prune();
+    report.evicted = pruned.entries_removed;
+    for (const std::string& e : pruned.errors) report.failed.push_back(e);
+  }
   return report;
 }
 

@@ -38,7 +38,8 @@ struct ExportReport {
 };
 
 // Writes the verified entries of `layers` that match `filter` to `archive_path` (replaced
-// atomically: written to a temp file beside it, then renamed). A key present in several layers is
+// atomically: written to a temp file made by mkstemp beside it, then renamed; InvalidArgument when
+// it names a directory). A key present in several layers is
 // exported once, from the first layer that has it valid (the one a lookup would use). Changes
 // nothing in the cache. Throws Error "failed to export cache entries to <path>: <cause>" when the
 // archive cannot be written.
@@ -66,14 +67,17 @@ struct ImportReport {
   std::vector<std::string> rejected;  // "<member>: <why>", never published
   std::vector<std::string> failed;    // valid members the store could not publish (its error)
   std::string archive_error;          // why reading stopped early ("" when it read to the end)
+  std::uint64_t evicted = 0;          // entries pruned afterwards to keep the layer's budget
 
   bool ok() const { return rejected.empty() && failed.empty() && archive_error.empty(); }
 };
 
 // Verifies every member of the archive at `archive_path` (scan_archive) and publishes each valid
-// entry atomically through `store` (DiskStore::store). Bad members are reported and skipped.
-// Throws Error "failed to import cache entries from <path>: <cause>" when the archive cannot be
-// opened.
-ImportReport import_entries(const std::string& archive_path, DiskStore& store);
+// entry atomically into the writable layer of `layers` (DiskStore::store), then prunes the layer
+// to its budget (CacheLayers::prune). Bad members are reported and skipped; an archive without a
+// member is an archive error. Throws InvalidArgument when `archive_path` is no regular file or is
+// empty, CacheError when `layers` cannot store, Error "failed to import cache entries from
+// <path>: <cause>" when the archive cannot be opened.
+ImportReport import_entries(const std::string& archive_path, CacheLayers& layers);
 
 }  // namespace fp8jit::cache

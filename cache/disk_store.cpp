@@ -10,111 +10,24 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 #include <utility>
 
+#include <sys/file.h>
+
+#include "cache/tree.hpp"
 #include "fp8jit/error.hpp"
 
 namespace fp8jit::cache {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string errno_text(int err) { return std::strerror(err); }
+using util::errno_text;
+using util::FileDescriptor;
+using util::OpenedFile;
 
 // What a message may show of a string that has not been validated yet.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 64) out += "...";
-  return out;
-}
-
-// An owned file descriptor: closed once, by whoever holds it last.
-class FileDescriptor {
- public:
-  FileDescriptor() = default;
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  FileDescriptor(FileDescriptor&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  FileDescriptor& operator=(FileDescriptor&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() { reset(); }
-
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  // Closes now and returns errno of close(), or 0.
-  int close_checked() {
-    if (fd_ < 0) return 0;
-    const int rc = ::close(std::exchange(fd_, -1));
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  }
-  int fd_ = -1;
-};
-
-// A temp file made by mkstemp; unlinked on destruction unless published with release().
-class TempFile {
- public:
-  // Creates <dir>/<stem>.tmp.<pid>.XXXXXX; on failure returns an empty TempFile and sets *err.
-  static TempFile create(const fs::path& dir, const std::string& stem, int* err) {
-    std::string pattern =
-        (dir / (stem + ".tmp." + std::to_string(::getpid()) + ".XXXXXX")).string();
-    const int fd = ::mkstemp(pattern.data());
-    if (fd < 0) {
-      *err = errno;
-      return TempFile();
-    }
-    TempFile t;
-    t.fd_ = FileDescriptor(fd);
-    t.path_ = std::move(pattern);
-    return t;
-  }
-
-  TempFile() = default;
-  TempFile(TempFile&&) noexcept = default;
-  TempFile& operator=(TempFile&&) = delete;
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    fd_.close_checked();
-    if (!path_.empty()) ::unlink(path_.c_str());
-  }
-
-  explicit operator bool() const { return static_cast<bool>(fd_); }
-  int fd() const { return fd_.get(); }
-  const std::string& path() const { return path_; }
-  int close_checked() { return fd_.close_checked(); }
-  // The file now lives under another name; do not unlink.
-  void release() { path_.clear(); }
-
- private:
-  FileDescriptor fd_;
-  std::string path_;
-};
-
-// Writes all of `bytes`; returns 0 or errno.
-int write_all(int fd, std::span<const std::uint8_t> bytes) {
-  while (!bytes.empty()) {
-    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (n == 0) return EIO;
-    bytes = bytes.subspan(static_cast<std::size_t>(n));
-  }
-  return 0;
-}
+std::string printable(std::string_view s) { return util::printable(s, 64); }
 
 // An entry file read into memory, still unverified.
 struct FileRead {
@@ -122,29 +35,27 @@ struct FileRead {
   Status status = Status::missing;
   std::string error;  // unreadable, damaged
   std::vector<std::uint8_t> bytes;
-  struct stat st {};
+  struct stat st {};  // ok: fstat; damaged: fstat or lstat
   FileDescriptor fd;  // open when ok, so a hit can refresh the mtime of this very file
 };
 
-FileRead read_entry_file(const std::string& path) {
+// Reads the entry file `name` of the directory `dir_fd`: never through a symbolic link, never
+// blocking on a FIFO, regular files only.
+FileRead read_entry_file(int dir_fd, const std::string& name) {
   FileRead r;
-  r.fd = FileDescriptor(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!r.fd) {
-    const int err = errno;
-    r.status = (err == ENOENT || err == ENOTDIR) ? FileRead::Status::missing
-                                                 : FileRead::Status::unreadable;
-    r.error = "cannot open: " + errno_text(err);
-    return r;
-  }
-  if (::fstat(r.fd.get(), &r.st) != 0) {
-    r.status = FileRead::Status::unreadable;
-    r.error = "cannot stat: " + errno_text(errno);
-    return r;
-  }
-  if (!S_ISREG(r.st.st_mode)) {
-    r.status = FileRead::Status::damaged;
-    r.error = "not a regular file";
-    return r;
+  OpenedFile f = util::open_regular(dir_fd, name);
+  r.st = f.st;
+  switch (f.status) {
+    case OpenedFile::Status::ok: break;
+    case OpenedFile::Status::missing: r.status = FileRead::Status::missing; return r;
+    case OpenedFile::Status::not_regular:
+      r.status = FileRead::Status::damaged;
+      r.error = f.why;
+      return r;
+    case OpenedFile::Status::failed:
+      r.status = FileRead::Status::unreadable;
+      r.error = f.why;
+      return r;
   }
   const auto size = static_cast<std::uint64_t>(r.st.st_size);
   if (size > kMaxEntryFileBytes) {
@@ -153,20 +64,11 @@ FileRead read_entry_file(const std::string& path) {
               std::to_string(kMaxEntryFileBytes) + ")";
     return r;
   }
-  r.bytes.resize(size);
-  std::size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::read(r.fd.get(), r.bytes.data() + got, size - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      r.status = FileRead::Status::unreadable;
-      r.error = "cannot read: " + errno_text(errno);
-      return r;
-    }
-    if (n == 0) break;  // shrank under us: decode will call it truncated
-    got += static_cast<std::size_t>(n);
+  if (!util::read_all(f.fd.get(), size, r.bytes, r.error)) {
+    r.status = FileRead::Status::unreadable;
+    return r;
   }
-  r.bytes.resize(got);
+  r.fd = std::move(f.fd);
   r.status = FileRead::Status::ok;
   return r;
 }
@@ -178,9 +80,10 @@ struct Verified {
   std::string problem;
 };
 
-Verified read_and_verify(const std::string& path, std::string_view target, std::string_view key) {
+Verified read_and_verify(int dir_fd, const std::string& name, std::string_view target,
+                         std::string_view key) {
   Verified v;
-  v.read = read_entry_file(path);
+  v.read = read_entry_file(dir_fd, name);
   if (v.read.status != FileRead::Status::ok) {
     v.problem = v.read.error;
     return v;
@@ -197,6 +100,14 @@ Verified read_and_verify(const std::string& path, std::string_view target, std::
     v.entry = std::move(d.entry);
   }
   return v;
+}
+
+std::vector<std::string> entry_dirs(std::string_view target, std::string_view key) {
+  return {version_dir_name(), target_dir_name(target), std::string(key.substr(0, 2))};
+}
+
+std::string entry_file_name(std::string_view key) {
+  return std::string(key) + std::string(kEntryExtension);
 }
 
 // "20250601T123456Z": a file-name-safe UTC timestamp.
@@ -218,18 +129,6 @@ int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;  // only uppercase is ever written, so only uppercase maps back
-}
-
-// Entries of `dir` sorted by name; none when it cannot be read.
-std::vector<fs::directory_entry> sorted_children(const fs::path& dir) {
-  std::vector<fs::directory_entry> out;
-  std::error_code ec;
-  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    out.push_back(*it);
-  }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
-  return out;
 }
 
 }  // namespace
@@ -294,31 +193,71 @@ std::string DiskStore::entry_path(std::string_view target, std::string_view key)
       .string();
 }
 
+util::OpenedDir DiskStore::open_entry_dir(std::string_view target, std::string_view key,
+                                          bool create) {
+  const std::vector<std::string> dirs = entry_dirs(target, key);
+  util::OpenedDir d = util::open_dirs(root_, dirs, {.create = create && !read_only_});
+  for (int repairs = 0; !d.fd && d.refused && repairs < static_cast<int>(dirs.size()); ++repairs) {
+    // NOTE: only what is not our own layout is removed: a link or special file (its name only,
+    // never what it points to) or a regular file standing where a directory of ours belongs.
+    struct stat st {};
+    if (!util::lstat_at(d.parent.get(), d.component, st)) st = {};
+    const std::string id = root_ + "/" + d.component + "@" + std::to_string(st.st_dev) + ":" +
+                           std::to_string(st.st_ino);
+    bool first = false;
+    {
+      std::lock_guard lock(mutex_);
+      first = reported_.insert(id).second;
+    }
+    std::string message = "refused a cache directory: " + d.why;
+    if (read_only_) {
+      if (first) warn(message + "; treated as a miss (read-only cache: left in place)");
+      return d;
+    }
+    if (::unlinkat(d.parent.get(), d.component.c_str(), 0) != 0) {
+      if (first) warn(message + "; could not remove it: " + errno_text(errno));
+      return d;
+    }
+    if (first) warn(message + "; removed it (nothing it pointed to was touched)");
+    if (!create) return util::OpenedDir{};  // now simply missing
+    d = util::open_dirs(root_, dirs, {.create = true});
+  }
+  return d;
+}
+
 std::optional<Entry> DiskStore::load(std::string_view target, std::string_view key) {
   const std::string path = entry_path(target, key);
-  Verified v = read_and_verify(path, target, key);
+  const util::OpenedDir dir = open_entry_dir(target, key, /*create=*/false);
+  if (!dir.fd) return std::nullopt;  // missing, or a refused directory (reported)
+  const std::string name = entry_file_name(key);
+  Verified v = read_and_verify(dir.fd.get(), name, target, key);
   if (v.entry) {
-    // NOTE: a failed refresh is ignored: it only makes eviction's LRU order less exact.
+    // NOTE: a failed refresh is ignored: it only makes eviction's LRU order less exact. The
+    // descriptor is the regular file inside the cache that was read, never a link's target.
     if (!read_only_) ::futimens(v.read.fd.get(), nullptr);
     return std::move(v.entry);
   }
   if (v.read.status == FileRead::Status::missing) return std::nullopt;
   const bool damaged = v.read.status == FileRead::Status::damaged;
-  reject(path, v.problem, /*quarantine=*/damaged, v.read.st.st_dev, v.read.st.st_ino);
+  reject(dir.fd.get(), name, path, v.problem, /*quarantine=*/damaged, v.read.st);
   return std::nullopt;
 }
 
 void DiskStore::quarantine(std::string_view target, std::string_view key, const std::string& why) {
   const std::string path = entry_path(target, key);
+  const util::OpenedDir dir = open_entry_dir(target, key, /*create=*/false);
+  if (!dir.fd) return;
+  const std::string name = entry_file_name(key);
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return;
-  reject(path, why, /*quarantine=*/true, st.st_dev, st.st_ino);
+  if (!util::lstat_at(dir.fd.get(), name, st)) return;
+  reject(dir.fd.get(), name, path, why, /*quarantine=*/true, st);
 }
 
-void DiskStore::reject(const std::string& path, const std::string& why, bool quarantine,
-                       std::uint64_t dev, std::uint64_t ino) {
+void DiskStore::reject(int dir_fd, const std::string& name, const std::string& path,
+                       const std::string& why, bool quarantine, const struct stat& st) {
   {
-    const std::string id = path + "@" + std::to_string(dev) + ":" + std::to_string(ino);
+    const std::string id =
+        path + "@" + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
     std::lock_guard lock(mutex_);
     if (!reported_.insert(id).second) return;
   }
@@ -328,16 +267,22 @@ void DiskStore::reject(const std::string& path, const std::string& why, bool qua
   } else if (read_only_) {
     message += "; treated as a miss (read-only cache: left in place)";
   } else {
-    // NOTE: rename only the file we read: if another process replaced it meanwhile (a fresh
+    // NOTE: act only on the file we read: if another process replaced it meanwhile (a fresh
     // publish), the new file is not ours to move aside.
     struct stat now {};
-    const std::string bad = path + ".bad-" + compact_utc_now();
-    if (::stat(path.c_str(), &now) != 0 || now.st_dev != dev || now.st_ino != ino) {
+    const std::string bad = name + ".bad-" + compact_utc_now();
+    if (!util::lstat_at(dir_fd, name, now) || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
       message += "; treated as a miss (already replaced)";
-    } else if (::rename(path.c_str(), bad.c_str()) != 0) {
+    } else if (!S_ISREG(now.st_mode) && !S_ISDIR(now.st_mode)) {
+      // A link or special file holds no entry: remove the name (never what it points to).
+      if (::unlinkat(dir_fd, name.c_str(), 0) != 0)
+        message += "; treated as a miss (could not remove it: " + errno_text(errno) + ")";
+      else
+        message += "; removed it (nothing it pointed to was touched)";
+    } else if (::renameat(dir_fd, name.c_str(), dir_fd, bad.c_str()) != 0) {
       message += "; treated as a miss (could not move it aside: " + errno_text(errno) + ")";
     } else {
-      message += "; moved to " + bad;
+      message += "; moved to " + path + ".bad-" + bad.substr(name.size() + 5);
     }
   }
   warn(message);
@@ -374,72 +319,121 @@ StoreResult DiskStore::store(const Entry& entry) {
   } catch (const std::exception& e) {
     return failed(e.what());
   }
-  const fs::path dir = fs::path(path).parent_path();
-  where = dir.string();
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return failed("cannot create the directory: " + ec.message());
+  where = fs::path(path).parent_path().string();
+  const util::OpenedDir dir = open_entry_dir(entry.target, entry.key, /*create=*/true);
+  if (!dir.fd) return failed("cannot open the directory: " + dir.why);
+  const int dir_fd = dir.fd.get();
+  const std::string name = entry_file_name(entry.key);
 
   int err = 0;
-  TempFile temp = TempFile::create(dir, entry.key, &err);
+  util::TempFile temp = util::TempFile::create(dir_fd, entry.key, &err);
   if (!temp) return failed("cannot create a temp file: " + errno_text(err));
-  // NOTE: mkstemp creates 0600; entries are meant to be readable by other users of a shared or
-  // shipped cache.
+  // NOTE: the temp file is created 0600; entries are meant to be readable by other users of a
+  // shared or shipped cache.
   ::fchmod(temp.fd(), 0644);
-  if ((err = write_all(temp.fd(), bytes)) != 0) return failed("cannot write: " + errno_text(err));
+  if ((err = util::write_all(temp.fd(), bytes)) != 0)
+    return failed("cannot write: " + errno_text(err));
   if (::fsync(temp.fd()) != 0) return failed("cannot fsync: " + errno_text(errno));
   if ((err = temp.close_checked()) != 0) return failed("cannot close: " + errno_text(err));
 
   // The loser of a race keeps the winner's entry (same key: same kernel) and drops its own.
-  if (read_and_verify(path, entry.target, entry.key).entry)
-    return StoreResult{Outcome::kept_existing, {}};
-  if (::rename(temp.path().c_str(), path.c_str()) != 0) {
-    return failed("cannot rename " + temp.path() + " into place: " + errno_text(errno));
-  }
+  const Verified existing = read_and_verify(dir_fd, name, entry.target, entry.key);
+  if (existing.entry) return StoreResult{Outcome::kept_existing, {}};
+  // NOTE: rename replaces a damaged file, a link or a special file under the final name (the name
+  // only: nothing is written through it); a directory there must be moved aside first.
+  if (existing.read.status == FileRead::Status::damaged && S_ISDIR(existing.read.st.st_mode))
+    reject(dir_fd, name, path, existing.problem, /*quarantine=*/true, existing.read.st);
+  if (::renameat(dir_fd, temp.name().c_str(), dir_fd, name.c_str()) != 0)
+    return failed("cannot rename " + temp.name() + " into place: " + errno_text(errno));
   temp.release();
 
   // NOTE: the entry is complete under its final name already; a directory that cannot be
   // fsynced (some file systems refuse) only risks losing it on power loss, so that is not an
   // error.
-  FileDescriptor dir_fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd) ::fsync(dir_fd.get());
+  ::fsync(dir_fd);
   return StoreResult{Outcome::published, {}, bytes.size()};
 }
 
 std::vector<EntryInfo> DiskStore::list(bool verify) const {
   std::vector<EntryInfo> out;
-  const fs::path base = fs::path(root_) / ("v" + std::to_string(kFormatVersion));
-  for (const auto& target_dir : sorted_children(base)) {
-    std::error_code ec;
-    if (!target_dir.is_directory(ec)) continue;
-    const auto target = target_from_dir_name(target_dir.path().filename().string());
-    if (!target) continue;
-    for (const auto& prefix_dir : sorted_children(target_dir.path())) {
-      if (!prefix_dir.is_directory(ec)) continue;
-      for (const auto& file : sorted_children(prefix_dir.path())) {
-        const fs::path& p = file.path();
-        if (p.extension() != kEntryExtension) continue;
-        struct stat st {};
-        if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        EntryInfo info;
-        info.path = p.string();
-        info.target = *target;
-        info.key = p.stem().string();
-        info.size = static_cast<std::uint64_t>(st.st_size);
-        info.mtime = std::chrono::system_clock::time_point(
-            std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                std::chrono::seconds(st.st_mtim.tv_sec) +
-                std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
-        if (verify) {
-          info.verified = true;
-          // NOTE: decode checks the key itself; a name that is no key fails that check.
-          info.problem = read_and_verify(info.path, info.target, info.key).problem;
-        }
-        out.push_back(std::move(info));
-      }
+  for (const TreeFile& f : walk_tree(root_)) {
+    if (f.kind != TreeFileKind::entry) continue;
+    EntryInfo info;
+    info.path = f.path;
+    info.target = f.target;
+    info.key = f.key;
+    info.size = f.size;
+    info.mtime = std::chrono::system_clock::time_point(
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            std::chrono::seconds(f.mtime.tv_sec) + std::chrono::nanoseconds(f.mtime.tv_nsec)));
+    if (verify) {
+      info.verified = true;
+      const FileDescriptor dir = open_parent(root_, f);
+      info.problem = dir ? read_and_verify(dir.get(), f.name, info.target, info.key).problem
+                         : "its directory is gone or no longer a directory";
     }
+    out.push_back(std::move(info));
   }
   return out;
+}
+
+DiskStore::KeyLock& DiskStore::KeyLock::operator=(KeyLock&& o) noexcept {
+  if (this != &o) {
+    release();
+    dir_ = std::move(o.dir_);
+    fd_ = std::move(o.fd_);
+    name_ = std::move(o.name_);
+  }
+  return *this;
+}
+
+void DiskStore::KeyLock::release() noexcept {
+  if (!fd_) return;
+  // NOTE: removed while still held, so that no newcomer locks a file that is about to go; a
+  // waiter that already opened it gets the lock on the removed file, re-checks the cache, and
+  // finds the entry published before this release.
+  ::unlinkat(dir_.get(), name_.c_str(), 0);
+  fd_ = FileDescriptor();  // closing releases the flock
+  dir_ = FileDescriptor();
+}
+
+DiskStore::LockOutcome DiskStore::lock_key(std::string_view target, std::string_view key,
+                                           std::chrono::milliseconds timeout, KeyLock& lock) {
+  lock.release();
+  const std::string path = entry_path(target, key);  // validates
+  if (read_only_) return LockOutcome::unavailable;
+  util::OpenedDir dir = open_entry_dir(target, key, /*create=*/true);
+  if (!dir.fd) return LockOutcome::unavailable;
+  const std::string name = std::string(key) + std::string(kKeyLockExtension);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (bool repaired = false;;) {
+    OpenedFile f = util::open_regular(dir.fd.get(), name, O_RDWR | O_CREAT, 0644);
+    if (f.status == OpenedFile::Status::not_regular && !repaired) {
+      reject(dir.fd.get(), name, path.substr(0, path.size() - kEntryExtension.size()) +
+                                     std::string(kKeyLockExtension),
+             "the compile lock is " + f.why, /*quarantine=*/true, f.st);
+      repaired = true;
+      continue;
+    }
+    if (!f.ok()) return LockOutcome::unavailable;
+    for (;;) {
+      if (::flock(f.fd.get(), LOCK_EX | LOCK_NB) == 0) break;
+      if (errno != EWOULDBLOCK && errno != EINTR) return LockOutcome::unavailable;
+      if (std::chrono::steady_clock::now() >= deadline) return LockOutcome::timed_out;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    // The previous holder removes the file as it lets go: a lock on a removed file guards
+    // nothing, so take the one now under the name.
+    struct stat now {};
+    if (util::lstat_at(dir.fd.get(), name, now) && now.st_dev == f.st.st_dev &&
+        now.st_ino == f.st.st_ino) {
+      lock.dir_ = std::move(dir.fd);
+      lock.fd_ = std::move(f.fd);
+      lock.name_ = name;
+      return LockOutcome::acquired;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return LockOutcome::timed_out;
+  }
 }
 
 }  // namespace fp8jit::cache

@@ -9,8 +9,16 @@
 //
 // Entries are published atomically (temp file in the same directory, fsync, rename), verified on
 // every read, and a damaged one is renamed aside and treated as a miss. Safe to use from several
-// threads and several processes at once; no lock is held across processes. CacheLayers
-// (layers.hpp) stacks a writable store over read-only ones; prune.hpp keeps one under a budget.
+// threads and several processes at once; the only lock across processes is the optional per-key
+// compile lock (lock_key). CacheLayers (layers.hpp) stacks a writable store over read-only ones;
+// prune.hpp keeps one under a budget.
+//
+// The tree is treated as hostile ground (util/file.hpp): every directory below the root is opened
+// relative to its parent without following a link, every file with O_NOFOLLOW | O_NONBLOCK and
+// accepted only when regular. What is found where an entry or one of its directories belongs and
+// is no regular file or directory (a symbolic link, a FIFO, a socket, a device) is reported once
+// and, in a writable store, removed (the name only: nothing it points to is touched); a directory
+// at an entry's name is moved aside like a damaged entry.
 #pragma once
 
 #include <chrono>
@@ -21,14 +29,19 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <sys/stat.h>
 #include <vector>
 
 #include "cache/entry.hpp"
+#include "util/file.hpp"
 
 namespace fp8jit::cache {
 
-// File name extension of an entry.
+// File name extension of an entry, and of a key's compile lock (lock_key).
 constexpr std::string_view kEntryExtension = ".fp8k";
+constexpr std::string_view kKeyLockExtension = ".lock";
+// The prune lock's name in v<fmt>/ (prune.hpp).
+constexpr std::string_view kPruneLockName = ".prune.lock";
 // Files larger than this are not read: no kernel is that large, so the file is damaged.
 constexpr std::uint64_t kMaxEntryFileBytes = std::uint64_t{1} << 30;
 
@@ -106,15 +119,50 @@ class DiskStore {
   // quarantined files and other format versions are not listed. A missing root lists nothing.
   std::vector<EntryInfo> list(bool verify) const;
 
+  // The compile lock of one key: held by the one process (or thread) that compiles the kernel
+  // while the others wait for its entry, so that a kernel is compiled once per cache. An
+  // advisory flock on <key>.lock beside the entry: the kernel releases it when its holder dies,
+  // so a dead process never blocks. The holder removes the file when it lets go.
+  class KeyLock {
+   public:
+    KeyLock() = default;
+    KeyLock(KeyLock&&) noexcept = default;
+    KeyLock& operator=(KeyLock&&) noexcept;
+    KeyLock(const KeyLock&) = delete;
+    KeyLock& operator=(const KeyLock&) = delete;
+    ~KeyLock() { release(); }
+    bool held() const { return static_cast<bool>(fd_); }
+    void release() noexcept;
+
+   private:
+    friend class DiskStore;
+    util::FileDescriptor dir_, fd_;
+    std::string name_;
+  };
+  enum class LockOutcome {
+    acquired,     // the lock is ours
+    timed_out,    // another process held it for all of `timeout`
+    unavailable,  // read-only store, or the lock file cannot be made (the reason was warned)
+  };
+  // Takes the compile lock of (`target`, `key`), waiting up to `timeout` while another holds it.
+  // Never throws for the file system (InvalidArgument as entry_path does).
+  LockOutcome lock_key(std::string_view target, std::string_view key,
+                       std::chrono::milliseconds timeout, KeyLock& lock);
+
   // Receives each warning (one line, no prefix, no newline). Default: writes
   // "fp8jit: warning: <message>" to stderr. May be called from any thread that uses the store.
   void set_warning_handler(std::function<void(const std::string&)> handler);
 
  private:
   void warn(const std::string& message);
-  // Reports a bad file once per (path, inode) and quarantines it unless read-only.
-  void reject(const std::string& path, const std::string& why, bool quarantine, std::uint64_t dev,
-              std::uint64_t ino);
+  // Reports a bad file `name` of directory `dir_fd` (at `path`) once per (path, inode) and, with
+  // `quarantine` unless read-only, moves it aside (a regular file or a directory) or removes it
+  // (a link or special file).
+  void reject(int dir_fd, const std::string& name, const std::string& path, const std::string& why,
+              bool quarantine, const struct stat& st);
+  // Opens the directories of (`target`, `key`): with `create`, makes them, and removes (reporting
+  // once) a link or special file that stands where one of them belongs.
+  util::OpenedDir open_entry_dir(std::string_view target, std::string_view key, bool create);
 
   std::string root_;
   bool read_only_;

@@ -8,7 +8,9 @@
 #include <cstring>
 #include <filesystem>
 
+#include "cache/binary_check.hpp"
 #include "cache/tree.hpp"
+#include "util/file.hpp"
 
 namespace fp8jit::cache {
 namespace {
@@ -17,47 +19,29 @@ namespace fs = std::filesystem;
 
 // Reads up to `limit` bytes of the regular file `fd`; false (with `why`) on an I/O error.
 bool read_up_to(int fd, std::uint64_t limit, std::vector<std::uint8_t>& out, std::string& why) {
-  out.resize(limit);
-  std::size_t got = 0;
-  while (got < limit) {
-    const ssize_t n = ::read(fd, out.data() + got, limit - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      why = std::string("cannot read: ") + std::strerror(errno);
-      return false;
-    }
-    if (n == 0) break;  // shrank under us: decode calls it truncated
-    got += static_cast<std::size_t>(n);
-  }
-  out.resize(got);
-  return true;
+  return util::read_all(fd, limit, out, why);
 }
 
 // An open, regular, not absurdly large file, or why not.
 struct OpenFile {
-  int fd = -1;
+  util::FileDescriptor fd;
   std::uint64_t size = 0;
   std::string why;
-  ~OpenFile() {
-    if (fd >= 0) ::close(fd);
-  }
 };
 
-void open_entry(const std::string& path, OpenFile& f) {
-  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (f.fd < 0) {
-    f.why = std::string("cannot open: ") + std::strerror(errno);
+// Opens `name` of `dir_fd` (AT_FDCWD: a path) as util::open_regular does.
+void open_entry(int dir_fd, const std::string& name, OpenFile& f) {
+  util::OpenedFile o = util::open_regular(dir_fd, name);
+  if (!o.ok()) {
+    f.why = o.why;
     return;
   }
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0) {
-    f.why = std::string("cannot stat: ") + std::strerror(errno);
-  } else if (!S_ISREG(st.st_mode)) {
-    f.why = "not a regular file";
-  } else if (static_cast<std::uint64_t>(st.st_size) > kMaxEntryFileBytes) {
-    f.why = std::to_string(st.st_size) + " bytes, more than any entry";
+  f.size = static_cast<std::uint64_t>(o.st.st_size);
+  if (f.size > kMaxEntryFileBytes) {
+    f.why = std::to_string(f.size) + " bytes, more than any entry";
+    return;
   }
-  f.size = static_cast<std::uint64_t>(st.st_size);
+  f.fd = std::move(o.fd);
 }
 
 Damage damage_of(DecodeProblem p) {
@@ -94,19 +78,23 @@ const char* damage_name(Damage damage) {
     case Damage::bad_metadata: return "bad_metadata";
     case Damage::key_mismatch: return "key_mismatch";
     case Damage::wrong_target: return "wrong_target";
+    case Damage::bad_binary: return "bad_binary";
     case Damage::unreadable: return "unreadable";
     case Damage::foreign: return "foreign";
   }
   return "unknown";
 }
 
-CheckedFile read_entry_file(const std::string& path) {
+namespace {
+
+// Reads and checks the entry `name` of `dir_fd` (AT_FDCWD: `path`) found at `path`.
+CheckedFile check_entry_file(int dir_fd, const std::string& name, const std::string& path) {
   CheckedFile out;
   try {
     OpenFile f;
-    open_entry(path, f);
+    open_entry(dir_fd, name, f);
     std::vector<std::uint8_t> bytes;
-    if (f.why.empty()) read_up_to(f.fd, f.size, bytes, f.why);
+    if (f.why.empty()) read_up_to(f.fd.get(), f.size, bytes, f.why);
     if (!f.why.empty()) {
       out.damage = Damage::unreadable;
       out.detail = f.why;
@@ -121,8 +109,13 @@ CheckedFile read_entry_file(const std::string& path) {
     }
     if (const auto target = target_of_path(p); target && *target != d.entry->target) {
       out.damage = Damage::wrong_target;
-      out.detail = "holds an entry for target \"" + d.entry->target + "\" in the directory of \"" +
-                   *target + "\"";
+      out.detail = "holds an entry for target \"" + util::printable(d.entry->target) +
+                   "\" in the directory of \"" + util::printable(*target) + "\"";
+      return out;
+    }
+    if (std::string problem = binary_problem(d.entry->binary, d.entry->target); !problem.empty()) {
+      out.damage = Damage::bad_binary;
+      out.detail = "its binary is not loadable: " + problem;
       return out;
     }
     out.entry = std::move(d.entry);
@@ -132,6 +125,23 @@ CheckedFile read_entry_file(const std::string& path) {
     out.detail = e.what();
   }
   return out;
+}
+
+}  // namespace
+
+CheckedFile read_entry_file(const std::string& path) {
+  return check_entry_file(AT_FDCWD, path, path);
+}
+
+CheckedFile read_entry_file(const std::string& root, const TreeFile& file) {
+  const util::FileDescriptor dir = open_parent(root, file);
+  if (!dir) {
+    CheckedFile out;
+    out.damage = Damage::unreadable;
+    out.detail = "its directory is gone or no longer a directory";
+    return out;
+  }
+  return check_entry_file(dir.get(), file.name, file.path);
 }
 
 std::vector<ListedEntry> list_entries(const CacheLayers& layers) {
@@ -151,14 +161,18 @@ std::vector<ListedEntry> list_entries(const CacheLayers& layers) {
           std::chrono::duration_cast<std::chrono::system_clock::duration>(
               std::chrono::seconds(t.mtime.tv_sec) + std::chrono::nanoseconds(t.mtime.tv_nsec)));
       OpenFile f;
-      open_entry(t.path, f);
+      const util::FileDescriptor dir = open_parent(store.root(), t);
+      if (dir)
+        open_entry(dir.get(), t.name, f);
+      else
+        f.why = "its directory is gone or no longer a directory";
       std::vector<std::uint8_t> head;
-      if (f.why.empty() && read_up_to(f.fd, std::min<std::uint64_t>(f.size, kEntryHeaderBytes),
-                                      head, f.why)) {
+      if (f.why.empty() &&
+          read_up_to(f.fd.get(), std::min<std::uint64_t>(f.size, kEntryHeaderBytes), head, f.why)) {
         const std::uint64_t need = entry_head_bytes(head, f.size);
         if (need > head.size()) {
           std::vector<std::uint8_t> rest;
-          if (read_up_to(f.fd, need - head.size(), rest, f.why))
+          if (read_up_to(f.fd.get(), need - head.size(), rest, f.why))
             head.insert(head.end(), rest.begin(), rest.end());
         }
       }
@@ -191,7 +205,7 @@ VerifyReport verify(const CacheLayers& layers) {
       switch (t.kind) {
         case TreeFileKind::entry: {
           ++report.entries;
-          const CheckedFile c = read_entry_file(t.path);
+          const CheckedFile c = read_entry_file(layers.layer(i).root(), t);
           if (c.ok()) {
             ++report.entries_ok;
           } else {
@@ -254,14 +268,19 @@ ClearReport clear(CacheLayers& layers, const std::optional<std::string>& target)
                                 : "failed to clear the cache: no writable cache directory");
     return report;
   }
-  for (const TreeFile& t : walk_tree(layers.writable()->root())) {
+  const std::string& root = layers.writable()->root();
+  for (const TreeFile& t : walk_tree(root)) {
     const bool ours = t.kind == TreeFileKind::entry || t.kind == TreeFileKind::quarantined;
-    if (!ours || (target && t.target != *target)) continue;
-    if (::unlink(t.path.c_str()) != 0) {
-      if (errno != ENOENT)
-        report.errors.push_back("failed to remove " + t.path + ": " + std::strerror(errno));
+    // NOTE: a link or special file is never ours: whoever planted it cannot redirect anything
+    // (nothing follows it), and removing the name touches nothing it points to.
+    const bool planted = t.kind == TreeFileKind::foreign && !S_ISREG(t.mode) && !S_ISDIR(t.mode);
+    if (!(ours && (!target || t.target == *target)) && !(planted && !target)) continue;
+    if (const int err = remove_walked(root, t); err != 0) {
+      if (err != ESTALE)
+        report.errors.push_back("failed to remove " + t.path + ": " + std::strerror(err));
       continue;
     }
+    if (planted) continue;
     report.bytes_freed += t.size;
     ++(t.kind == TreeFileKind::entry ? report.entries_removed : report.quarantined_removed);
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cache/layers.hpp"
+#include "cache/tree.hpp"
 
 namespace fp8jit::cache {
 
@@ -41,6 +42,7 @@ enum class Damage {
   bad_metadata,
   key_mismatch,
   wrong_target,  // a whole entry for another target than its directory says
+  bad_binary,    // a whole entry whose binary the loader would refuse (binary_check.hpp)
   unreadable,    // cannot be opened or read (permissions, I/O error), or larger than any entry
   foreign,       // under v<fmt>/ but neither an entry, a temp file, a quarantined file nor the lock
 };
@@ -59,9 +61,13 @@ struct CheckedFile {
 };
 
 // Reads and decodes the entry file at `path` (<...>/<target dir>/<k0k1>/<key>.fp8k), expecting
-// the key its name carries and, when the directory name maps to one, that target. Changes
-// nothing (no quarantine, no mtime). Never throws.
+// the key its name carries and, when the directory name maps to one, that target, and checks its
+// binary as the loader would (binary_problem). Opens the file without following a final link or
+// blocking on a FIFO. Changes nothing (no quarantine, no mtime). Never throws.
 CheckedFile read_entry_file(const std::string& path);
+// The same for the walked entry `file` of the tree at `root`, opened below the root without
+// following any link (what verify and export read).
+CheckedFile read_entry_file(const std::string& root, const TreeFile& file);
 
 struct DamagedFile {
   std::size_t layer = 0;
@@ -109,9 +115,10 @@ struct ClearReport {
   std::vector<std::string> errors;  // "failed to remove <path>: <cause>", or why nothing was done
 };
 
-// Removes every entry and quarantined file of the writable layer, or only those of `target`.
-// Temp files are left alone (a writer may be filling one; prune removes stale ones) and so are
-// directories (a writer may be about to create a temp in one). Does nothing, with an error in the
+// Removes every entry and quarantined file of the writable layer, or only those of `target`, and
+// (with no target) every symbolic link or special file planted in the tree (the name only: never
+// what it points to). Temp files are left alone (a writer may be filling one; prune removes stale
+// ones) and so are directories (a writer may be about to create a temp in one). Does nothing, with an error in the
 // report, when there is no writable layer or in strict read-only mode.
 ClearReport clear(CacheLayers& layers, const std::optional<std::string>& target = std::nullopt);
 

@@ -1,21 +1,43 @@
 #include "cache/layers.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
 namespace fp8jit::cache {
 
+namespace {
+
+// What identifies the directory `root` names: its device and inode when it exists, else its
+// absolute, normalized path ("dup", "dup/", "//dup" and a link to it are one directory).
+std::string identity_of(const std::string& root) {
+  struct stat st {};
+  if (::stat(root.c_str(), &st) == 0)
+    return "inode " + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
+  std::error_code ec;
+  const auto p = std::filesystem::weakly_canonical(std::filesystem::absolute(root, ec), ec);
+  std::string path = ec ? root : p.lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return "path " + path;
+}
+
+}  // namespace
+
 CacheLayers::CacheLayers(const LayersConfig& config) : max_bytes_(config.max_bytes) {
-  std::vector<std::string> roots;
+  std::vector<std::string> seen;  // identity_of each root opened
   if (!config.writable_root.empty()) {
     layers_.push_back(std::make_unique<DiskStore>(config.writable_root, config.read_only));
-    roots.push_back(config.writable_root);
+    seen.push_back(identity_of(config.writable_root));
     has_writable_ = true;
   }
   for (const std::string& root : config.readonly_roots) {
-    if (root.empty() || std::find(roots.begin(), roots.end(), root) != roots.end()) continue;
+    if (root.empty()) continue;
+    std::string id = identity_of(root);
+    if (std::find(seen.begin(), seen.end(), id) != seen.end()) continue;
     layers_.push_back(std::make_unique<DiskStore>(root, /*read_only=*/true));
-    roots.push_back(root);
+    seen.push_back(std::move(id));
   }
   warning_handler_ = [](const std::string& message) {
     const std::string line = "fp8jit: warning: " + message + "\n";

@@ -31,8 +31,9 @@ struct LayersConfig {
 
 class CacheLayers {
  public:
-  // One DiskStore per root (none is created on disk until the first store). A read-only root equal
-  // to the writable one, or repeated, is opened once.
+  // One DiskStore per root (none is created on disk until the first store). A read-only root that
+  // is the writable one, or one already given (the same directory however spelled: by device and
+  // inode, or by normalized absolute path while it does not exist), is opened once.
   explicit CacheLayers(const LayersConfig& config);
 
   CacheLayers(const CacheLayers&) = delete;

@@ -16,49 +16,59 @@
 namespace fp8jit::cache {
 namespace {
 
-bool same_file_as_walked(const TreeFile& f) {
-  struct stat now {};
-  return ::lstat(f.path.c_str(), &now) == 0 && now.st_dev == f.dev && now.st_ino == f.ino &&
-         now.st_mtim.tv_sec == f.mtime.tv_sec && now.st_mtim.tv_nsec == f.mtime.tv_nsec;
-}
-
 // Removes `f` if it is still the file the walk saw; true when it was removed.
-bool remove_walked(const TreeFile& f, PruneReport& report) {
-  // NOTE: POSIX has no "unlink if still this inode"; re-checking right before unlink narrows the
-  // window to microseconds, and losing that race only costs a recompile, never a wrong kernel.
-  if (!same_file_as_walked(f)) return false;
-  if (::unlink(f.path.c_str()) != 0) {
-    if (errno != ENOENT)
-      report.errors.push_back("failed to remove " + f.path + ": " + std::strerror(errno));
+bool remove_walked(const DiskStore& store, const TreeFile& f, PruneReport& report) {
+  const int err = remove_walked(store.root(), f);
+  if (err == ESTALE) return false;
+  if (err != 0) {
+    report.errors.push_back("failed to remove " + f.path + ": " + std::strerror(err));
     return false;
   }
   report.bytes_freed += f.size;
   return true;
 }
 
+// Removes the key lock `f` unless a compile holds it (then it is not stale).
+bool remove_idle_key_lock(const DiskStore& store, const TreeFile& f, PruneReport& report) {
+  const util::FileDescriptor dir = open_parent(store.root(), f);
+  if (!dir || !still_walked(dir.get(), f)) return false;
+  const util::OpenedFile lock = util::open_regular(dir.get(), f.name, O_RDWR);
+  if (!lock.ok() || lock.st.st_ino != f.ino) return false;
+  if (::flock(lock.fd.get(), LOCK_EX | LOCK_NB) != 0) return false;  // held: a compile runs
+  if (::unlinkat(dir.get(), f.name.c_str(), 0) != 0) {
+    if (errno != ENOENT)
+      report.errors.push_back("failed to remove " + f.path + ": " + std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 PruneLock::PruneLock(const DiskStore& store) {
-  const std::string path = version_dir(store.root()) + "/.prune.lock";
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    error_ = "failed to open the prune lock " + path + ": " + std::strerror(errno);
+  const std::string path = version_dir(store.root()) + "/" + std::string(kPruneLockName);
+  const util::OpenedDir dir = util::open_dirs(store.root(), std::vector{version_dir_name()});
+  if (!dir.fd) {
+    error_ = "failed to open the prune lock " + path + ": " + dir.why;
     return;
   }
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK)
-      error_ = "failed to lock " + path + ": " + std::strerror(errno);
-    ::close(fd);
+  const std::string name(kPruneLockName);
+  util::OpenedFile f = util::open_regular(dir.fd.get(), name, O_RDWR | O_CREAT, 0644);
+  if (f.status == util::OpenedFile::Status::not_regular && !S_ISDIR(f.st.st_mode)) {
+    // NOTE: a link or special file planted at the lock's name: remove the name (never what it
+    // points to) and make the lock file afresh.
+    ::unlinkat(dir.fd.get(), name.c_str(), 0);
+    f = util::open_regular(dir.fd.get(), name, O_RDWR | O_CREAT | O_EXCL, 0644);
+  }
+  if (!f.ok()) {
+    error_ = "failed to open the prune lock " + path + ": " + f.why;
     return;
   }
-  fd_ = fd;
-}
-
-PruneLock::PruneLock(PruneLock&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), error_(std::move(other.error_)) {}
-
-PruneLock::~PruneLock() {
-  if (fd_ >= 0) ::close(fd_);  // releases the flock
+  if (::flock(f.fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) error_ = "failed to lock " + path + ": " + std::strerror(errno);
+    return;
+  }
+  fd_ = std::move(f.fd);  // closing it releases the flock
 }
 
 PruneReport prune(const DiskStore& store, const PruneOptions& options) {
@@ -68,8 +78,7 @@ PruneReport prune(const DiskStore& store, const PruneOptions& options) {
     return report;
   }
   // NOTE: an absent tree has nothing to prune; do not create directories just to lock them.
-  std::error_code ec;
-  if (!std::filesystem::is_directory(version_dir(store.root()), ec)) return report;
+  if (!util::open_dirs(store.root(), std::vector{version_dir_name()}).fd) return report;
   PruneLock lock(store);
   if (!lock.held()) {
     if (!lock.error().empty()) report.errors.push_back(lock.error());
@@ -93,13 +102,18 @@ PruneReport prune(const DiskStore& store, const PruneOptions& options) {
         entries.push_back(std::move(f));
         break;
       case TreeFileKind::temp:
-        if (older_than(f, options.temp_age) && remove_walked(f, report)) ++report.temps_removed;
+        if (older_than(f, options.temp_age) && remove_walked(store, f, report))
+          ++report.temps_removed;
         break;
       case TreeFileKind::quarantined:
-        if (older_than(f, options.quarantine_age) && remove_walked(f, report))
+        if (older_than(f, options.quarantine_age) && remove_walked(store, f, report))
           ++report.quarantined_removed;
         break;
       case TreeFileKind::lock:
+        // NOTE: a key lock is removed by its holder; one left by a killed process is idle.
+        if (!f.key.empty() && older_than(f, options.temp_age))
+          remove_idle_key_lock(store, f, report);
+        break;
       case TreeFileKind::foreign:  // not ours to remove: verify reports it
         break;
     }
@@ -115,7 +129,7 @@ PruneReport prune(const DiskStore& store, const PruneOptions& options) {
     });
     std::vector<TreeFile> kept;
     for (TreeFile& f : entries) {
-      if (total > goal && remove_walked(f, report)) {
+      if (total > goal && remove_walked(store, f, report)) {
         total -= f.size;
         ++report.entries_removed;
       } else {

@@ -3,11 +3,13 @@
 // what crashed writers and readers left behind (temp files older than an hour, quarantined
 // entries older than a day).
 //
-// Pruning holds a try-lock, flock(LOCK_EX | LOCK_NB) on <root>/v<fmt>/.prune.lock, so that
+// Pruning holds a try-lock, flock(LOCK_EX | LOCK_NB) on <root>/v<fmt>/.prune.lock (opened without
+// following a link; a link or special file planted there is replaced), so that
 // concurrent processes do not prune together: one that does not get the lock skips (another is
 // pruning the same tree right now). Writers never take the lock: a publish is a rename, and
 // pruning only ever removes *.fp8k entries, stale temps and old quarantined files, never a temp
-// file younger than the temp age (a writer may still be filling it).
+// file younger than the temp age (a writer may still be filling it). A key's compile lock
+// (DiskStore::lock_key) older than the temp age that no process holds is removed too.
 #pragma once
 
 #include <chrono>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "cache/disk_store.hpp"
+#include "util/file.hpp"
 
 namespace fp8jit::cache {
 
@@ -55,17 +58,16 @@ class PruneLock {
   // waiting; creates the lock file when missing. held() tells whether it was taken; error() says
   // why not when the lock file could not even be opened or locked.
   explicit PruneLock(const DiskStore& store);
-  PruneLock(PruneLock&& other) noexcept;
+  PruneLock(PruneLock&& other) noexcept = default;
   PruneLock& operator=(PruneLock&&) = delete;
   PruneLock(const PruneLock&) = delete;
   PruneLock& operator=(const PruneLock&) = delete;
-  ~PruneLock();
 
-  bool held() const { return fd_ >= 0; }
+  bool held() const { return static_cast<bool>(fd_); }
   const std::string& error() const { return error_; }
 
  private:
-  int fd_ = -1;
+  util::FileDescriptor fd_;
   std::string error_;
 };
 

@@ -20,7 +20,7 @@ if(FP8JIT_FUZZ)
   set(FP8JIT_FUZZ_FLAGS -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address)
 
   # The library, instrumented. Static, so that each fuzzer links only what its target uses.
-  file(GLOB fuzz_lib_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/cache/*.cpp
+  file(GLOB fuzz_lib_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/util/*.cpp ${CMAKE_SOURCE_DIR}/cache/*.cpp
        ${CMAKE_SOURCE_DIR}/compiler/*.cpp ${CMAKE_SOURCE_DIR}/runtime/*.cpp)
   set_source_files_properties(${FP8JIT_EMBEDDED} PROPERTIES GENERATED TRUE)
   add_library(fp8jit_fuzz_lib STATIC ${fuzz_lib_srcs} ${FP8JIT_EMBEDDED})

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "cache/archive.hpp"
+#include "cache/binary_check.hpp"
 #include "cache/inspect.hpp"
 #include "cache/layers.hpp"
 #include "compiler/process.hpp"
@@ -285,13 +286,14 @@ int cache_import(const Options& o, const CacheArgs& a) {
   if (!layers->can_store())
     throw CacheError("failed to import " + a.file + ": the cache " + o.cache_dir +
                      " is read-only (FP8JIT_CACHE_READ_ONLY) or disabled");
-  const cache::ImportReport r = cache::import_entries(a.file, *layers->writable());
+  const cache::ImportReport r = cache::import_entries(a.file, *layers);
   if (a.json) {
     print_json({{"ok", r.ok()},
                 {"archive", a.file},
                 {"members", r.members},
                 {"imported", r.imported},
                 {"already_present", r.already_present},
+                {"evicted", r.evicted},
                 {"rejected", r.rejected},
                 {"failed", r.failed},
                 {"archive_error", r.archive_error}});
@@ -303,6 +305,9 @@ int cache_import(const Options& o, const CacheArgs& a) {
                 static_cast<unsigned long long>(r.imported),
                 static_cast<unsigned long long>(r.members), o.cache_dir.c_str(),
                 static_cast<unsigned long long>(r.already_present));
+    if (r.evicted > 0)
+      std::printf("evicted %llu least recently used entries to keep the budget of %s\n",
+                  static_cast<unsigned long long>(r.evicted), human_bytes(layers->max_bytes()).c_str());
   }
   return r.ok() ? 0 : 1;
 }
@@ -438,7 +443,7 @@ int cache_show(const Options& o, const CacheArgs& a) {
     return 1;
   }
   const cache::Entry& e = *file.entry;
-  const std::string problem = elf_problem(e.binary, e.target);
+  const std::string problem = cache::binary_problem(e.binary, e.target);
   std::optional<Disassembly> dis;
   if (a.disasm) dis = disassemble(e);
 

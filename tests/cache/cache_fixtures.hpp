@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -25,7 +27,36 @@ namespace fp8jit::test::cache_fixtures {
 namespace fs = std::filesystem;
 namespace fc = fp8jit::cache;
 
-// A deterministic entry named `name` for `target` with a binary of `binary_bytes`.
+// A deterministic binary of `bytes` (at least 128) that passes cache::binary_problem for
+// `target`: an ELF header of the target's machine and one section header inside the file, the
+// rest a pattern that depends on `seed`.
+inline std::vector<std::uint8_t> fake_elf(const std::string& target, std::size_t bytes,
+                                          std::size_t seed) {
+  bytes = std::max<std::size_t>(bytes, 128);
+  std::vector<std::uint8_t> b;
+  for (std::size_t i = 0; i < bytes; ++i) b.push_back(static_cast<std::uint8_t>(i * 31 + seed));
+  const std::uint8_t ident[] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+  std::copy(std::begin(ident), std::end(ident), b.begin());
+#if defined(__aarch64__)
+  const std::uint16_t host = 183;
+#else
+  const std::uint16_t host = 62;
+#endif
+  const std::uint16_t machine = target.rfind("emu-", 0) == 0  ? host
+                                : target.rfind("sm_", 0) == 0 ? 190
+                                                              : 224;
+  const auto put = [&](std::size_t at, std::uint64_t v, int n) {
+    for (int i = 0; i < n; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
+  };
+  put(18, machine, 2);
+  put(40, 64, 8);  // e_shoff: right after the header
+  put(58, 64, 2);  // e_shentsize
+  put(60, 1, 2);   // e_shnum
+  return b;
+}
+
+// A deterministic entry named `name` for `target` with a binary of `binary_bytes` (at least 128:
+// a binary the loader checks accept, fake_elf).
 inline fc::Entry make_entry(const std::string& target, const std::string& name,
                             std::size_t binary_bytes = 256) {
   fc::Entry e;
@@ -36,8 +67,7 @@ inline fc::Entry make_entry(const std::string& target, const std::string& name,
             {"toolchain", "nvrtc"},             {"toolchain_version", "nvrtc 13.0"},
             {"created", "2025-06-01T12:34:56Z"}, {"library_version", "0.1.0"},
             {"compile_ms", 12.5}};
-  for (std::size_t i = 0; i < binary_bytes; ++i)
-    e.binary.push_back(static_cast<std::uint8_t>(i * 31 + name.size()));
+  e.binary = fake_elf(target, binary_bytes, name.size());
   e.source = "// source of " + name + "\n";
   return e;
 }

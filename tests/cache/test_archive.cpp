@@ -61,8 +61,9 @@ TEST_CASE("cache: export then import round-trips entries across layers", "[cache
     CHECK(cache_only(snapshot(tmp.path())) == cache_only(before));
   }
 
-  fc::DiskStore dest(tmp.path() + "/dest");
-  const fc::ImportReport im = fc::import_entries(archive, dest);
+  fc::CacheLayers dest_layers(fc::LayersConfig{tmp.path() + "/dest"});
+  fc::DiskStore& dest = *dest_layers.writable();
+  const fc::ImportReport im = fc::import_entries(archive, dest_layers);
   CHECK(im.ok());
   CHECK(im.members == 3);
   CHECK(im.imported == 3);
@@ -73,7 +74,7 @@ TEST_CASE("cache: export then import round-trips entries across layers", "[cache
     CHECK(loaded->meta == e->meta);
   }
   // Again: everything is already there.
-  const fc::ImportReport again = fc::import_entries(archive, dest);
+  const fc::ImportReport again = fc::import_entries(archive, dest_layers);
   CHECK(again.imported == 0);
   CHECK(again.already_present == 3);
 
@@ -81,7 +82,7 @@ TEST_CASE("cache: export then import round-trips entries across layers", "[cache
   CHECK(fc::export_entries(layers, {std::string("sm_90a"), {}}, archive).entries == 2);
   CHECK(fc::export_entries(layers, {std::nullopt, {c.key, "0123"}}, archive).entries == 1);
   CHECK(fc::export_entries(layers, {std::string("gfx950"), {}}, archive).entries == 0);
-  CHECK(fc::import_entries(archive, dest).members == 0);
+  CHECK(fc::import_entries(archive, dest_layers).members == 0);
 }
 
 TEST_CASE("cache: archives interchange with tar(1)", "[cache]") {
@@ -118,8 +119,9 @@ TEST_CASE("cache: archives interchange with tar(1)", "[cache]") {
   write_bytes((dir / (a.key + ".tmp.1.abcdef")).string(), {1, 2});
   const std::string made = tmp.path() + "/made.tar";
   REQUIRE(std::system(("tar -cf '" + made + "' -C '" + src + "' v1").c_str()) == 0);
-  fc::DiskStore dest(tmp.path() + "/dest");
-  const fc::ImportReport im = fc::import_entries(made, dest);
+  fc::CacheLayers dest_layers(fc::LayersConfig{tmp.path() + "/dest"});
+  fc::DiskStore& dest = *dest_layers.writable();
+  const fc::ImportReport im = fc::import_entries(made, dest_layers);
   CHECK(im.imported == 2);
   REQUIRE(im.rejected.size() == 1);
   CHECK(im.rejected[0].find(".tmp.") != std::string::npos);
@@ -153,8 +155,9 @@ TEST_CASE("cache: import rejects damaged members and paths that escape the root"
     add(out, "./" + member_path(good), good_bytes);  // the only good one
     tar::write_end(out);
   }
-  fc::DiskStore dest(tmp.path() + "/dest");
-  const fc::ImportReport im = fc::import_entries(archive, dest);
+  fc::CacheLayers dest_layers(fc::LayersConfig{tmp.path() + "/dest"});
+  fc::DiskStore& dest = *dest_layers.writable();
+  const fc::ImportReport im = fc::import_entries(archive, dest_layers);
   CHECK(im.members == 10);
   CHECK(im.imported == 1);
   CHECK(im.failed.empty());
@@ -190,8 +193,8 @@ TEST_CASE("cache: a truncated or corrupted archive imports the members before th
   const auto import_of = [&](const std::string& bytes) {
     const std::string path = tmp.path() + "/t.tar";
     std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-    fc::DiskStore dest(tmp.path() + "/dest" + std::to_string(++imports));
-    return fc::import_entries(path, dest);
+    fc::CacheLayers dest_layers(fc::LayersConfig{tmp.path() + "/dest" + std::to_string(++imports)});
+    return fc::import_entries(path, dest_layers);
   };
   const std::size_t second = tar::kBlock + (fc::encode_entry(a).size() + 511) / 512 * 512;
 
@@ -212,8 +215,9 @@ TEST_CASE("cache: a truncated or corrupted archive imports the members before th
   CHECK(data.rejected.size() == 1);
   CHECK(data.archive_error.empty());
 
-  fc::DiskStore dest(tmp.path() + "/dest");
-  CHECK_THROWS_AS(fc::import_entries(tmp.path() + "/missing.tar", dest), fp8jit::Error);
+  fc::CacheLayers dest_layers(fc::LayersConfig{tmp.path() + "/dest"});
+  fc::DiskStore& dest = *dest_layers.writable();
+  CHECK_THROWS_AS(fc::import_entries(tmp.path() + "/missing.tar", dest_layers), fp8jit::Error);
 }
 
 TEST_CASE("cache: export skips entries that do not verify and fails cleanly when it cannot write",

@@ -1,0 +1,254 @@
+#include "util/file.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <utility>
+
+namespace fp8jit::util {
+
+FileDescriptor::FileDescriptor(FileDescriptor&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& o) noexcept {
+  if (this != &o) {
+    reset();
+    fd_ = std::exchange(o.fd_, -1);
+  }
+  return *this;
+}
+
+int FileDescriptor::close_checked() {
+  if (fd_ < 0) return 0;
+  const int rc = ::close(std::exchange(fd_, -1));
+  return rc == 0 ? 0 : errno;
+}
+
+void FileDescriptor::reset() noexcept {
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+std::string printable(std::string_view s, std::size_t max) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : s.substr(0, max)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += ch;
+    } else {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    }
+  }
+  if (s.size() > max) out += "...";
+  return out;
+}
+
+const char* file_kind(mode_t mode) {
+  if (S_ISLNK(mode)) return "a symbolic link";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
+  if (S_ISREG(mode)) return "a regular file";
+  return "not a regular file";
+}
+
+bool lstat_at(int dir_fd, const std::string& name, struct stat& st) {
+  return ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+OpenedFile open_regular(int dir_fd, const std::string& name, int flags, mode_t mode) {
+  OpenedFile f;
+  const int fd = ::openat(dir_fd, name.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+  if (fd < 0) {
+    f.err = errno;
+    if (f.err == ENOENT || f.err == ENOTDIR) {
+      f.status = OpenedFile::Status::missing;
+      f.why = "no such file";
+      return f;
+    }
+    // NOTE: ELOOP is O_NOFOLLOW meeting a symbolic link; ENXIO a FIFO opened for writing with no
+    // reader; EISDIR a directory opened for writing. Each is a name that is not a regular file.
+    if ((f.err == ELOOP || f.err == ENXIO || f.err == EISDIR || f.err == EWOULDBLOCK) &&
+        lstat_at(dir_fd, name, f.st) && !S_ISREG(f.st.st_mode)) {
+      f.status = OpenedFile::Status::not_regular;
+      f.why = std::string(file_kind(f.st.st_mode)) + ", not a regular file";
+      return f;
+    }
+    f.status = OpenedFile::Status::failed;
+    f.why = "cannot open: " + errno_text(f.err);
+    return f;
+  }
+  f.fd = FileDescriptor(fd);
+  if (::fstat(fd, &f.st) != 0) {
+    f.err = errno;
+    f.status = OpenedFile::Status::failed;
+    f.why = "cannot stat: " + errno_text(f.err);
+    return f;
+  }
+  if (!S_ISREG(f.st.st_mode)) {
+    f.status = OpenedFile::Status::not_regular;
+    f.why = std::string(file_kind(f.st.st_mode)) + ", not a regular file";
+    f.fd = FileDescriptor();
+    return f;
+  }
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    f.err = errno;
+    f.status = OpenedFile::Status::failed;
+    f.why = "cannot clear O_NONBLOCK: " + errno_text(f.err);
+    f.fd = FileDescriptor();
+    return f;
+  }
+  f.status = OpenedFile::Status::ok;
+  return f;
+}
+
+bool read_all(int fd, std::uint64_t size, std::vector<std::uint8_t>& out, std::string& why) {
+  out.resize(size);
+  std::size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd, out.data() + got, size - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      why = "cannot read: " + errno_text(errno);
+      return false;
+    }
+    if (n == 0) break;  // shrank under us: the caller's decode calls it truncated
+    got += static_cast<std::size_t>(n);
+  }
+  out.resize(got);
+  return true;
+}
+
+int write_all(int fd, std::span<const std::uint8_t> bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (n == 0) return EIO;
+    bytes = bytes.subspan(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+OpenedDir open_dirs(const std::string& root, std::span<const std::string> below,
+                    DirOptions options) {
+  OpenedDir d;
+  if (options.create) {
+    std::error_code ec;
+    std::filesystem::create_directories(root, ec);  // the root is trusted: links above it are fine
+  }
+  d.fd = FileDescriptor(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!d.fd) {
+    d.err = errno;
+    d.why = root + ": " + errno_text(d.err);
+    d.fd = FileDescriptor();
+    return d;
+  }
+  std::string where = root;
+  for (const std::string& name : below) {
+    where += "/" + name;
+    int fd = ::openat(d.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && options.create) {
+      if (::mkdirat(d.fd.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+        d.err = errno;
+        d.why = "cannot create " + where + ": " + errno_text(d.err);
+        d.fd = FileDescriptor();
+        return d;
+      }
+      fd = ::openat(d.fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      d.err = errno;
+      struct stat st {};
+      if (d.err != ENOENT && lstat_at(d.fd.get(), name, st) && !S_ISDIR(st.st_mode)) {
+        d.refused = true;
+        d.why = where + " is " + file_kind(st.st_mode) + ", not a directory";
+        d.parent = std::move(d.fd);
+        d.component = name;
+      } else {
+        d.why = where + ": " + errno_text(d.err);
+      }
+      d.fd = FileDescriptor();
+      return d;
+    }
+    d.fd = FileDescriptor(fd);
+  }
+  return d;
+}
+
+int remove_tree_at(int dir_fd, const std::string& name) {
+  struct stat st {};
+  if (!lstat_at(dir_fd, name, st)) return errno;
+  if (!S_ISDIR(st.st_mode)) return ::unlinkat(dir_fd, name.c_str(), 0) == 0 ? 0 : errno;
+  const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    const int err = errno;
+    ::close(fd);
+    return err;
+  }
+  int first = 0;
+  std::vector<std::string> children;
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string_view child = e->d_name;
+    if (child != "." && child != "..") children.emplace_back(child);
+  }
+  for (const std::string& child : children) {
+    const int err = remove_tree_at(::dirfd(dir), child);
+    if (err != 0 && first == 0) first = err;
+  }
+  ::closedir(dir);  // closes fd
+  if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && first == 0) first = errno;
+  return first;
+}
+
+std::string random_suffix(std::size_t n) {
+  static constexpr char kChars[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += kChars[rng() % (sizeof kChars - 1)];
+  return out;
+}
+
+TempFile TempFile::create(int dir_fd, const std::string& stem, int* err) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string name = stem + ".tmp." + std::to_string(::getpid()) + "." + random_suffix(10);
+    const int fd = ::openat(dir_fd, name.c_str(),
+                            O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      if (errno == EEXIST) continue;
+      *err = errno;
+      return TempFile();
+    }
+    TempFile t;
+    t.fd_ = FileDescriptor(fd);
+    t.dir_fd_ = dir_fd;
+    t.name_ = std::move(name);
+    return t;
+  }
+  *err = EEXIST;
+  return TempFile();
+}
+
+TempFile::TempFile(TempFile&& o) noexcept
+    : fd_(std::move(o.fd_)), dir_fd_(o.dir_fd_), name_(std::exchange(o.name_, {})) {}
+
+TempFile::~TempFile() {
+  fd_.close_checked();
+  if (!name_.empty()) ::unlinkat(dir_fd_, name_.c_str(), 0);
+}
+
+}  // namespace fp8jit::util
