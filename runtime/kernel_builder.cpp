@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "cache/binary_check.hpp"
 #include "cache/entry.hpp"
 #include "cache/key.hpp"
 #include "compiler/render.hpp"
@@ -61,25 +62,17 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
   out.key = cache::derive_key({canonical, src.text, tc.name(), tc.version(), spec.target.str(),
                                options, FP8JIT_VERSION});
 
-  bool refused = false;
-  {
-    std::lock_guard lock(mu_);
-    refused = discarded_.count(out.key) != 0;
-  }
-  if (layers_ && !refused) {
-    if (auto hit = layers_->load(spec.target.str(), out.key)) {
-      cache::Entry& entry = hit->entry;
-      out.binary = std::move(entry.binary);
-      out.resources = resources_from(entry.meta.value("resources", nlohmann::json::object()));
-      out.compile_ms = entry.meta.value("compile_ms", 0.0);
-      out.from_disk = true;
-      out.cache_layer = hit->layer;
-      ++disk_hits_;
-      if (options_.verbose)
-        std::fprintf(stderr, "fp8jit: cache hit %s (%s)\n", out.kernel_name.c_str(),
-                     out.key.c_str());
-      return out;
-    }
+  if (load_cached(out)) return out;
+  // NOTE: one compile per kernel and cache: whoever holds the key's lock compiles, the others wait
+  // and then find its entry. Held until this function returns, after the publish.
+  cache::DiskStore::KeyLock lock;
+  if (layers_ && layers_->can_store()) {
+    const auto outcome =
+        layers_->writable()->lock_key(out.spec.target.str(), out.key, lock_timeout_, lock);
+    if (outcome == cache::DiskStore::LockOutcome::acquired && load_cached(out)) return out;
+    if (outcome == cache::DiskStore::LockOutcome::timed_out && options_.verbose)
+      std::fprintf(stderr, "fp8jit: waited %lld ms for another compile of %s; compiling here\n",
+                   static_cast<long long>(lock_timeout_.count()), out.kernel_name.c_str());
   }
 
   if (!options_.dump_dir.empty()) compiler::dump_source(options_.dump_dir, src.kernel_name, src.text);
@@ -116,11 +109,39 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
     const cache::StoreResult r = layers_->store(e);  // prunes the layer when due
     // NOTE: a cache that cannot be written (full disk, read-only mount) must not fail the GEMM:
     // the kernel is returned from memory and the failure is reported once per process.
+    if (!r.ok()) out.store_error = r.error;
     if (!r.ok() && !store_failure_reported_.exchange(true))
       std::fprintf(stderr, "fp8jit: warning: %s (further cache write failures are not reported)\n",
                    r.error.c_str());
   }
   return out;
+}
+
+bool KernelBuilder::load_cached(BuiltKernel& out) {
+  if (!layers_) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (discarded_.count(out.key) != 0) return false;
+  }
+  const std::string target = out.spec.target.str();
+  auto hit = layers_->load(target, out.key);
+  if (!hit) return false;
+  cache::Entry& entry = hit->entry;
+  out.from_disk = true;
+  out.cache_layer = hit->layer;
+  if (const std::string problem = cache::binary_problem(entry.binary, target); !problem.empty()) {
+    out.binary.clear();
+    discard(out, "its binary is not loadable: " + problem);
+    out.from_disk = false;
+    return false;
+  }
+  out.binary = std::move(entry.binary);
+  out.resources = resources_from(entry.meta.value("resources", nlohmann::json::object()));
+  out.compile_ms = entry.meta.value("compile_ms", 0.0);
+  ++disk_hits_;
+  if (options_.verbose)
+    std::fprintf(stderr, "fp8jit: cache hit %s (%s)\n", out.kernel_name.c_str(), out.key.c_str());
+  return true;
 }
 
 double KernelBuilder::compile_ms_total() const {

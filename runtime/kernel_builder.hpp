@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <functional>
 #include <memory>
@@ -27,6 +28,7 @@ struct BuiltKernel {
   bool from_disk = false;   // found in the disk cache (no compile)
   std::size_t cache_layer = 0;  // from_disk: the cache layer it came from
   double compile_ms = 0;    // of this process's compile, or the one recorded in the entry
+  std::string store_error;  // compiled, but its entry could not be published: why
 };
 
 class KernelBuilder {
@@ -36,14 +38,24 @@ class KernelBuilder {
   // Renders the spec, derives its key, and returns the binary from the disk cache layers (the
   // writable cache_dir, then each of cache_readonly_dirs), else compiles it and publishes it into
   // the writable layer (which prunes itself past cache_max_bytes), unless cache_read_only. A
-  // failed publish (full disk, read-only mount) still returns the compiled kernel; the first such
-  // failure of the process is reported on stderr. Throws InvalidArgument (bad spec),
-  // CompileError (with the full log).
+  // cached binary that is not loadable for its target (cache::binary_problem) is set aside like a
+  // refused one (discard) and compiled afresh. Before compiling, it takes the key's compile lock
+  // in the writable layer (DiskStore::lock_key), waiting up to lock_timeout() for another process
+  // or thread compiling the same kernel and then using that one's entry; past the timeout it
+  // compiles anyway. A failed publish (full disk, read-only mount) still returns the compiled
+  // kernel, with store_error set; the first such failure of the process is reported on stderr.
+  // Throws InvalidArgument (bad spec), CompileError (with the full log).
   BuiltKernel build(const compiler::KernelSpec& spec);
   // Called when a driver refused a binary from the cache: the entry is set aside (quarantined; in
   // a read-only layer only reported) and this builder never loads that key from disk again, so
   // the next build compiles afresh; `why` is reported once.
   void discard(const BuiltKernel& kernel, const std::string& why);
+
+  // How long build() waits for another compile of the same kernel (default 120 s: a compile of
+  // the largest kernels takes seconds; a holder that is stopped, not dead, costs this much once).
+  static constexpr std::chrono::milliseconds kDefaultLockTimeout{120'000};
+  std::chrono::milliseconds lock_timeout() const { return lock_timeout_; }
+  void set_lock_timeout(std::chrono::milliseconds timeout) { lock_timeout_ = timeout; }
 
   const compiler::Toolchains& toolchains() const { return *toolchains_; }
   // The writable cache root ("" without a disk cache).
@@ -56,7 +68,11 @@ class KernelBuilder {
   double compile_ms_median() const;
 
  private:
+  // The usable binary of `out.key` from the disk layers into `out`; false on a miss.
+  bool load_cached(BuiltKernel& out);
+
   Options options_;
+  std::chrono::milliseconds lock_timeout_ = kDefaultLockTimeout;
   std::shared_ptr<const compiler::Toolchains> toolchains_;
   std::unique_ptr<cache::CacheLayers> layers_;
   std::atomic<std::uint64_t> compiles_{0}, disk_hits_{0};

@@ -4,12 +4,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
 
+#include "cache/binary_check.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "fp8jit/error.hpp"
 #include "fp8jit/gemm.hpp"
@@ -155,16 +155,6 @@ std::vector<PlannedKernel> plan(const Options& options, const PrecompileRequest&
   return out;
 }
 
-std::uint16_t u16_at(const std::vector<std::uint8_t>& b, std::size_t at) {
-  return static_cast<std::uint16_t>(b[at] | b[at + 1] << 8);
-}
-
-std::uint64_t u64_at(const std::vector<std::uint8_t>& b, std::size_t at) {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = v << 8 | b[at + i];
-  return v;
-}
-
 // Builds one planned kernel; never throws for a build failure (it lands in `error`).
 PrecompiledKernel build_one(runtime::KernelBuilder& builder, const PlannedKernel& p) {
   PrecompiledKernel r = p.info;
@@ -176,27 +166,18 @@ PrecompiledKernel build_one(runtime::KernelBuilder& builder, const PlannedKernel
     r.registers = built.resources.registers;
     r.spills = built.resources.spills;
     r.binary_bytes = built.binary.size();
-    const std::string problem = elf_problem(built.binary, r.target);
+    const std::string problem = cache::binary_problem(built.binary, r.target);
     if (problem.empty())
-      r.binary_format = p.spec.target.emulated ? "shared object (ELF, host)"
-                        : p.spec.target.vendor == compiler::Vendor::nvidia
-                            ? "cubin (ELF, EM_CUDA)"
-                            : "code object (ELF, EM_AMDGPU)";
+      r.binary_format = cache::binary_format(r.target);
     else
       r.error = "failed to build " + r.kernel_name + " for " + r.target + ": the " +
                 (built.from_disk ? "cached" : "compiled") + " binary is not loadable: " + problem;
     // NOTE: the builder keeps a kernel it could not publish (full disk, unwritable directory)
-    // and only warns, which is right for a GEMM call; for a warmup the entry is the point. (A
-    // disabled or strict read-only cache is the caller's choice: nothing is expected there.)
-    cache::CacheLayers* layers = builder.cache_layers();
-    if (r.error.empty() && !built.from_disk && layers && layers->can_store()) {
-      const std::string path = layers->writable()->entry_path(r.target, r.key);
-      std::error_code ec;
-      if (!std::filesystem::exists(path, ec))
-        r.error = "failed to store " + r.kernel_name + " for " + r.target +
-                  " in the cache: it compiled, but no entry is at " + path +
-                  " (the warning above says why)";
-    }
+    // and only warns, which is right for a GEMM call; for a warmup the entry is the point. What
+    // counts is the store's own outcome: a clear or prune may remove the entry right after.
+    if (r.error.empty() && !built.store_error.empty())
+      r.error = "failed to store " + r.kernel_name + " for " + r.target + " in the cache: " +
+                built.store_error;
   } catch (const Error& e) {
     r.error = e.what();
   } catch (const std::exception& e) {
@@ -206,34 +187,6 @@ PrecompiledKernel build_one(runtime::KernelBuilder& builder, const PlannedKernel
 }
 
 }  // namespace
-
-std::string elf_problem(const std::vector<std::uint8_t>& b, const std::string& target) {
-  constexpr std::uint16_t kEmCuda = 190, kEmAmdgpu = 224;
-#if defined(__x86_64__)
-  constexpr std::uint16_t kEmHost = 62;  // EM_X86_64: an emulated kernel is a host object
-#elif defined(__aarch64__)
-  constexpr std::uint16_t kEmHost = 183;  // EM_AARCH64
-#else
-  constexpr std::uint16_t kEmHost = 0;
-#endif
-  const bool nvidia = target.rfind("sm_", 0) == 0, emu = target.rfind("emu-", 0) == 0;
-  if (b.size() < 64) return "only " + std::to_string(b.size()) + " bytes, shorter than an ELF header";
-  if (std::memcmp(b.data(), "\x7f" "ELF", 4) != 0) return "no ELF magic";
-  if (b[4] != 2 || b[5] != 1) return "not a 64-bit little-endian ELF file";
-  const std::uint16_t machine = u16_at(b, 18);
-  const std::uint16_t want = emu ? kEmHost : nvidia ? kEmCuda : kEmAmdgpu;
-  if (machine != want)
-    return "e_machine " + std::to_string(machine) + ", expected " + std::to_string(want) +
-           (emu ? " (this host)" : nvidia ? " (EM_CUDA)" : " (EM_AMDGPU)");
-  const std::uint64_t shoff = u64_at(b, 40);
-  const std::uint64_t shentsize = u16_at(b, 58), shnum = u16_at(b, 60);
-  if (shoff == 0 || shnum == 0) return "no section header table";
-  if (shoff > b.size() || shentsize * shnum > b.size() - shoff)
-    return "section header table (" + std::to_string(shnum) + " x " + std::to_string(shentsize) +
-           " bytes at " + std::to_string(shoff) + ") runs past the end of the " +
-           std::to_string(b.size()) + "-byte file";
-  return "";
-}
 
 std::vector<PrecompiledKernel> plan_precompile(const Options& options,
                                                const PrecompileRequest& request) {

@@ -107,7 +107,9 @@ std::vector<PrecompiledKernel> plan_precompile(const Options& options,
 // plan_precompile throws, before anything is built; a failing compile is reported in its
 // PrecompiledKernel (and counted in `failed`), the other builds still run. Every binary, built or
 // read from the cache, is checked to be a well-formed ELF object for its vendor (cubin: EM_CUDA;
-// AMD code object: EM_AMDGPU) before it counts as built.
+// AMD code object: EM_AMDGPU) before it counts as built; a cached one that is not is set aside and
+// compiled afresh. A kernel counts as built once its entry was published (or another process's
+// was there): a `cache clear` or `prune` that removes it afterwards is no failure.
 WarmupReport warmup(const Options& options, const PrecompileRequest& request,
                     const WarmupCallback& on_event = {});
 
@@ -116,10 +118,5 @@ std::vector<PrecompiledKernel> precompile(
     const Options& options, const PrecompileRequest& request,
     const std::function<void(const PrecompiledKernel&, std::size_t done, std::size_t total)>&
         progress = {});
-
-// Why `binary` is not a well-formed ELF object of the vendor of `target` ("" when it is one):
-// the magic, 64-bit little-endian class, e_machine (EM_CUDA for sm_*, EM_AMDGPU for gfx*) and a
-// section header table inside the file. What "loadable" can mean on a machine without the GPU.
-std::string elf_problem(const std::vector<std::uint8_t>& binary, const std::string& target);
 
 }  // namespace fp8jit

@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "compiler/kernel_spec.hpp"
 #include "compiler/toolchain.hpp"
@@ -149,4 +151,85 @@ TEST_CASE("cache: a store failure still returns the compiled kernel and is repor
   INFO(err);
   CHECK(count(err, "fp8jit: warning: failed to store cache entry") == 1);
   CHECK(count(err, "further cache write failures are not reported") == 1);
+}
+
+TEST_CASE("cache: a cached entry whose binary no loader takes is set aside and compiled afresh",
+          "[cache]") {
+  const auto tcs = nvidia_toolchains();
+  if (!tcs) return;
+  fp8jit::test::TempDir tmp;
+  Options o;
+  o.cache_dir = tmp.path() + "/first";
+  const runtime::BuiltKernel real = runtime::KernelBuilder(o, tcs).build(spec(256));
+
+  // The same key in another cache, well-formed and checksummed, but its binary is no ELF object.
+  const std::string forged_root = tmp.path() + "/forged";
+  fc::Entry forged;
+  forged.key = real.key;
+  forged.target = "sm_90a";
+  forged.meta = {{"kernel_name", real.kernel_name}};
+  forged.binary = std::vector<std::uint8_t>(4096, 0x5a);
+  REQUIRE(fc::DiskStore(forged_root).store(forged).ok());
+  o.cache_dir = forged_root;
+  runtime::KernelBuilder b(o, tcs);
+  runtime::BuiltKernel got;
+  const std::string err =
+      capture_stderr([&] { got = b.build(spec(256)); }, tmp.path() + "/stderr.txt");
+  INFO(err);
+  CHECK_FALSE(got.from_disk);
+  CHECK(b.compiles() == 1);
+  CHECK(got.binary == real.binary);
+  CHECK(count(err, "its binary is not loadable") == 1);
+  CHECK(files_containing(forged_root, ".bad-").size() == 1);
+  // The rebuilt entry replaced it: the next process reads it without a compile.
+  runtime::KernelBuilder next(o, tcs);
+  CHECK(next.build(spec(256)).from_disk);
+  CHECK(next.compiles() == 0);
+}
+
+TEST_CASE("cache: builders racing for one kernel compile it once; a held lock is waited for only "
+          "up to the timeout",
+          "[cache]") {
+  const auto tcs = nvidia_toolchains();
+  if (!tcs) return;
+  fp8jit::test::TempDir tmp;
+  Options o;
+  o.cache_dir = tmp.path() + "/cache";
+  constexpr int kBuilders = 4;
+  std::vector<std::unique_ptr<runtime::KernelBuilder>> builders;
+  for (int i = 0; i < kBuilders; ++i)
+    builders.push_back(std::make_unique<runtime::KernelBuilder>(o, tcs));
+  std::vector<runtime::BuiltKernel> got(kBuilders);
+  {
+    std::vector<std::jthread> threads;
+    for (int i = 0; i < kBuilders; ++i)
+      threads.emplace_back([&, i] { got[i] = builders[i]->build(spec(768)); });
+  }
+  std::uint64_t compiles = 0;
+  for (int i = 0; i < kBuilders; ++i) {
+    compiles += builders[i]->compiles();
+    CHECK(got[i].binary == got[0].binary);
+  }
+  CHECK(compiles == 1);
+  for (const auto& f : files_containing(o.cache_dir, ".lock"))
+    CHECK(fs::path(f).filename() == ".prune.lock");  // no key lock is left
+
+  // Someone holds the lock of a kernel that is not in the cache and never publishes it.
+  fc::DiskStore store(o.cache_dir);
+  const runtime::BuiltKernel probe = [&] {
+    Options elsewhere;
+    elsewhere.cache_dir = tmp.path() + "/elsewhere";
+    return runtime::KernelBuilder(elsewhere, tcs).build(spec(1024));
+  }();
+  fc::DiskStore::KeyLock held;
+  REQUIRE(store.lock_key("sm_90a", probe.key, std::chrono::milliseconds(0), held) ==
+          fc::DiskStore::LockOutcome::acquired);
+  runtime::KernelBuilder waiter(o, tcs);
+  waiter.set_lock_timeout(std::chrono::milliseconds(300));
+  const auto t0 = std::chrono::steady_clock::now();
+  const runtime::BuiltKernel late = waiter.build(spec(1024));
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(300));
+  CHECK_FALSE(late.from_disk);
+  CHECK(late.store_error.empty());
+  CHECK(waiter.compiles() == 1);
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@ namespace fp8jit::test {
 struct CliResult {
   int status = -1;  // exit status; 128 + signal when killed
   std::string out, err;
+  bool timed_out = false;  // wait_for killed it
 };
 
 // The fp8jit binary, or nullopt after printing "SKIPPED (<test>): <why>".
@@ -105,11 +107,31 @@ class CliProcess {
     if (pid_ > 0) wait();
   }
 
-  CliResult wait() {
+  CliResult wait() { return wait_for(-1); }
+
+  // wait(), but a process still running after `seconds` (>= 0) is killed with SIGKILL and
+  // reported as timed_out: a hang becomes a failure instead of a stalled test run.
+  CliResult wait_for(double seconds) {
     CliResult r;
     if (pid_ <= 0) return r;
     int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    if (seconds >= 0) {
+      for (double waited = 0;; waited += 0.01) {
+        const pid_t got = ::waitpid(pid_, &status, WNOHANG);
+        if (got == pid_) break;
+        if (got < 0 && errno != EINTR) break;
+        if (waited >= seconds) {
+          ::kill(pid_, SIGKILL);
+          r.timed_out = true;
+          while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+          }
+          break;
+        }
+        ::usleep(10'000);
+      }
+    } else {
+      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
     }
     pid_ = -1;
     r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
