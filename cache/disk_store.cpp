@@ -363,9 +363,7 @@ std::vector<EntryInfo> DiskStore::list(bool verify) const {
     info.target = f.target;
     info.key = f.key;
     info.size = f.size;
-    info.mtime = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            std::chrono::seconds(f.mtime.tv_sec) + std::chrono::nanoseconds(f.mtime.tv_nsec)));
+    info.mtime = time_point_of(f.mtime);
     if (verify) {
       info.verified = true;
       const FileDescriptor dir = open_parent(root_, f);

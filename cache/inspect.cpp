@@ -157,9 +157,7 @@ std::vector<ListedEntry> list_entries(const CacheLayers& layers) {
       e.target = t.target;
       e.key = t.key;
       e.size = t.size;
-      e.mtime = std::chrono::system_clock::time_point(
-          std::chrono::duration_cast<std::chrono::system_clock::duration>(
-              std::chrono::seconds(t.mtime.tv_sec) + std::chrono::nanoseconds(t.mtime.tv_nsec)));
+      e.mtime = time_point_of(t.mtime);
       OpenFile f;
       const util::FileDescriptor dir = open_parent(store.root(), t);
       if (dir)

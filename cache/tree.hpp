@@ -18,6 +18,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <ctime>
 #include <string>
@@ -65,5 +66,7 @@ int remove_walked(const std::string& root, const TreeFile& f);
 
 // Seconds since the epoch with fractions, for comparing mtimes.
 double seconds_of(const struct timespec& t);
+// The same instant as a system_clock time point, for listings.
+std::chrono::system_clock::time_point time_point_of(const struct timespec& t);
 
 }  // namespace fp8jit::cache
