@@ -81,6 +81,56 @@ TEST_CASE("cli warmup: FIFOs and links planted at entries and directories hang n
   CHECK(run_bounded(*cli, {"cache", "stats", "--json"}, env, io.path(), 60).status == 0);
 }
 
+TEST_CASE("cli: links at entries, at the prune lock and at export's temp names redirect no read "
+          "or write",
+          "[cli]") {
+  const auto cli = cli_or_skip();
+  if (!cli || !toolchains_or_skip({"sm_90a"})) return;
+  TempDir cache, io, outside;
+  const std::string shapes = io.path() + "/shapes.csv";
+  std::ofstream(shapes) << "4096,2048\n";
+  const std::map<std::string, std::string> env{{"FP8JIT_CACHE_DIR", cache.path()}};
+  const std::vector<std::string> warm{"warmup", "--shapes", shapes, "--m", "1,32", "--bias",
+                                      "on",     "--target", "sm_90a", "--json"};
+  const CliResult first = run_bounded(*cli, warm, env, io.path(), 120);
+  REQUIRE(first.status == 0);
+  const auto kernels = nlohmann::json::parse(first.out)["kernels"];
+  REQUIRE(kernels.size() >= 2);
+
+  // Every entry moved outside, a link to it left in its place.
+  cache::DiskStore store(cache.path());
+  for (std::size_t i = 0; i < kernels.size(); ++i) {
+    const std::string target = kernels[i]["target"], key = kernels[i]["key"];
+    const std::string path = store.entry_path(target, key);
+    const std::string moved = outside.path() + "/entry" + std::to_string(i);
+    fs::rename(path, moved);
+    fs::create_symlink(moved, path);
+  }
+  // The prune lock and the names a predictable export temp file would take point outside.
+  const std::string lock = cache.path() + "/v1/.prune.lock";
+  fs::remove(lock);
+  fs::create_symlink(outside.path() + "/made-by-prune", lock);
+  const std::string archive = io.path() + "/cache.tar";
+  const std::string victim = outside.path() + "/victim";
+  std::ofstream(victim) << "must stay as it is\n";
+  for (int pid = ::getpid(); pid < ::getpid() + 400; ++pid)
+    fs::create_symlink(victim, archive + ".tmp." + std::to_string(pid));
+  fs::create_symlink(victim, archive);
+  const auto before = cache_fixtures::snapshot(outside.path());
+
+  const CliResult again = run_bounded(*cli, warm, env, io.path(), 120);
+  REQUIRE(again.status == 0);
+  for (const auto& k : nlohmann::json::parse(again.out)["kernels"]) {
+    INFO(k.dump());
+    CHECK(k["status"] == "compiled");  // none served through its link
+  }
+  CHECK(run_bounded(*cli, {"cache", "prune", "--max-bytes", "1G"}, env, io.path(), 60).status == 0);
+  CHECK(run_bounded(*cli, {"cache", "export", archive}, env, io.path(), 60).status == 0);
+  CHECK(cache_fixtures::snapshot(outside.path()) == before);
+  CHECK_FALSE(fs::is_symlink(archive));
+  CHECK(run_bounded(*cli, {"cache", "verify"}, env, io.path(), 60).status == 0);
+}
+
 TEST_CASE("cli cache import and export: a FIFO, a device, an empty file or a directory exits 2 at "
           "once, naming the path",
           "[cli]") {
