@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <type_traits>
 
 namespace fp8jit::compiler {
 
@@ -53,14 +54,15 @@ void DynLib::pin() const {
 
 namespace {
 
-// Calls f(phdr, load_bias) for each program header of the loaded object with load bias `bias`.
+// Calls f(phdr, load_bias) for each program header of the library open as `handle`, found among
+// the loaded objects by its load bias.
 template <class F>
 void for_each_segment(const void* handle, F&& f) {
   struct link_map* map = nullptr;
   if (!handle || dlinfo(const_cast<void*>(handle), RTLD_DI_LINKMAP, &map) != 0 || !map) return;
   struct Walk {
     ElfW(Addr) bias;
-    F* f;
+    std::remove_reference_t<F>* f;
   } walk{map->l_addr, &f};
   dl_iterate_phdr(
       [](struct dl_phdr_info* info, std::size_t, void* data) {
