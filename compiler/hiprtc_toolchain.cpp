@@ -20,17 +20,6 @@ namespace fp8jit::compiler {
 
 namespace {
 
-// "5.2.21153" from a resolved library path such as ".../libamdhip64.so.5.2.21153"; "" when the
-// file name carries no version beyond the major.
-std::string version_from_path(const std::string& path) {
-  std::error_code ec;
-  const std::string file = std::filesystem::canonical(path, ec).filename().string();
-  const auto so = file.find(".so.");
-  if (ec || so == std::string::npos) return {};
-  const std::string v = file.substr(so + 4);
-  return v.find('.') == std::string::npos ? std::string() : v;
-}
-
 class HiprtcToolchain final : public Toolchain {
  public:
   HiprtcToolchain() : comgr_(load_comgr()) {
@@ -47,13 +36,13 @@ class HiprtcToolchain final : public Toolchain {
       throw Error("failed to load hiprtc from " + lib_.path() + ": missing symbols " + missing);
     // NOTE: hiprtcVersion of ROCm 5.x reports a fixed 9.0, so the version that goes into the cache
     // key is the library's own (its file name); hiprtcVersion only when the name has none.
-    std::string v = version_from_path(lib_.path());
+    std::string v = lib_.file_version();
     if (v.empty()) {
       int major = 0, minor = 0;
       api_.Version(&major, &minor);
       v = std::to_string(major) + "." + std::to_string(minor);
     }
-    version_ = "hiprtc " + v;
+    version_ = rtc_version(lib_, "hiprtc", v);
   }
 
   std::string name() const override { return "hiprtc"; }

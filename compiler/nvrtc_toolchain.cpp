@@ -11,6 +11,25 @@ namespace fp8jit::compiler {
 
 namespace {
 
+// NVRTC's version to the patch level ("13.0.88"); nvrtcVersion gives only major.minor, and a
+// patch release (13.0.48 -> 13.0.88) changes the code it generates. From the library's file name
+// where that carries it (libnvrtc.so.12.4.127 of a CUDA toolkit), else from the banner that NVRTC
+// writes into the PTX it generates and carries as text ("Cuda compilation tools, release 13.0,
+// V13.0.88"; the pip wheels ship the library as plain libnvrtc.so.13); "major.minor" when neither
+// names this major.minor.
+std::string full_version(const DynLib& lib, int major, int minor) {
+  const std::string major_minor = std::to_string(major) + "." + std::to_string(minor);
+  const std::string from_name = lib.file_version();
+  if (from_name.rfind(major_minor + ".", 0) == 0) return from_name;
+  const std::string banner = lib.find_text("Cuda compilation tools, release ");
+  const auto v = banner.find(", V" + major_minor + ".");
+  if (v != std::string::npos) {
+    const std::string full = banner.substr(v + 3);
+    if (full.find_first_not_of("0123456789.") == std::string::npos) return full;
+  }
+  return major_minor;
+}
+
 class NvrtcToolchain final : public Toolchain {
  public:
   NvrtcToolchain() {
@@ -23,7 +42,7 @@ class NvrtcToolchain final : public Toolchain {
     if (!missing.empty()) throw Error("failed to load NVRTC from " + lib_.path() + ": missing " + missing);
     int major = 0, minor = 0;
     api_.Version(&major, &minor);
-    version_ = "nvrtc " + std::to_string(major) + "." + std::to_string(minor);
+    version_ = rtc_version(lib_, "nvrtc", full_version(lib_, major, minor));
   }
 
   std::string name() const override { return "nvrtc"; }

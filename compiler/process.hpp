@@ -3,6 +3,7 @@
 // disassemblers.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -19,8 +20,11 @@ struct ProcessResult {
 // Runs args[0] (an absolute path) with args. Throws Error when the process cannot be started.
 ProcessResult run_process(const std::vector<std::string>& args);
 
-// A private directory (under the system's temp dir) removed with its contents on destruction,
-// for a compiler's input and output files. Throws Error when it cannot be created.
+// A private directory (mode 0700, under the system's temp dir) removed with its contents on
+// destruction, for a compiler's input and output files: <tmp>/<prefix>-<pid>-XXXXXX. A process
+// killed mid-compile leaves its directory behind, so creating one first reclaims the stale
+// directories of `prefix` there (reclaim_stale_temp_dirs with kStaleTempDirAge). Throws Error when
+// it cannot be created.
 class TempDir {
  public:
   explicit TempDir(const std::string& prefix);
@@ -32,6 +36,20 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// How old a dead process's temp directory must be before it is reclaimed. NOTE: a live process's
+// directory is never reclaimed; the age guards against a pid that only looks dead because its
+// process runs in another pid namespace sharing the temp dir (a container), whose compiles take
+// seconds, not minutes.
+inline constexpr std::chrono::seconds kStaleTempDirAge{15 * 60};
+
+// Removes, with everything in them, the directories <parent>/<prefix>-<pid>-<6 characters> that
+// belong to the current user, were last modified more than `min_age` ago and whose <pid> names no
+// running process (kill(pid, 0) fails with ESRCH). Treats `parent` as hostile (it is /tmp): never
+// follows a symbolic link, neither the entry itself nor anything inside it, walks by directory
+// fd and leaves anything it cannot check or remove. Returns how many directories it removed.
+int reclaim_stale_temp_dirs(const std::filesystem::path& parent, const std::string& prefix,
+                            std::chrono::seconds min_age);
 
 // The shared step of the offline toolchains (clang, emu): writes request.source to `source`, runs
 // `compiler` `options` `source` -o `output` and returns the compiler's log with the bytes of

@@ -34,6 +34,11 @@ struct RtcApi {
   std::string prefix;
 };
 
+// The version that names an in-process compiler in cache keys and messages: "<name> <version>",
+// followed by " (build-id <16 hex digits>)" when the library carries a GNU build id, so that two
+// builds of one release (a distribution's rebuild, another CUDA redistribution) never share keys.
+std::string rtc_version(const DynLib& lib, const std::string& name, const std::string& version);
+
 struct RtcOutput {
   std::vector<std::uint8_t> code;
   std::string log;

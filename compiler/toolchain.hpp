@@ -43,7 +43,8 @@ class Toolchain {
   virtual ~Toolchain() = default;
   // "nvrtc", "hiprtc", "clang", "emu".
   virtual std::string name() const = 0;
-  // Version string that goes into the cache key ("nvrtc 13.0", "clang 19.1.7").
+  // Version string that goes into the cache key, precise enough that another compiler build gets
+  // another string ("nvrtc 13.0.88 (build-id 65be0db342ad51a0)", "clang 19.1.7 (3~deb12u1)").
   virtual std::string version() const = 0;
   // Where it was loaded or found (library or executable path).
   virtual std::string path() const = 0;

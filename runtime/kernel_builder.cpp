@@ -8,6 +8,8 @@
 #include "cache/entry.hpp"
 #include "cache/key.hpp"
 #include "compiler/render.hpp"
+#include "fp8jit/version.hpp"
+#include "runtime/kernel_key.hpp"
 
 namespace fp8jit::runtime {
 
@@ -59,8 +61,8 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
   BuiltKernel out;
   out.spec = spec;
   out.kernel_name = src.kernel_name;
-  out.key = cache::derive_key({canonical, src.text, tc.name(), tc.version(), spec.target.str(),
-                               options, FP8JIT_VERSION});
+  out.key = cache::derive_key(
+      kernel_key_inputs(canonical, src.text, tc, spec.target, options, fp8jit::build_id()));
 
   if (load_cached(out)) return out;
   // NOTE: one compile per kernel and cache: whoever holds the key's lock compiles, the others wait
@@ -103,7 +105,8 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
               {"compile_ms", bin.compile_ms},
               {"resources", resources_json(bin.resources)},
               {"created", cache::utc_now_iso8601()},
-              {"library_version", FP8JIT_VERSION}};
+              {"library_version", FP8JIT_VERSION},
+              {"build_id", fp8jit::build_id()}};
     e.binary = out.binary;
     e.source = src.text;
     const cache::StoreResult r = layers_->store(e);  // prunes the layer when due

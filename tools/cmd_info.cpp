@@ -1,4 +1,5 @@
-// `fp8jit info`: devices, toolchains (versions, paths, or why they are missing), cache root.
+// `fp8jit info`: version and build id, devices, toolchains (versions, paths, or why they are
+// missing), cache root.
 #include <cstdio>
 
 #include "compiler/toolchain.hpp"
@@ -8,7 +9,7 @@
 namespace fp8jit::tools {
 
 int cmd_info(const Options& options) {
-  std::printf("fp8jit %s\n\ndevice:\n", FP8JIT_VERSION);
+  std::printf("fp8jit %s\nbuild id %s\n\ndevice:\n", FP8JIT_VERSION, build_id());
   try {
     Context ctx(options);
     std::printf("  %d: %s, target %s, %d multiprocessors\n", options.device,

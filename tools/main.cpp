@@ -233,8 +233,9 @@ int main(int argc, char** argv) {
              "  fp8jit cache ls\n"
              "Run 'fp8jit <command> --help' for a command's options. Environment: docs/env.md.");
 
-  auto* info = app.add_subcommand("info", "Show the GPU, the toolchains found (or why not), the "
-                                          "cache directory and the environment variables");
+  auto* info = app.add_subcommand("info", "Show the version and build id, the GPU, the toolchains "
+                                          "found (or why not), the cache directory and the "
+                                          "environment variables");
   info->footer("Examples:\n  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
   tools::RunArgs run_args;
   auto* run = add_run(app, run_args);

@@ -6,3 +6,4 @@
 #include "fp8jit/options.hpp"
 #include "fp8jit/precompile.hpp"
 #include "fp8jit/types.hpp"
+#include "fp8jit/version.hpp"

@@ -1,6 +1,7 @@
 // NVRTC: the NVIDIA kernels compile for sm_90a and sm_89 with their resources reported, and a
 // failing compile carries the whole log.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <array>
 #include <cstdio>
 
@@ -151,4 +152,21 @@ TEST_CASE("nvrtc: the ptxas report is read for the named kernel only", "[nvrtc]"
   CHECK(r.scratch_bytes == 0);
   CHECK(r.spills == 16);
   CHECK(parse_ptxas_info(log, "absent").registers == -1);
+}
+
+TEST_CASE("nvrtc: the version in the cache key names the release to the patch level", "[nvrtc]") {
+  const auto tc = nvrtc_or_skip();
+  if (!tc) return;
+  // "nvrtc 13.0.88" or "nvrtc 13.0.88 (build-id 65be0db342ad51a0)": nvrtcVersion alone gives
+  // "13.0", which a patch release shares.
+  const std::string v = tc->version();
+  INFO(v << " (" << tc->path() << ")");
+  REQUIRE(v.rfind("nvrtc ", 0) == 0);
+  const std::string number = v.substr(6, v.find(' ', 6) - 6);
+  CHECK(std::count(number.begin(), number.end(), '.') >= 2);
+  CHECK(number.find_first_not_of("0123456789.") == std::string::npos);
+  CHECK(number.front() != '.');
+  CHECK(number.back() != '.');
+  const auto id = v.find(" (build-id ");
+  if (id != std::string::npos) CHECK(v.size() == id + 11 + 16 + 1);
 }
