@@ -21,7 +21,8 @@ if(FP8JIT_FUZZ)
 
   # The library, instrumented. Static, so that each fuzzer links only what its target uses.
   file(GLOB fuzz_lib_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/cache/*.cpp
-       ${CMAKE_SOURCE_DIR}/compiler/*.cpp ${CMAKE_SOURCE_DIR}/runtime/*.cpp)
+       ${CMAKE_SOURCE_DIR}/compiler/*.cpp ${CMAKE_SOURCE_DIR}/runtime/*.cpp
+       ${CMAKE_SOURCE_DIR}/util/*.cpp)
   set_source_files_properties(${FP8JIT_EMBEDDED} PROPERTIES GENERATED TRUE)
   add_library(fp8jit_fuzz_lib STATIC ${fuzz_lib_srcs} ${FP8JIT_EMBEDDED})
   add_dependencies(fp8jit_fuzz_lib fp8jit_compiler)  # generates ${FP8JIT_EMBEDDED}
