@@ -113,7 +113,7 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
   if (!row.target.has_fp8_mma())
     r.fail(arch, "arch " + row.target.arch + " has no fp8 matrix instructions (use gfx942, "
                  "gfx950, sm_89 or sm_90a)");
-  row.cu_num = static_cast<int>(parse_int(r, field(c_cu), "cu_num", 0, 1 << 20));
+  row.cu_num = static_cast<int>(parse_int(r, field(c_cu), "cu_num", 0, kMaxCuNum));
   row.m = parse_int(r, field(c_m), "M", 1, kUnboundedM);
   row.n = parse_int(r, field(c_n), "N", 1, std::int64_t{1} << 31);
   if (row.n % 16 != 0) r.fail(field(c_n), "N must be a multiple of 16 (the weight layouts' row block)");
@@ -221,6 +221,13 @@ std::string device_str(const compiler::Target& target, int cu_num) {
 }
 
 }  // namespace
+
+void check_cu_num(std::int64_t cu_num, std::string_view what) {
+  if (cu_num < 0 || cu_num > kMaxCuNum)
+    throw InvalidArgument("failed to parse " + std::string(what) + ": " + std::to_string(cu_num) +
+                          " must be in [0, " + std::to_string(kMaxCuNum) +
+                          "] (a multiprocessor / CU count; 0: any device of the arch)");
+}
 
 struct TunedTable::Impl {
   std::map<ShapeKey, std::vector<TunedRow>> shapes;

@@ -43,6 +43,12 @@ struct ConfigChoice {
   int cu_num = 0;           // the multiprocessor count asked for (0: cross-compiling)
 };
 
+// The largest multiprocessor / CU count a row or a request may name (a tuned row's cu_num; 0
+// stands for any device of the arch).
+constexpr int kMaxCuNum = 1 << 20;
+// Throws InvalidArgument naming `what` (an option) and the value unless 0 <= cu_num <= kMaxCuNum.
+void check_cu_num(std::int64_t cu_num, std::string_view what);
+
 class TunedTable {
  public:
   TunedTable();

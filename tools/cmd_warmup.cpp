@@ -6,6 +6,7 @@
 #include <string>
 
 #include "fp8jit/fp8jit.hpp"
+#include "runtime/tuned_table.hpp"
 #include "tools/commands.hpp"
 #include "tools/progress.hpp"
 
@@ -36,6 +37,7 @@ PrecompileRequest request_of(const WarmupArgs& a) {
   r.preshuffle = !a.no_preshuffle;
   if (a.jobs < 0)
     throw InvalidArgument("failed to parse -j: '" + std::to_string(a.jobs) + "' must be >= 0");
+  runtime::check_cu_num(a.cu_num, "--cu-num");
   for (const auto& m : a.ms) {
     const std::int64_t v = parse_int(m, "--m");
     if (v < 1) throw InvalidArgument("failed to parse --m: '" + m + "' must be >= 1");
