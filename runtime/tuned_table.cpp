@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <sstream>
 
+#include "compiler/gemm_limits.hpp"
 #include "fp8jit/error.hpp"
 
 namespace fp8jit::runtime {
@@ -114,10 +115,10 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
     r.fail(arch, "arch " + row.target.arch + " has no fp8 matrix instructions (use gfx942, "
                  "gfx950, sm_89 or sm_90a)");
   row.cu_num = static_cast<int>(parse_int(r, field(c_cu), "cu_num", 0, kMaxCuNum));
-  row.m = parse_int(r, field(c_m), "M", 1, kUnboundedM);
-  row.n = parse_int(r, field(c_n), "N", 1, std::int64_t{1} << 31);
+  row.m = parse_int(r, field(c_m), "M", 1, compiler::kMaxGemmM);
+  row.n = parse_int(r, field(c_n), "N", 1, compiler::kMaxWeightN);
   if (row.n % 16 != 0) r.fail(field(c_n), "N must be a multiple of 16 (the weight layouts' row block)");
-  row.k = parse_int(r, field(c_k), "K", 1, std::int64_t{1} << 31);
+  row.k = parse_int(r, field(c_k), "K", 1, compiler::kMaxWeightK);
   if (row.k % 32 != 0) r.fail(field(c_k), "K must be a multiple of 32 (the weight layouts' k block)");
 
   const Field& q = field(c_q);

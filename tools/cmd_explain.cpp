@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include "compiler/gemm_limits.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/heuristic.hpp"
@@ -49,8 +50,7 @@ void print_estimate(const char* label, const runtime::GemmEstimate& e) {
 }  // namespace
 
 int cmd_explain(const Options& options, const ExplainArgs& args) {
-  if (args.m < 1)
-    throw InvalidArgument("failed to explain: M = " + std::to_string(args.m) + " must be >= 1");
+  compiler::check_gemm_shape(args.m, args.n, args.k, "explain");
   if (args.cu) runtime::check_cu_num(*args.cu, "--cu");
   OutDType out = OutDType::bf16;
   if (args.out == "fp16")

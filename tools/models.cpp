@@ -3,6 +3,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "compiler/gemm_limits.hpp"
 #include "fp8jit/error.hpp"
 
 namespace fp8jit::tools {
@@ -51,6 +52,12 @@ std::vector<WeightShape> read_shape_file(const std::string& path) {
     }
   }
   return out;
+}
+
+void check_token_counts(const std::vector<std::int64_t>& ms, const std::string& option) {
+  if (ms.empty()) throw InvalidArgument("failed to parse " + option + ": no token count given");
+  for (const std::int64_t m : ms)
+    compiler::check_gemm_m(m, "parse " + option + " '" + std::to_string(m) + "'");
 }
 
 }  // namespace fp8jit::tools

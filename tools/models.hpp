@@ -1,4 +1,5 @@
-// Weight shapes of model presets (bench/shapes.csv holds the same, for the benchmark suite).
+// Weight shapes of model presets (bench/shapes.csv holds the same, for the benchmark suite) and
+// of shape files; the token counts of the commands' --m.
 #pragma once
 
 #include <cstdint>
@@ -17,5 +18,9 @@ struct WeightShape {
 std::vector<WeightShape> model_shapes(const std::string& model);
 // "N,K" lines ('#' comments, an optional "model,layer,N,K" CSV header as in bench/shapes.csv).
 std::vector<WeightShape> read_shape_file(const std::string& path);
+
+// Throws InvalidArgument naming `option` and the value unless `ms` is not empty and each value is
+// an M within the GEMM limits.
+void check_token_counts(const std::vector<std::int64_t>& ms, const std::string& option);
 
 }  // namespace fp8jit::tools
