@@ -2,21 +2,17 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
-#include <sstream>
 
 #include "compiler/gemm_limits.hpp"
 #include "fp8jit/error.hpp"
+#include "util/file.hpp"
 
 namespace fp8jit::runtime {
 
@@ -337,19 +333,8 @@ TunedTable TunedTable::parse(std::string_view text, std::string_view name) {
 
 TunedTable TunedTable::load(const std::vector<std::string>& files) {
   auto impl = std::make_shared<Impl>();
-  for (const auto& file : files) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(file, ec))
-      throw InvalidArgument("failed to read tuned table " + file + ": it is a directory");
-    std::ifstream in(file, std::ios::binary);
-    if (!in)
-      throw InvalidArgument("failed to read tuned table " + file + ": " + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad())
-      throw InvalidArgument("failed to read tuned table " + file + ": read error");
-    impl->parse(text.str(), file);
-  }
+  for (const auto& file : files)
+    impl->parse(util::read_regular_file(file, kMaxTunedTableBytes, "tuned table"), file);
   TunedTable t;
   t.impl_ = std::move(impl);
   return t;
