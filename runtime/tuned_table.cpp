@@ -179,7 +179,9 @@ ShapeKey key_of(const TunedRow& r) { return {r.n, r.k, r.q_dtype_w, r.out, r.bia
 // better; nullopt when it does not apply at all.
 std::optional<std::pair<int, int>> fit(const TunedRow& row, const compiler::Target& target,
                                        int cu_num) {
-  if (row.target.arch != target.arch) return std::nullopt;
+  // NOTE: an emulated target's rows were timed on the CPU emulator, and a GPU's on the GPU: a
+  // row applies only to its own kind of target.
+  if (row.target.arch != target.arch || row.target.emulated != target.emulated) return std::nullopt;
   int arch_rank = 0;
   if (row.target.features == target.features)
     arch_rank = 0;
