@@ -12,7 +12,7 @@
 using namespace fp8jit;
 using Catch::Matchers::Contains;
 
-TEST_CASE("gemm limits: M in [1, 2^31 - 1], N and K positive multiples of 16 and 32 below 2^31",
+TEST_CASE("gemm limits: M from 1 to 2^31 - 1, N and K positive multiples of 16 and 32 below 2^31",
           "[limits]") {
   CHECK_NOTHROW(compiler::check_gemm_shape(1, 16, 32, "x"));
   CHECK_NOTHROW(compiler::check_gemm_shape(INT32_MAX, (1LL << 31) - 16, (1LL << 31) - 32, "x"));

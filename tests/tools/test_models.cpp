@@ -84,7 +84,7 @@ TEST_CASE("shape files: binary bytes are named escaped, never echoed raw", "[sha
   }
 }
 
-TEST_CASE("shape files: a FIFO or a device is refused at once; size and line length are bounded",
+TEST_CASE("shape files: a FIFO or a device is refused at once, size and line length are bounded",
           "[shapes]") {
   fp8jit::test::TempDir dir;
   const std::string fifo = dir.path() + "/fifo";
