@@ -17,6 +17,7 @@
 #include "cache/tree.hpp"
 #include "fp8jit/error.hpp"
 #include "util/file.hpp"
+#include "util/text.hpp"
 
 namespace fp8jit::cache {
 namespace {
@@ -34,7 +35,7 @@ std::vector<std::string> split(std::string_view s, char sep) {
 }
 
 // What a message may show of a path from an untrusted archive.
-std::string printable(std::string_view s) { return util::printable(s, 200); }
+std::string printable(std::string_view s) { return util::escaped(s, 200); }
 
 struct EntryPath {
   std::string target, key;

@@ -27,7 +27,7 @@ using util::FileDescriptor;
 using util::OpenedFile;
 
 // What a message may show of a string that has not been validated yet.
-std::string printable(std::string_view s) { return util::printable(s, 64); }
+std::string printable(std::string_view s) { return util::escaped(s, 64); }
 
 // An entry file read into memory, still unverified.
 struct FileRead {

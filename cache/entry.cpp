@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "fp8jit/error.hpp"
+#include "util/text.hpp"
 
 namespace fp8jit::cache {
 namespace {
@@ -38,12 +39,7 @@ void append(std::vector<std::uint8_t>& out, const void* data, std::size_t n) {
 }
 
 // The printable prefix of an untrusted key, for error messages.
-std::string printable(std::string_view s) {
-  std::string out;
-  for (char c : s.substr(0, 64)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  if (s.size() > 64) out += "...";
-  return out;
-}
+std::string printable(std::string_view s) { return util::escaped(s, 64); }
 
 DecodeResult fail(DecodeProblem problem, std::string why) {
   return DecodeResult{std::nullopt, std::move(why), problem};

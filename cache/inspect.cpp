@@ -11,6 +11,7 @@
 #include "cache/binary_check.hpp"
 #include "cache/tree.hpp"
 #include "util/file.hpp"
+#include "util/text.hpp"
 
 namespace fp8jit::cache {
 namespace {
@@ -109,8 +110,8 @@ CheckedFile check_entry_file(int dir_fd, const std::string& name, const std::str
     }
     if (const auto target = target_of_path(p); target && *target != d.entry->target) {
       out.damage = Damage::wrong_target;
-      out.detail = "holds an entry for target \"" + util::printable(d.entry->target) +
-                   "\" in the directory of \"" + util::printable(*target) + "\"";
+      out.detail = "holds an entry for target \"" + util::escaped(d.entry->target) +
+                   "\" in the directory of \"" + util::escaped(*target) + "\"";
       return out;
     }
     if (std::string problem = binary_problem(d.entry->binary, d.entry->target); !problem.empty()) {

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "compiler/gemm_limits.hpp"
 #include "compiler/layouts.hpp"
 #include "fp8jit/error.hpp"
 
@@ -90,9 +91,7 @@ void KernelSpec::validate() const {
   if (!target.has_fp8_mma())
     reject(*this, "arch " + target.arch + " has no fp8 matrix instructions (use gfx942, gfx950, "
                   "sm_89 or sm_90a)");
-  check_layout_shape(layout, n, k);
-  if (n > (1LL << 31) || k > (1LL << 31))
-    reject(*this, "N and K must be below 2^31");
+  check_weight_shape(n, k, "build kernel " + kernel_name(), layout);
   const GemmConfig& c = config;
   if (c.wgmma != (family == "wgmma_sm90"))
     reject(*this, "config " + c.str() + " does not belong to family " + family);

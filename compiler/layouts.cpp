@@ -4,6 +4,7 @@
 #include <string>
 #include <type_traits>
 
+#include "compiler/gemm_limits.hpp"
 #include "fp8jit/error.hpp"
 
 // The formulas are written out in docs/layouts.md. packed_offset() is the formula of record;
@@ -18,18 +19,6 @@ namespace {
 [[noreturn]] void reject(std::int64_t n, std::int64_t k, const std::string& why) {
   throw InvalidArgument("failed to pack weight [N=" + std::to_string(n) + ", K=" +
                         std::to_string(k) + "]: " + why);
-}
-
-// "N = 100 must be a multiple of 16 for layout nv_mma16x32 (pad N with zero rows to 112)"
-[[noreturn]] void reject_dim(WeightLayout layout, std::int64_t n, std::int64_t k, char dim,
-                             std::int64_t value, int multiple) {
-  std::string why = std::string(1, dim) + " = " + std::to_string(value);
-  const std::string in_layout = " for layout " + std::string(to_string(layout));
-  if (value <= 0) reject(n, k, why + " must be positive" + in_layout);
-  const std::int64_t padded = (value + multiple - 1) / multiple * multiple;
-  reject(n, k, why + " must be a multiple of " + std::to_string(multiple) + in_layout + " (pad " +
-                   dim + (dim == 'N' ? " with zero rows to " : " with zero columns to ") +
-                   std::to_string(padded) + ")");
 }
 
 // The walkers visit the packed buffer in order and call copy(w_offset, packed_offset, run) once
@@ -104,9 +93,8 @@ LayoutRule layout_rule(WeightLayout layout) {
 }
 
 void check_layout_shape(WeightLayout layout, std::int64_t n, std::int64_t k) {
-  const LayoutRule rule = layout_rule(layout);
-  if (n <= 0 || n % rule.n_multiple != 0) reject_dim(layout, n, k, 'N', n, rule.n_multiple);
-  if (k <= 0 || k % rule.k_multiple != 0) reject_dim(layout, n, k, 'K', k, rule.k_multiple);
+  check_weight_shape(n, k, "pack weight [N=" + std::to_string(n) + ", K=" + std::to_string(k) + "]",
+                     layout);
 }
 
 std::size_t packed_offset(WeightLayout layout, std::int64_t n, std::int64_t k, std::int64_t row,

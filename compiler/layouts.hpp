@@ -18,7 +18,8 @@ struct LayoutRule {
 LayoutRule layout_rule(WeightLayout layout);
 
 // Throws InvalidArgument naming n or k and the rule ("K = 100 must be a multiple of 32 for layout
-// aiter16x16; pad K with zeros to 128") when the shape does not fit the layout.
+// aiter16x16 (pad K with zero columns to 128)") when the shape does not fit the layout or the
+// limits of compiler/gemm_limits.hpp.
 void check_layout_shape(WeightLayout layout, std::int64_t n, std::int64_t k);
 
 // Byte offset in the packed buffer of element (row, col) of the [n, k] row-major weight.

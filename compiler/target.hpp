@@ -31,10 +31,14 @@ struct Target {
   int sm() const;
 
   // Parses "sm_90a", "sm_89", "gfx942", "gfx942:sramecc+:xnack-", "gfx950", "gfx90a" and the
-  // emulation targets "emu-gfx942", "emu-gfx950", "emu-sm89". Throws InvalidArgument naming the
-  // string and the known archs (or emulation targets) for anything else.
+  // emulation targets "emu-gfx942", "emu-gfx950", "emu-sm89". AMD features are known_features(),
+  // each at most once, with + or -, kept in LLVM's canonical order (by name: "gfx942:xnack-:
+  // sramecc+" reads as "gfx942:sramecc+:xnack-"). Throws InvalidArgument naming the string and
+  // what is allowed (the known archs, emulation targets or features) for anything else.
   static Target parse(std::string_view text);
   static const std::vector<std::string>& known_archs();
+  // "sramecc", "xnack": the AMD target features of every AMD arch above.
+  static const std::vector<std::string>& known_features();
   // "emu-gfx942", "emu-gfx950", "emu-sm89": the archs the CPU emulation runs (no wgmma/TMA).
   static const std::vector<std::string>& emulation_targets();
 };

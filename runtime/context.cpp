@@ -1,7 +1,7 @@
 #include <array>
-#include <climits>
 #include <cstdint>
 
+#include "compiler/gemm_limits.hpp"
 #include "compiler/layouts.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/context_state.hpp"
@@ -97,11 +97,7 @@ void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void
 bool validate(const ContextState& s, const GemmArgs& a) {
   const char* verb = "run fp8 GEMM";
   if (!a.w) throw InvalidArgument("failed to run fp8 GEMM: w (the PackedWeight) is null");
-  if (a.m < 0)
-    throw InvalidArgument("failed to run fp8 GEMM: M = " + std::to_string(a.m) + " must be >= 0");
-  if (a.m > INT_MAX)
-    throw InvalidArgument("failed to run fp8 GEMM: M = " + std::to_string(a.m) +
-                          " must be below 2^31");
+  compiler::check_gemm_m(a.m, verb, 0);  // M = 0: an empty call
   const PackedWeight& w = *a.w;
   if (!w.data())
     throw InvalidArgument("failed to run fp8 GEMM: the PackedWeight is empty (moved from, or "

@@ -97,7 +97,8 @@ Machine machine_of(const compiler::Target& t) {
   return m;
 }
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+// a / b rounded up, for a >= 0, b > 0, without forming a + b - 1 (no overflow near INT64_MAX).
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return a / b + (a % b != 0); }
 
 // The registers per thread of the family's main loop: accumulators, the weight (and, for AMD,
 // token) fragments of every stage, and a fixed share for addresses, scales and the epilogue.
@@ -319,11 +320,12 @@ std::vector<compiler::GemmConfig> candidates(const Machine& mc, std::int64_t buc
 
 // Ranking: estimated time quantized to 0.1 ns so that equal predictions tie exactly; at equal
 // time, less padding (no idle warps past N), then the config spread over more multiprocessors;
-// then the candidate order.
+// then the candidate order. NOTE: quantized in double, not long long: at the largest M, N, K the
+// limits allow, a time in units of 0.1 ns exceeds the range of a 64-bit integer.
 bool better(const GemmEstimate& a, const GemmEstimate& b) {
-  const long long ta = std::llround(a.estimated_us * 1e4), tb = std::llround(b.estimated_us * 1e4);
+  const double ta = std::round(a.estimated_us * 1e4), tb = std::round(b.estimated_us * 1e4);
   if (ta != tb) return ta < tb;
-  const long long ea = std::llround(a.tile_efficiency * 1e6), eb = std::llround(b.tile_efficiency * 1e6);
+  const double ea = std::round(a.tile_efficiency * 1e6), eb = std::round(b.tile_efficiency * 1e6);
   if (ea != eb) return ea > eb;
   return std::min<std::int64_t>(a.blocks, a.multiprocessors) >
          std::min<std::int64_t>(b.blocks, b.multiprocessors);

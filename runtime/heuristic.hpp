@@ -61,6 +61,9 @@ struct GemmEstimate {
 
 // The model's prediction for `config` (which must be valid for the target's family).
 // `multiprocessors` <= 0 means the arch's usual count (132 for sm_90a, 304 for gfx942, ...).
+// Every M, N, K within the limits of compiler/gemm_limits.hpp (and multiprocessors up to
+// kMaxCuNum, runtime/tuned_table.hpp) is modelled without integer overflow; callers check the
+// limits first.
 GemmEstimate estimate_gemm(const compiler::Target& target, int multiprocessors, std::int64_t m,
                            std::int64_t n, std::int64_t k, const compiler::GemmConfig& config);
 

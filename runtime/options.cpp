@@ -11,6 +11,7 @@
 #include "compiler/target.hpp"
 #include "fp8jit/error.hpp"
 #include "fp8jit/options.hpp"
+#include "util/bytes.hpp"
 
 namespace fp8jit {
 
@@ -54,23 +55,6 @@ std::vector<std::string> split_paths(const char* v) {
   return out;
 }
 
-std::uint64_t parse_bytes(const char* name, const char* v) {
-  char* end = nullptr;
-  const unsigned long long x = std::strtoull(v, &end, 10);
-  std::uint64_t scale = 1;
-  if (end && *end) {
-    const std::string suffix(end);
-    if (suffix == "K" || suffix == "k") scale = 1ULL << 10;
-    else if (suffix == "M" || suffix == "m") scale = 1ULL << 20;
-    else if (suffix == "G" || suffix == "g") scale = 1ULL << 30;
-    else scale = 0;
-  }
-  if (end == v || scale == 0 || *v == '-')
-    throw InvalidArgument(std::string("failed to read ") + name + "='" + v +
-                          "': expected a byte count with an optional K, M or G suffix");
-  return static_cast<std::uint64_t>(x) * scale;
-}
-
 // The tables shipped with fp8jit: every *.csv of share/fp8jit/tuned next to the binary that holds
 // this code (an installed lib/ or bin/, or a build directory), sorted so that merging is stable.
 // Rows are keyed by arch and cu_num, so tables for other GPUs do not apply here.
@@ -107,7 +91,7 @@ Options Options::from_env() {
     o.cache_read_only = parse_bool("FP8JIT_CACHE_READ_ONLY", v);
   if (const char* v = env("FP8JIT_CACHE_READONLY_DIRS")) o.cache_readonly_dirs = split_paths(v);
   if (const char* v = env("FP8JIT_CACHE_MAX_BYTES"))
-    o.cache_max_bytes = parse_bytes("FP8JIT_CACHE_MAX_BYTES", v);
+    o.cache_max_bytes = util::parse_bytes(v, "FP8JIT_CACHE_MAX_BYTES");
   if (const char* v = env("FP8JIT_TUNED_TABLES"))
     o.tuned_tables = std::string(v) == "none" ? std::vector<std::string>{} : split_paths(v);
   else

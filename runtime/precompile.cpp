@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cache/binary_check.hpp"
+#include "compiler/gemm_limits.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "fp8jit/error.hpp"
 #include "fp8jit/gemm.hpp"
@@ -30,8 +31,7 @@ struct PlannedKernel {
 std::vector<std::int64_t> explicit_ms(const PrecompileRequest& request) {
   std::vector<std::int64_t> ms;
   for (const std::int64_t m : request.m_values) {
-    if (m < 1)
-      throw InvalidArgument("failed to plan warmup: M must be >= 1, got " + std::to_string(m));
+    compiler::check_gemm_m(m, "plan warmup");
     ms.push_back(m);
   }
   std::sort(ms.begin(), ms.end());
@@ -44,9 +44,10 @@ std::vector<std::int64_t> explicit_ms(const PrecompileRequest& request) {
 std::optional<MRange> range_of(const PrecompileRequest& request) {
   if (request.m_range) {
     const MRange r = *request.m_range;
-    if (r.lo < 1 || r.hi < r.lo)
+    if (r.lo < 1 || r.hi < r.lo || r.hi > compiler::kMaxGemmM)
       throw InvalidArgument("failed to plan warmup: M range " + std::to_string(r.lo) + ":" +
-                            std::to_string(r.hi) + " is not lo:hi with 1 <= lo <= hi");
+                            std::to_string(r.hi) + " is not lo:hi with 1 <= lo <= hi <= " +
+                            std::to_string(compiler::kMaxGemmM));
     return r;
   }
   if (request.m_values.empty()) return MRange{1, runtime::kUnboundedM};
@@ -91,10 +92,7 @@ std::vector<PlannedKernel> plan(const Options& options, const PrecompileRequest&
   if (request.jobs < 0)
     throw InvalidArgument("failed to plan warmup: jobs must be >= 0, got " +
                           std::to_string(request.jobs));
-  for (const auto& [n, k] : request.shapes)
-    if (n <= 0 || k <= 0)
-      throw InvalidArgument("failed to plan warmup: weight shape N=" + std::to_string(n) +
-                            " K=" + std::to_string(k) + " must be positive");
+  for (const auto& [n, k] : request.shapes) compiler::check_weight_shape(n, k, "plan warmup");
   const std::vector<std::int64_t> ms = explicit_ms(request);
   const std::optional<MRange> range = range_of(request);
   const auto [targets, cu_num] = targets_of(options, request);

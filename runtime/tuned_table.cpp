@@ -2,20 +2,17 @@
 
 #include <algorithm>
 #include <array>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
-#include <sstream>
 
+#include "compiler/gemm_limits.hpp"
 #include "fp8jit/error.hpp"
+#include "util/file.hpp"
 
 namespace fp8jit::runtime {
 
@@ -113,11 +110,11 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
   if (!row.target.has_fp8_mma())
     r.fail(arch, "arch " + row.target.arch + " has no fp8 matrix instructions (use gfx942, "
                  "gfx950, sm_89 or sm_90a)");
-  row.cu_num = static_cast<int>(parse_int(r, field(c_cu), "cu_num", 0, 1 << 20));
-  row.m = parse_int(r, field(c_m), "M", 1, kUnboundedM);
-  row.n = parse_int(r, field(c_n), "N", 1, std::int64_t{1} << 31);
+  row.cu_num = static_cast<int>(parse_int(r, field(c_cu), "cu_num", 0, kMaxCuNum));
+  row.m = parse_int(r, field(c_m), "M", 1, compiler::kMaxGemmM);
+  row.n = parse_int(r, field(c_n), "N", 1, compiler::kMaxWeightN);
   if (row.n % 16 != 0) r.fail(field(c_n), "N must be a multiple of 16 (the weight layouts' row block)");
-  row.k = parse_int(r, field(c_k), "K", 1, std::int64_t{1} << 31);
+  row.k = parse_int(r, field(c_k), "K", 1, compiler::kMaxWeightK);
   if (row.k % 32 != 0) r.fail(field(c_k), "K must be a multiple of 32 (the weight layouts' k block)");
 
   const Field& q = field(c_q);
@@ -182,7 +179,9 @@ ShapeKey key_of(const TunedRow& r) { return {r.n, r.k, r.q_dtype_w, r.out, r.bia
 // better; nullopt when it does not apply at all.
 std::optional<std::pair<int, int>> fit(const TunedRow& row, const compiler::Target& target,
                                        int cu_num) {
-  if (row.target.arch != target.arch) return std::nullopt;
+  // NOTE: an emulated target's rows were timed on the CPU emulator, and a GPU's on the GPU: a
+  // row applies only to its own kind of target.
+  if (row.target.arch != target.arch || row.target.emulated != target.emulated) return std::nullopt;
   int arch_rank = 0;
   if (row.target.features == target.features)
     arch_rank = 0;
@@ -221,6 +220,13 @@ std::string device_str(const compiler::Target& target, int cu_num) {
 }
 
 }  // namespace
+
+void check_cu_num(std::int64_t cu_num, std::string_view what) {
+  if (cu_num < 0 || cu_num > kMaxCuNum)
+    throw InvalidArgument("failed to parse " + std::string(what) + ": " + std::to_string(cu_num) +
+                          " must be in [0, " + std::to_string(kMaxCuNum) +
+                          "] (a multiprocessor / CU count; 0: any device of the arch)");
+}
 
 struct TunedTable::Impl {
   std::map<ShapeKey, std::vector<TunedRow>> shapes;
@@ -329,19 +335,8 @@ TunedTable TunedTable::parse(std::string_view text, std::string_view name) {
 
 TunedTable TunedTable::load(const std::vector<std::string>& files) {
   auto impl = std::make_shared<Impl>();
-  for (const auto& file : files) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(file, ec))
-      throw InvalidArgument("failed to read tuned table " + file + ": it is a directory");
-    std::ifstream in(file, std::ios::binary);
-    if (!in)
-      throw InvalidArgument("failed to read tuned table " + file + ": " + std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (in.bad())
-      throw InvalidArgument("failed to read tuned table " + file + ": read error");
-    impl->parse(text.str(), file);
-  }
+  for (const auto& file : files)
+    impl->parse(util::read_regular_file(file, kMaxTunedTableBytes, "tuned table"), file);
   TunedTable t;
   t.impl_ = std::move(impl);
   return t;

@@ -43,12 +43,23 @@ struct ConfigChoice {
   int cu_num = 0;           // the multiprocessor count asked for (0: cross-compiling)
 };
 
+// The largest tuned-table file read: a table of every shape of several models at every bucket M
+// is a few hundred KiB; past 64 MiB a file is not a table.
+constexpr std::size_t kMaxTunedTableBytes = std::size_t{64} << 20;
+
+// The largest multiprocessor / CU count a row or a request may name (a tuned row's cu_num; 0
+// stands for any device of the arch).
+constexpr int kMaxCuNum = 1 << 20;
+// Throws InvalidArgument naming `what` (an option) and the value unless 0 <= cu_num <= kMaxCuNum.
+void check_cu_num(std::int64_t cu_num, std::string_view what);
+
 class TunedTable {
  public:
   TunedTable();
   // Reads and merges `files` in order (a later file's row wins over an earlier one's for the same
   // key). A malformed row throws InvalidArgument naming the file, line and column; a file that
-  // cannot be read throws InvalidArgument naming it.
+  // cannot be read, is not a regular file (a FIFO, /dev/zero: refused without reading) or is
+  // larger than kMaxTunedTableBytes throws InvalidArgument naming it.
   static TunedTable load(const std::vector<std::string>& files);
   // Parses one table held in memory; `name` stands for the file in messages and row sources.
   static TunedTable parse(std::string_view text, std::string_view name);

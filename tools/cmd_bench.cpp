@@ -33,10 +33,11 @@ struct PerM {
 }  // namespace
 
 int cmd_bench(const Options& options, const BenchArgs& args) {
-  Context ctx(options);
-  bench::SuiteArgs suite;
+  bench::SuiteArgs suite;  // bad input is reported before the GPU is opened
   suite.shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
+  check_token_counts(args.ms, "--m");
   suite.ms = args.ms;
+  Context ctx(options);
   suite.reps = args.reps;
   suite.min_calls = args.min_calls;
   suite.bias = args.bias;

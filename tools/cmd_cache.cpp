@@ -26,6 +26,7 @@
 #include "compiler/toolchain.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "tools/commands.hpp"
+#include "util/bytes.hpp"
 
 
 namespace fp8jit::tools {
@@ -60,27 +61,6 @@ std::string human_bytes(std::uint64_t b) {
   else
     std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824.0);
   return buf;
-}
-
-// "2G", "512M", "100000": bytes; InvalidArgument naming the text otherwise.
-std::uint64_t parse_bytes(const std::string& text) {
-  std::size_t used = 0;
-  unsigned long long v = 0;
-  try {
-    if (!text.empty() && text[0] != '-') v = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  const std::string suffix = used ? text.substr(used) : "";
-  const std::uint64_t scale = suffix.empty() ? 1
-                              : suffix == "K" || suffix == "k" ? 1ull << 10
-                              : suffix == "M" || suffix == "m" ? 1ull << 20
-                              : suffix == "G" || suffix == "g" ? 1ull << 30
-                                                               : 0;
-  if (!used || !scale)
-    throw InvalidArgument("failed to parse --max-bytes: '" + text +
-                          "' is not a byte count with an optional K, M or G suffix");
-  return v * scale;
 }
 
 // The canonical target string of --target (names the value and the known archs when bad).
@@ -208,7 +188,7 @@ int cache_verify(const Options& o, const CacheArgs& a) {
 
 int cache_prune(const Options& o, const CacheArgs& a) {
   std::optional<std::uint64_t> max;
-  if (!a.max_bytes.empty()) max = parse_bytes(a.max_bytes);
+  if (a.max_bytes) max = util::parse_bytes(*a.max_bytes, "--max-bytes");
   const auto layers = open_layers(o);
   const cache::PruneReport r = layers->prune(max);
   if (a.json) {

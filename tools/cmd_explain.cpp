@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string_view>
 
+#include "compiler/gemm_limits.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/heuristic.hpp"
@@ -24,7 +25,7 @@ Device resolve_device(const Options& options, const ExplainArgs& args) {
   Device d;
   if (!args.target.empty()) {
     d.target = compiler::Target::parse(args.target);
-    d.cu = args.cu < 0 ? 0 : args.cu;
+    d.cu = args.cu.value_or(0);
     d.where = "--target";
     return d;
   }
@@ -33,7 +34,7 @@ Device resolve_device(const Options& options, const ExplainArgs& args) {
   try {
     const Context ctx(local);
     d.target = compiler::Target::parse(ctx.target());
-    d.cu = args.cu < 0 ? ctx.multiprocessors() : args.cu;
+    d.cu = args.cu ? *args.cu : ctx.multiprocessors();
     d.where = "local GPU " + std::to_string(options.device) + ": " + ctx.device_name();
   } catch (const DriverError& e) {
     throw DriverError(std::string("failed to explain: no --target given and no GPU here (") +
@@ -49,10 +50,8 @@ void print_estimate(const char* label, const runtime::GemmEstimate& e) {
 }  // namespace
 
 int cmd_explain(const Options& options, const ExplainArgs& args) {
-  if (args.m < 1)
-    throw InvalidArgument("failed to explain: M = " + std::to_string(args.m) + " must be >= 1");
-  if (args.cu < -1)
-    throw InvalidArgument("failed to explain: --cu " + std::to_string(args.cu) + " must be >= 0");
+  compiler::check_gemm_shape(args.m, args.n, args.k, "explain");
+  if (args.cu) runtime::check_cu_num(*args.cu, "--cu");
   OutDType out = OutDType::bf16;
   if (args.out == "fp16")
     out = OutDType::fp16;

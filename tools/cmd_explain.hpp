@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,8 @@ namespace fp8jit::tools {
 struct ExplainArgs {
   std::int64_t m = 0, n = 0, k = 0;
   std::string target;               // "sm_90a", "gfx942:sramecc+:xnack-"; empty: the local GPU's
-  int cu = -1;                      // multiprocessors / CUs; -1: the local GPU's, or 0 (any) with
-                                    // --target
+  std::optional<int> cu;            // multiprocessors / CUs (0: any); unset: the local GPU's, or
+                                    // 0 with --target
   std::string out = "bf16";         // bf16 | fp16
   bool bias = false;
   std::vector<std::string> tables;  // tuned tables, merged in order; empty: FP8JIT_TUNED_TABLES

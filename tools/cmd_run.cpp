@@ -111,6 +111,7 @@ int cross_compile(const Options& options, const RunArgs& args,
 
 int cmd_run(const Options& options, const RunArgs& args) {
   const auto shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
+  check_token_counts(args.ms, "--m");
   // --target emu-...: run on the CPU emulation of each (docs/emulator.md), as on a GPU.
   std::vector<std::string> emulated;
   for (const auto& t : args.targets)

@@ -11,12 +11,13 @@ namespace fp8jit::tools {
 
 int cmd_tune(const Options& options, const TuneArgs& args) {
   // Open the output first: a bad path fails before minutes of tuning.
+  bench::TuneArgs t;  // bad input is reported before the table is opened or the GPU used
+  t.shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
+  check_token_counts(args.ms, "--m");
+  t.ms = args.ms;
   std::ofstream out(args.out);
   if (!out) throw InvalidArgument("failed to open tuned table '" + args.out + "' for writing");
   Context ctx(options);
-  bench::TuneArgs t;
-  t.shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
-  t.ms = args.ms;
   t.candidates = args.candidates;
   t.reps = args.reps;
   t.bias = args.bias;

@@ -1,29 +1,31 @@
 // `fp8jit warmup`: compile every kernel a deployment will need into the cache before it starts.
 // Parsing of the arguments into a PrecompileRequest and printing; the expansion, the tuned-table
 // selection and the parallel builds are fp8jit::warmup (runtime/precompile.cpp).
+#include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "compiler/gemm_limits.hpp"
 #include "fp8jit/fp8jit.hpp"
+#include "runtime/tuned_table.hpp"
 #include "tools/commands.hpp"
 #include "tools/progress.hpp"
+#include "util/text.hpp"
 
 namespace fp8jit::tools {
 
 namespace {
 
-// A whole decimal integer, else InvalidArgument naming `what` and the text.
+// A whole decimal integer (no sign but '-', no blanks), else InvalidArgument naming `what` and
+// the text.
 std::int64_t parse_int(const std::string& text, const std::string& what) {
-  std::size_t used = 0;
-  long long v = 0;
-  try {
-    v = std::stoll(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size())
-    throw InvalidArgument("failed to parse " + what + ": '" + text + "' is not an integer");
+  std::int64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (text.empty() || ec != std::errc() || p != end)
+    throw InvalidArgument("failed to parse " + what + ": '" + util::escaped(text) +
+                          "' is not a decimal integer in the range of a 64-bit int");
   return v;
 }
 
@@ -36,20 +38,23 @@ PrecompileRequest request_of(const WarmupArgs& a) {
   r.preshuffle = !a.no_preshuffle;
   if (a.jobs < 0)
     throw InvalidArgument("failed to parse -j: '" + std::to_string(a.jobs) + "' must be >= 0");
+  runtime::check_cu_num(a.cu_num, "--cu-num");
   for (const auto& m : a.ms) {
     const std::int64_t v = parse_int(m, "--m");
-    if (v < 1) throw InvalidArgument("failed to parse --m: '" + m + "' must be >= 1");
+    compiler::check_gemm_m(v, "parse --m '" + util::escaped(m) + "'");
     r.m_values.push_back(v);
   }
   if (!a.m_range.empty()) {
+    const std::string what = "--m-range '" + util::escaped(a.m_range) + "'";
     const auto colon = a.m_range.find(':');
     if (colon == std::string::npos)
-      throw InvalidArgument("failed to parse --m-range: '" + a.m_range + "' is not lo:hi");
-    MRange range{parse_int(a.m_range.substr(0, colon), "--m-range '" + a.m_range + "'"),
-                 parse_int(a.m_range.substr(colon + 1), "--m-range '" + a.m_range + "'")};
-    if (range.lo < 1 || range.hi < range.lo)
-      throw InvalidArgument("failed to parse --m-range: '" + a.m_range +
-                            "' must be lo:hi with 1 <= lo <= hi");
+      throw InvalidArgument("failed to parse " + what + ": it is not lo:hi");
+    MRange range{parse_int(a.m_range.substr(0, colon), what),
+                 parse_int(a.m_range.substr(colon + 1), what)};
+    compiler::check_gemm_m(range.lo, "parse " + what);
+    compiler::check_gemm_m(range.hi, "parse " + what);
+    if (range.hi < range.lo)
+      throw InvalidArgument("failed to parse " + what + ": it must be lo:hi with lo <= hi");
     r.m_range = range;
   }
   if (a.bias == "both")

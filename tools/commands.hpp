@@ -48,7 +48,7 @@ struct CacheArgs {
   std::optional<std::string> target;  // ls, clear, export: only this target
   std::string key;                    // show: a key or a unique prefix of one
   bool source = false, disasm = false;
-  std::string max_bytes;  // prune: budget ("2G"); empty: the configured one
+  std::optional<std::string> max_bytes;  // prune: budget ("2G"); unset: the configured one
   std::string file;       // export / import archive
 };
 

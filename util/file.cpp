@@ -4,11 +4,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <random>
 #include <utility>
+
+#include "fp8jit/error.hpp"
+#include "util/text.hpp"
 
 namespace fp8jit::util {
 
@@ -33,23 +37,6 @@ void FileDescriptor::reset() noexcept {
 }
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-std::string printable(std::string_view s, std::size_t max) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (const char ch : s.substr(0, max)) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += ch;
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (s.size() > max) out += "...";
-  return out;
-}
 
 const char* file_kind(mode_t mode) {
   if (S_ISLNK(mode)) return "a symbolic link";
@@ -213,6 +200,38 @@ int remove_tree_at(int dir_fd, const std::string& name) {
   ::closedir(dir);  // closes fd
   if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && first == 0) first = errno;
   return first;
+}
+
+std::string read_regular_file(const std::string& path, std::size_t max_bytes,
+                              std::string_view what) {
+  const auto fail = [&](const std::string& why) {
+    throw InvalidArgument("failed to read " + std::string(what) + " " + escaped(path, 4096) +
+                          ": " + why);
+  };
+  const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) fail(std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) fail(std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    fail(std::string("it is ") + file_kind(st.st_mode) + ", not a regular file");
+  const std::string too_big = "it is larger than " + std::to_string(max_bytes) + " bytes";
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes) fail(too_big);
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t used = 0;
+  for (;;) {
+    if (used == text.size()) {
+      if (used > max_bytes) fail(too_big);
+      text.resize(std::min(max_bytes + 1, used + 4096));  // it may have grown since fstat
+    }
+    const ssize_t got = ::read(fd.get(), text.data() + used, text.size() - used);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail("read error: " + errno_text(errno));
+    if (got == 0) break;
+    used += static_cast<std::size_t>(got);
+  }
+  if (used > max_bytes) fail(too_big);
+  text.resize(used);
+  return text;
 }
 
 std::string random_suffix(std::size_t n) {

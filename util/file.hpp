@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fp8jit::util {
@@ -44,10 +45,6 @@ std::string errno_text(int err);
 
 // What a file of `mode` is, for a message: "a symbolic link", "a FIFO", "a directory", ...
 const char* file_kind(mode_t mode);
-
-// What a message may show of a string that has not been validated: printable ASCII as is, other
-// bytes as \xHH, cut after `max` characters with "...".
-std::string printable(std::string_view s, std::size_t max = 200);
 
 // The outcome of opening a name that must be a regular file.
 struct OpenedFile {
@@ -131,6 +128,16 @@ class TempFile {
   int dir_fd_ = -1;  // not owned: the caller keeps the directory open while this lives
   std::string name_;
 };
+
+// The whole content of the regular file at `path`, at most `max_bytes` long: for small files a user
+// names (shape lists, tuned tables). Opened with O_NONBLOCK and checked with fstat, so a FIFO, a
+// device (/dev/zero) or a directory is refused at once instead of blocking or streaming for ever;
+// the read stops past `max_bytes`, so a file that grows while it is read cannot exceed it either.
+// Unlike open_regular, a link is followed: these are paths a user typed or an install laid out.
+// Throws InvalidArgument "failed to read <what> <path>: <why>" (the path escaped) when the file
+// cannot be opened or read, is not a regular file, or is larger than max_bytes.
+std::string read_regular_file(const std::string& path, std::size_t max_bytes,
+                              std::string_view what);
 
 // A random lowercase alphanumeric string of `n` characters (for unpredictable file names).
 std::string random_suffix(std::size_t n);

@@ -107,3 +107,19 @@ TEST_CASE("options: the shipped tuned tables are found next to the binary and pa
   ScopedEnv none("FP8JIT_TUNED_TABLES", "none");
   CHECK(Options::from_env().tuned_tables.empty());
 }
+
+TEST_CASE("options: FP8JIT_CACHE_MAX_BYTES takes K, M, G and refuses overflow, signs, blanks and "
+          "trailing text, naming the variable",
+          "[options]") {
+  {
+    ScopedEnv a("FP8JIT_CACHE_MAX_BYTES", "512M");
+    CHECK(Options::from_env().cache_max_bytes == 512ull << 20);
+  }
+  for (const char* bad : {"18014398509481985K", "99999999999999999999999", " -1", "-1", "8G ",
+                          "8GB", "+8G"}) {
+    INFO("FP8JIT_CACHE_MAX_BYTES='" << bad << "'");
+    ScopedEnv a("FP8JIT_CACHE_MAX_BYTES", bad);
+    CHECK_THROWS_WITH(Options::from_env(),
+                      Contains("FP8JIT_CACHE_MAX_BYTES='" + std::string(bad) + "'"));
+  }
+}
