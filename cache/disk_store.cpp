@@ -17,6 +17,7 @@
 
 #include "cache/tree.hpp"
 #include "fp8jit/error.hpp"
+#include "util/text.hpp"
 
 namespace fp8jit::cache {
 namespace {
