@@ -26,10 +26,10 @@ struct KeyInputs {
   std::string spec;               // canonical KernelSpec text
   std::string source;             // the full rendered source
   std::string toolchain;          // "nvrtc", "hiprtc", "clang"
-  std::string toolchain_version;  // as reported by the toolchain ("nvrtc 13.0")
+  std::string toolchain_version;  // as reported by the toolchain ("nvrtc 13.0.88 (build-id ...)")
   std::string target;             // arch string with features ("sm_90a", "gfx942:sramecc+:xnack-")
   std::string options;            // the exact compiler options, joined
-  std::string library_version;    // fp8jit version that rendered the source
+  std::string library_version;    // "<version>+<build id>" of the fp8jit that rendered it
 };
 
 // The cache key of `inputs`: XXH3-128 over a salt naming kFormatVersion followed by each field in
