@@ -27,7 +27,7 @@ if(FP8JIT_FUZZ)
   # links only what its target uses.
   file(GLOB fuzz_lib_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/util/*.cpp
        ${CMAKE_SOURCE_DIR}/cache/*.cpp)
-  foreach(f runtime/tuned_table.cpp runtime/heuristic.cpp compiler/kernel_spec.cpp
+  foreach(f select/tuned_table.cpp select/heuristic.cpp compiler/kernel_spec.cpp
             compiler/gemm_limits.cpp compiler/layouts.cpp compiler/target.cpp)
     list(APPEND fuzz_lib_srcs ${CMAKE_SOURCE_DIR}/${f})
   endforeach()

@@ -20,7 +20,8 @@
 #include <sstream>
 
 #include "compiler/comgr.hpp"
-#include "compiler/process.hpp"
+#include "compiler/run_compiler.hpp"
+#include "util/process.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/error.hpp"
 
@@ -39,9 +40,9 @@ struct ClangInstall {
 
 // Runs `clang --version`; nullopt when it is not a clang that reports a version.
 std::optional<ClangInstall> probe_clang(const std::string& path) {
-  ProcessResult r;
+  util::ProcessResult r;
   try {
-    r = run_process({path, "--version"});
+    r = util::run_process({path, "--version"});
   } catch (const Error&) {
     return std::nullopt;
   }
@@ -131,7 +132,7 @@ class ClangToolchain final : public Toolchain {
                             " with clang: " + why);
     const auto t0 = std::chrono::steady_clock::now();
     const ClangInstall& clang = newest();
-    TempDir dir("fp8jit-clang");
+    util::TempDir dir("fp8jit-clang");
     const fs::path out = dir.path() / "kernel.co";
     Binary bin = run_compiler(req, clang.path, options(req.target), dir.path() / "kernel.hip", out,
                               "clang " + clang.version + " (" + clang.path + ")");
@@ -175,7 +176,7 @@ class ClangToolchain final : public Toolchain {
     }
     const fs::path readelf = fs::path(clang.path).parent_path() / "llvm-readelf";
     if (::access(readelf.c_str(), X_OK) == 0) {
-      const ProcessResult r = run_process({readelf.string(), "--notes", object.string()});
+      const util::ProcessResult r = util::run_process({readelf.string(), "--notes", object.string()});
       if (r.status == 0 && parse_readelf_notes(r.output, kernel, bin.resources)) return;
       why += "; " + readelf.string() + " --notes did not list kernel " + kernel;
     } else {

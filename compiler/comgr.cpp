@@ -58,7 +58,7 @@ struct ComgrApi {
   Status (*get_metadata_list_size)(NodeHandle, std::size_t*) = nullptr;
   Status (*index_list_metadata)(NodeHandle, std::size_t, NodeHandle*) = nullptr;
 
-  std::string bind(const DynLib& lib) {
+  std::string bind(const util::DynLib& lib) {
     std::string missing;
     lib.bind(get_version, "amd_comgr_get_version", &missing);
     lib.bind(status_string, "amd_comgr_status_string", &missing);
@@ -159,7 +159,7 @@ Comgr::~Comgr() = default;
 Comgr Comgr::load() {
   Comgr c;
   std::string why;
-  c.lib_ = DynLib::open_first({"libamd_comgr.so.2", "libamd_comgr.so"}, &why);
+  c.lib_ = util::DynLib::open_first({"libamd_comgr.so.2", "libamd_comgr.so"}, &why);
   if (!c.lib_)
     throw Error("failed to load comgr (tried libamd_comgr.so.2, libamd_comgr.so): " + why);
   const std::string missing = c.api_->bind(c.lib_);

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "compiler/dynlib.hpp"
+#include "util/dynlib.hpp"
 #include "compiler/toolchain.hpp"
 
 namespace fp8jit::compiler {
@@ -48,7 +48,7 @@ class Comgr {
 
  private:
   Comgr();
-  DynLib lib_;
+  util::DynLib lib_;
   std::unique_ptr<ComgrApi> api_;
 };
 

@@ -11,7 +11,7 @@
 #include <filesystem>
 
 #include "compiler/comgr.hpp"
-#include "compiler/dynlib.hpp"
+#include "util/dynlib.hpp"
 #include "compiler/rtc_program.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/error.hpp"
@@ -24,7 +24,7 @@ class HiprtcToolchain final : public Toolchain {
  public:
   HiprtcToolchain() : comgr_(load_comgr()) {
     std::string why;
-    lib_ = DynLib::open_first({"libhiprtc.so.7", "libhiprtc.so.6", "libhiprtc.so.5",
+    lib_ = util::DynLib::open_first({"libhiprtc.so.7", "libhiprtc.so.6", "libhiprtc.so.5",
                                "libamdhip64.so.7", "libamdhip64.so.6", "libamdhip64.so.5"},
                               &why);
     if (!lib_) throw Error("failed to load hiprtc: " + why);
@@ -100,7 +100,7 @@ class HiprtcToolchain final : public Toolchain {
   }
 
   Comgr comgr_;
-  DynLib lib_;
+  util::DynLib lib_;
   RtcApi api_;
   std::string version_;
 };

@@ -1,7 +1,7 @@
 // NvrtcToolchain: NVIDIA kernels through NVRTC (libnvrtc.so.13/.12, dlopen'ed), straight to cubin.
 #include <chrono>
 
-#include "compiler/dynlib.hpp"
+#include "util/dynlib.hpp"
 #include "compiler/ptxas_info.hpp"
 #include "compiler/rtc_program.hpp"
 #include "compiler/toolchain.hpp"
@@ -17,7 +17,7 @@ namespace {
 // writes into the PTX it generates and carries as text ("Cuda compilation tools, release 13.0,
 // V13.0.88"; the pip wheels ship the library as plain libnvrtc.so.13); "major.minor" when neither
 // names this major.minor.
-std::string full_version(const DynLib& lib, int major, int minor) {
+std::string full_version(const util::DynLib& lib, int major, int minor) {
   const std::string major_minor = std::to_string(major) + "." + std::to_string(minor);
   const std::string from_name = lib.file_version();
   if (from_name.rfind(major_minor + ".", 0) == 0) return from_name;
@@ -34,7 +34,7 @@ class NvrtcToolchain final : public Toolchain {
  public:
   NvrtcToolchain() {
     std::string why;
-    lib_ = DynLib::open_first({"libnvrtc.so.13", "libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so.13",
+    lib_ = util::DynLib::open_first({"libnvrtc.so.13", "libnvrtc.so.12", "/usr/local/cuda/lib64/libnvrtc.so.13",
                                "/usr/local/cuda/lib64/libnvrtc.so.12", "libnvrtc.so"},
                               &why);
     if (!lib_) throw Error("failed to load NVRTC: " + why);
@@ -74,7 +74,7 @@ class NvrtcToolchain final : public Toolchain {
   }
 
  private:
-  DynLib lib_;
+  util::DynLib lib_;
   RtcApi api_;
   std::string version_;
 };

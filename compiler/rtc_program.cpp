@@ -24,12 +24,12 @@ class ProgramHandle {
 
 }  // namespace
 
-std::string rtc_version(const DynLib& lib, const std::string& name, const std::string& version) {
+std::string rtc_version(const util::DynLib& lib, const std::string& name, const std::string& version) {
   const std::string id = lib.gnu_build_id();
   return name + " " + version + (id.empty() ? "" : " (build-id " + id.substr(0, 16) + ")");
 }
 
-std::string RtcApi::bind(const DynLib& lib, const std::string& pfx, const std::string& code) {
+std::string RtcApi::bind(const util::DynLib& lib, const std::string& pfx, const std::string& code) {
   prefix = pfx;
   std::string missing;
   auto name = [&](const std::string& s) { return pfx + s; };

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/dynlib.hpp"
+#include "util/dynlib.hpp"
 #include "compiler/toolchain.hpp"
 
 namespace fp8jit::compiler {
@@ -27,7 +27,7 @@ struct RtcApi {
 
   // Binds "<prefix>Version", "<prefix>CreateProgram", ..., with `code` naming the binary getter
   // ("CUBIN" for nvrtcGetCUBIN(Size), "Code" for hiprtcGetCode(Size)). Returns the missing names.
-  std::string bind(const DynLib& lib, const std::string& prefix, const std::string& code);
+  std::string bind(const util::DynLib& lib, const std::string& prefix, const std::string& code);
   // The library's text for a result code, or "<prefix> error N".
   std::string describe(int rc) const;
 
@@ -37,7 +37,7 @@ struct RtcApi {
 // The version that names an in-process compiler in cache keys and messages: "<name> <version>",
 // followed by " (build-id <16 hex digits>)" when the library carries a GNU build id, so that two
 // builds of one release (a distribution's rebuild, another CUDA redistribution) never share keys.
-std::string rtc_version(const DynLib& lib, const std::string& name, const std::string& version);
+std::string rtc_version(const util::DynLib& lib, const std::string& name, const std::string& version);
 
 struct RtcOutput {
   std::vector<std::uint8_t> code;

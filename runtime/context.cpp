@@ -5,8 +5,8 @@
 #include "compiler/layouts.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/context_state.hpp"
-#include "runtime/heuristic.hpp"
-#include "runtime/tuned_table.hpp"
+#include "select/heuristic.hpp"
+#include "select/tuned_table.hpp"
 
 namespace fp8jit {
 
@@ -152,7 +152,7 @@ struct Plan::Impl {
   const void* weight = nullptr;
   OutDType out_dtype = OutDType::bf16;
   bool has_bias = false;
-  std::vector<const LoadedKernel*> by_bucket;  // one per m_buckets() entry
+  std::vector<const LoadedKernel*> by_bucket;  // one per select::m_buckets() entry
 };
 
 void Plan::gemm(const GemmArgs& args, void* stream) const {
@@ -165,15 +165,15 @@ void Plan::gemm(const GemmArgs& args, void* stream) const {
     throw InvalidArgument("failed to run fp8 GEMM: the Plan was made for out=" +
                           std::string(to_string(impl_->out_dtype)) +
                           (impl_->has_bias ? " with bias" : " without bias"));
-  launch_gemm(s, *impl_->by_bucket[runtime::m_bucket_index(args.m)], args, stream);
+  launch_gemm(s, *impl_->by_bucket[select::m_bucket_index(args.m)], args, stream);
 }
 
 std::vector<std::string> Plan::describe() const {
   std::vector<std::string> out;
   if (!impl_) return out;
-  const auto& bounds = runtime::m_buckets();
+  const auto& bounds = select::m_buckets();
   for (std::size_t i = 0; i < bounds.size(); ++i)
-    out.push_back((bounds[i] == runtime::kUnboundedM ? std::string("m>") + std::to_string(bounds[i - 1])
+    out.push_back((bounds[i] == select::kUnboundedM ? std::string("m>") + std::to_string(bounds[i - 1])
                                                      : "m<=" + std::to_string(bounds[i])) +
                   ": " + impl_->by_bucket[i]->kernel_name);
   return out;
@@ -184,11 +184,11 @@ std::vector<std::string> Plan::describe() const {
 Context runtime::make_context(Options options, std::unique_ptr<Driver> driver) {
   auto s = std::make_shared<ContextState>();
   s->options = std::move(options);
-  s->tuned = runtime::TunedTable::load(s->options.tuned_tables);
+  s->tuned = select::TunedTable::load(s->options.tuned_tables);
   s->driver = std::move(driver);
   s->target = compiler::Target::parse(s->driver->device().arch);
   s->toolchains = std::make_shared<const compiler::Toolchains>();
-  s->builder = std::make_unique<KernelBuilder>(s->options, s->toolchains);
+  s->builder = std::make_unique<jit::KernelBuilder>(s->options, s->toolchains);
   s->kernels = std::make_unique<KernelCache>(*s->driver, *s->builder);
   return Context(std::move(s));
 }
@@ -288,10 +288,10 @@ Plan Context::plan(const PackedWeight& w, OutDType out_dtype, bool has_bias) {
   impl->weight = w.data();
   impl->out_dtype = out_dtype;
   impl->has_bias = has_bias;
-  for (const auto bound : runtime::m_buckets()) {
+  for (const auto bound : select::m_buckets()) {
     // NOTE: a plan sees bucket rows only: the bucket's M stands for every M in it.
     const auto choice = s.tuned.select(s.target, s.driver->device().multiprocessors,
-                                       runtime::m_bucket_m(bound), w.n(), w.k(), out_dtype, has_bias);
+                                       select::m_bucket_m(bound), w.n(), w.k(), out_dtype, has_bias);
     impl->by_bucket.push_back(&s.kernels->get(
         compiler::gemm_spec(s.target, w.n(), w.k(), choice.config, out_dtype, has_bias)));
   }

@@ -7,9 +7,9 @@
 #include "compiler/toolchain.hpp"
 #include "fp8jit/gemm.hpp"
 #include "runtime/driver.hpp"
-#include "runtime/kernel_builder.hpp"
+#include "jit/kernel_builder.hpp"
 #include "runtime/kernel_cache.hpp"
-#include "runtime/tuned_table.hpp"
+#include "select/tuned_table.hpp"
 
 namespace fp8jit {
 
@@ -18,9 +18,9 @@ struct ContextState {
   std::unique_ptr<runtime::Driver> driver;
   compiler::Target target;
   std::shared_ptr<const compiler::Toolchains> toolchains;
-  std::unique_ptr<runtime::KernelBuilder> builder;
+  std::unique_ptr<jit::KernelBuilder> builder;
   std::unique_ptr<runtime::KernelCache> kernels;
-  runtime::TunedTable tuned;  // options.tuned_tables, read once when the Context opens
+  select::TunedTable tuned;  // options.tuned_tables, read once when the Context opens
 };
 
 namespace runtime {

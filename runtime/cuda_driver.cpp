@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/dynlib.hpp"
+#include "util/dynlib.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
 
@@ -136,7 +136,7 @@ struct CudaApi {
   CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
 
   // Binds every entry; returns the names that are missing ("" when none).
-  std::string bind(const compiler::DynLib& lib) {
+  std::string bind(const util::DynLib& lib) {
     std::string missing;
     lib.bind(cuInit, "cuInit", &missing);
     lib.bind(cuDriverGetVersion, "cuDriverGetVersion", &missing);
@@ -213,7 +213,7 @@ CUdeviceptr dptr(const void* p) { return reinterpret_cast<CUdeviceptr>(p); }
 // retained primary context. Shared by the driver and each of its modules, so a module destroyed
 // after its driver still unloads from a live context through a loaded library.
 struct Session {
-  compiler::DynLib lib;
+  util::DynLib lib;
   CudaApi api;
   int ordinal = 0;
   CUdevice device = 0;
@@ -283,7 +283,7 @@ class CudaDriver final : public Driver {
     Session& s = *s_;
     const CudaApi& api = s.api;
     std::string why;
-    s.lib = compiler::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why);
+    s.lib = util::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why);
     if (!s.lib)
       throw DriverError("failed to load the CUDA driver (tried libcuda.so.1, libcuda.so): " + why);
     const std::string missing = s.api.bind(s.lib);

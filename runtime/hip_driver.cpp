@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/dynlib.hpp"
+#include "util/dynlib.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
 
@@ -75,7 +75,7 @@ struct HipApi {
   // Optional (Driver's optional part): bound when present, checked on use.
   hipError_t (*hipMemcpyAsync)(void*, const void*, std::size_t, int, hipStream_t) = nullptr;
 
-  std::string bind(const compiler::DynLib& lib) {
+  std::string bind(const util::DynLib& lib) {
     std::string missing;
     lib.bind(hipInit, "hipInit", &missing);
     lib.bind(hipRuntimeGetVersion, "hipRuntimeGetVersion", &missing);
@@ -151,7 +151,7 @@ std::string arch_from_properties(const std::vector<char>& props) {
 
 // What modules and allocations need to outlive: the library and its entry points.
 struct Session {
-  compiler::DynLib lib;
+  util::DynLib lib;
   HipApi api;
   int ordinal = 0;
 };
@@ -200,7 +200,7 @@ class HipDriver final : public Driver {
     Session& s = *s_;
     const HipApi& api = s.api;
     std::string why;
-    s.lib = compiler::DynLib::open_first(
+    s.lib = util::DynLib::open_first(
         {"libamdhip64.so.7", "libamdhip64.so.6", "libamdhip64.so.5"}, &why);
     if (!s.lib) throw DriverError("failed to load the HIP runtime: " + why);
     // NOTE: pinned for the life of the process: the HIP runtime starts threads and keeps device

@@ -5,7 +5,7 @@
 namespace fp8jit::runtime {
 
 std::shared_ptr<LoadedKernel> KernelCache::load(const compiler::KernelSpec& spec) {
-  BuiltKernel built = builder_.build(spec);
+  jit::BuiltKernel built = builder_.build(spec);
   auto k = std::make_shared<LoadedKernel>();
   try {
     k->module = driver_.load(built.binary);

@@ -1,4 +1,4 @@
-// KernelCache: KernelSpec -> a function loaded on one device. Memory first, then KernelBuilder
+// KernelCache: KernelSpec -> a function loaded on one device. Memory first, then jit::KernelBuilder
 // (disk, then compile). Single-flight: concurrent requests for one spec build it once and the
 // others wait; a failed build is not remembered, so the next request tries again.
 #pragma once
@@ -10,7 +10,7 @@
 #include <unordered_map>
 
 #include "runtime/driver.hpp"
-#include "runtime/kernel_builder.hpp"
+#include "jit/kernel_builder.hpp"
 
 namespace fp8jit::runtime {
 
@@ -26,7 +26,7 @@ struct LoadedKernel {
 
 class KernelCache {
  public:
-  KernelCache(Driver& driver, KernelBuilder& builder) : driver_(driver), builder_(builder) {}
+  KernelCache(Driver& driver, jit::KernelBuilder& builder) : driver_(driver), builder_(builder) {}
 
   // The loaded kernel for `spec`; the reference stays valid for the cache's lifetime.
   const LoadedKernel& get(const compiler::KernelSpec& spec);
@@ -36,7 +36,7 @@ class KernelCache {
   std::shared_ptr<LoadedKernel> load(const compiler::KernelSpec& spec);
 
   Driver& driver_;
-  KernelBuilder& builder_;
+  jit::KernelBuilder& builder_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_future<std::shared_ptr<LoadedKernel>>> table_;
   std::uint64_t memory_hits_ = 0;

@@ -7,7 +7,7 @@
 #include <limits>
 #include <map>
 
-#include "bench/suite.hpp"
+#include "tools/bench/suite.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "tools/models.hpp"
 

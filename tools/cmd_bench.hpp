@@ -1,4 +1,4 @@
-// `fp8jit bench`: fp8jit against cuBLASLt in one process (bench/suite.hpp), as a table.
+// `fp8jit bench`: fp8jit against cuBLASLt in one process (tools/bench/suite.hpp), as a table.
 #pragma once
 
 #include <cstdint>

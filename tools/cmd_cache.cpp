@@ -21,7 +21,7 @@
 #include "cache/binary_check.hpp"
 #include "cache/inspect.hpp"
 #include "cache/layers.hpp"
-#include "compiler/process.hpp"
+#include "util/process.hpp"
 #include "compiler/target.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/fp8jit.hpp"
@@ -304,7 +304,7 @@ struct Disassembly {
 // `output`) when it cannot start.
 int run_tool(const std::vector<std::string>& args, std::string& output) {
   try {
-    compiler::ProcessResult r = compiler::run_process(args);
+    util::ProcessResult r = util::run_process(args);
     output += r.output;
     return r.status;
   } catch (const Error& e) {

@@ -8,8 +8,8 @@
 #include "compiler/gemm_limits.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "fp8jit/fp8jit.hpp"
-#include "runtime/heuristic.hpp"
-#include "runtime/tuned_table.hpp"
+#include "select/heuristic.hpp"
+#include "select/tuned_table.hpp"
 
 namespace fp8jit::tools {
 
@@ -43,7 +43,7 @@ Device resolve_device(const Options& options, const ExplainArgs& args) {
   return d;
 }
 
-void print_estimate(const char* label, const runtime::GemmEstimate& e) {
+void print_estimate(const char* label, const select::GemmEstimate& e) {
   std::printf("%s%-28s %s\n", label, e.config.str().c_str(), e.summary().c_str());
 }
 
@@ -51,7 +51,7 @@ void print_estimate(const char* label, const runtime::GemmEstimate& e) {
 
 int cmd_explain(const Options& options, const ExplainArgs& args) {
   compiler::check_gemm_shape(args.m, args.n, args.k, "explain");
-  if (args.cu) runtime::check_cu_num(*args.cu, "--cu");
+  if (args.cu) select::check_cu_num(*args.cu, "--cu");
   OutDType out = OutDType::bf16;
   if (args.out == "fp16")
     out = OutDType::fp16;
@@ -62,8 +62,8 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   compiler::gemm_spec(dev.target, args.n, args.k, compiler::GemmConfig{}, out, args.bias).validate();
 
   const std::vector<std::string>& files = args.tables.empty() ? options.tuned_tables : args.tables;
-  const runtime::TunedTable table = runtime::TunedTable::load(files);
-  const runtime::ConfigChoice choice =
+  const select::TunedTable table = select::TunedTable::load(files);
+  const select::ConfigChoice choice =
       table.select(dev.target, dev.cu, args.m, args.n, args.k, out, args.bias);
   const auto spec =
       compiler::gemm_spec(dev.target, args.n, args.k, choice.config, out, args.bias);
@@ -83,7 +83,7 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   }
   std::printf("bucket    M=%lld is in bucket M=%lld (M rounded up to a power of two, at most %lld)\n",
               static_cast<long long>(args.m), static_cast<long long>(choice.bucket_m),
-              static_cast<long long>(runtime::kLargestBucketM));
+              static_cast<long long>(select::kLargestBucketM));
   std::printf("config    %s\n", choice.config.str().c_str());
   std::printf("rule      %s\n", choice.rule.c_str());
   std::printf("kernel    %s\n", spec.kernel_name().c_str());
@@ -100,13 +100,13 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   else
     std::printf("launch    grid (%lld, %lld, 1) x %d threads\n", tiles_n, tiles_m, spec.threads());
 
-  const runtime::GemmEstimate here =
-      runtime::estimate_gemm(dev.target, dev.cu, args.m, args.n, args.k, choice.config);
+  const select::GemmEstimate here =
+      select::estimate_gemm(dev.target, dev.cu, args.m, args.n, args.k, choice.config);
   std::printf("model     at M=%lld on %d multiprocessors%s: %s\n", static_cast<long long>(args.m),
               here.multiprocessors, dev.cu > 0 ? "" : " (the arch's usual count)",
               here.summary().c_str());
-  const auto ranked = runtime::rank_configs(dev.target, dev.cu, args.m, args.n, args.k);
-  if (choice.source == runtime::ConfigChoice::Source::heuristic) {
+  const auto ranked = select::rank_configs(dev.target, dev.cu, args.m, args.n, args.k);
+  if (choice.source == select::ConfigChoice::Source::heuristic) {
     const auto& best = ranked.front();
     std::printf("\nwhy       the cost model ranked %zu candidate configs at bucket M=%lld and this one "
                 "has the lowest estimated time:\n",

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "bench/tune.hpp"
+#include "tools/bench/tune.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "tools/models.hpp"
 

@@ -1,4 +1,4 @@
-// `fp8jit tune`: times candidate configs on the GPU and writes a tuned table (bench/tune.hpp).
+// `fp8jit tune`: times candidate configs on the GPU and writes a tuned table (tools/bench/tune.hpp).
 #pragma once
 
 #include <cstdint>

@@ -1,6 +1,6 @@
 // `fp8jit warmup`: compile every kernel a deployment will need into the cache before it starts.
 // Parsing of the arguments into a PrecompileRequest and printing; the expansion, the tuned-table
-// selection and the parallel builds are fp8jit::warmup (runtime/precompile.cpp).
+// selection and the parallel builds are fp8jit::warmup (jit/precompile.cpp).
 #include <charconv>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -8,7 +8,7 @@
 
 #include "compiler/gemm_limits.hpp"
 #include "fp8jit/fp8jit.hpp"
-#include "runtime/tuned_table.hpp"
+#include "select/tuned_table.hpp"
 #include "tools/commands.hpp"
 #include "tools/progress.hpp"
 #include "util/text.hpp"
@@ -38,7 +38,7 @@ PrecompileRequest request_of(const WarmupArgs& a) {
   r.preshuffle = !a.no_preshuffle;
   if (a.jobs < 0)
     throw InvalidArgument("failed to parse -j: '" + std::to_string(a.jobs) + "' must be >= 0");
-  runtime::check_cu_num(a.cu_num, "--cu-num");
+  select::check_cu_num(a.cu_num, "--cu-num");
   for (const auto& m : a.ms) {
     const std::int64_t v = parse_int(m, "--m");
     compiler::check_gemm_m(v, "parse --m '" + util::escaped(m) + "'");

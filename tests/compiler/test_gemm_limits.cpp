@@ -7,7 +7,7 @@
 #include "compiler/gemm_limits.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "fp8jit/error.hpp"
-#include "runtime/heuristic.hpp"
+#include "select/heuristic.hpp"
 
 using namespace fp8jit;
 using Catch::Matchers::Contains;
@@ -48,10 +48,10 @@ TEST_CASE("gemm limits: the cost model is sane for every arch at the largest M, 
     for (const int cu : {0, 1, 1 << 20}) {
       INFO(arch << " cu " << cu);
       const auto target = compiler::Target::parse(arch);
-      const auto ranked = runtime::rank_configs(target, cu, m, n, k);
+      const auto ranked = select::rank_configs(target, cu, m, n, k);
       REQUIRE_FALSE(ranked.empty());
       for (const auto& c : {ranked.front().config, ranked.back().config}) {
-        const auto e = runtime::estimate_gemm(target, cu, m, n, k, c);
+        const auto e = select::estimate_gemm(target, cu, m, n, k, c);
         CHECK(e.blocks > 0);
         CHECK(e.waves > 0);
         CHECK(e.tile_efficiency > 0);
@@ -61,7 +61,7 @@ TEST_CASE("gemm limits: the cost model is sane for every arch at the largest M, 
         CHECK(std::isfinite(e.estimated_us));
         CHECK(e.estimated_us > 0);
       }
-      CHECK_NOTHROW(compiler::gemm_spec(target, n, k, runtime::heuristic_config(target, cu, m, n, k),
+      CHECK_NOTHROW(compiler::gemm_spec(target, n, k, select::heuristic_config(target, cu, m, n, k),
                                         OutDType::bf16, false)
                         .validate());
     }

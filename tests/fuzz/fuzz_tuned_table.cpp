@@ -9,13 +9,13 @@
 
 #include "compiler/kernel_spec.hpp"
 #include "fp8jit/error.hpp"
-#include "runtime/tuned_table.hpp"
+#include "select/tuned_table.hpp"
 
 namespace {
 
-using fp8jit::runtime::ConfigChoice;
-using fp8jit::runtime::TunedRow;
-using fp8jit::runtime::TunedTable;
+using fp8jit::select::ConfigChoice;
+using fp8jit::select::TunedRow;
+using fp8jit::select::TunedTable;
 
 void require(bool ok, const std::string& what) {
   if (!ok) throw std::logic_error("fuzz_tuned_table: " + what);
@@ -50,7 +50,7 @@ int fp8jit_fuzz_tuned_table(const std::uint8_t* data, std::size_t size) {
   for (const TunedRow& r : rows) {
     if (++checked > 32) break;  // enough to reach every branch; keeps each input fast
     for (const int cu : {r.cu_num, 0, 7}) {
-      for (const std::int64_t m : {r.m - 1, r.m, r.m + 1, fp8jit::runtime::m_bucket_m(r.m)}) {
+      for (const std::int64_t m : {r.m - 1, r.m, r.m + 1, fp8jit::select::m_bucket_m(r.m)}) {
         if (m < 1) continue;
         const ConfigChoice c = table.select(r.target, cu, m, r.n, r.k, r.out, r.bias);
         check_valid(r, c);

@@ -15,7 +15,7 @@
 #include <thread>
 #include <vector>
 
-#include "compiler/dynlib.hpp"
+#include "util/dynlib.hpp"
 #include "fp8jit/fp8jit.h"
 
 using Catch::Matchers::Contains;
@@ -155,7 +155,7 @@ TEST_CASE("c_api: context_create opens the GPU or reports the driver error", "[c
   CHECK(ctx == nullptr);
   CHECK_THAT(msg, StartsWith("failed to "));
   std::string why;
-  if (!fp8jit::compiler::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why))
+  if (!fp8jit::util::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why))
     CHECK_THAT(msg, Contains("libcuda.so.1"));
 }
 

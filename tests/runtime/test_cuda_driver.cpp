@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "compiler/dynlib.hpp"
+#include "util/dynlib.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
 
@@ -123,7 +123,7 @@ int run_self(const std::string& test_name, std::string* output) {
 TEST_CASE("cuda_driver: the factory opens the GPU or says what is missing", "[driver]") {
   std::string why;
   const bool have_libcuda =
-      static_cast<bool>(fp8jit::compiler::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why));
+      static_cast<bool>(fp8jit::util::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why));
   auto driver = try_cuda_driver();
   if (!driver) {
     try {

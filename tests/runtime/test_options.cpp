@@ -5,7 +5,7 @@
 
 #include "fp8jit/error.hpp"
 #include "fp8jit/options.hpp"
-#include "runtime/tuned_table.hpp"
+#include "select/tuned_table.hpp"
 
 using namespace fp8jit;
 using Catch::Matchers::Contains;
@@ -99,7 +99,7 @@ TEST_CASE("options: the shipped tuned tables are found next to the binary and pa
     bool h100 = false;
     for (const auto& t : o.tuned_tables) h100 |= t.find("share/fp8jit/tuned/h100_sm90a.csv") != std::string::npos;
     CHECK(h100);
-    const auto table = runtime::TunedTable::load(o.tuned_tables);  // every row valid, or it throws
+    const auto table = select::TunedTable::load(o.tuned_tables);  // every row valid, or it throws
     CHECK(table.rows() >= 56);
     const auto choice = table.select(compiler::Target::parse("sm_90a"), 132, 1, 8192, 28672, OutDType::bf16, true);
     CHECK_THAT(choice.rule, Contains("h100_sm90a.csv"));

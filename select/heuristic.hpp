@@ -1,0 +1,81 @@
+// Config selection without a tuned row: the M buckets (shared by tuned tables, plans and warmup)
+// and a cost model that picks a tile config for any shape the kernels support. Separate from code
+// generation (STYLE habit 9); TunedTable (select/tuned_table.hpp) sits in front of it.
+#pragma once
+
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/kernel_spec.hpp"
+
+namespace fp8jit::select {
+
+// ---- M buckets -------------------------------------------------------------------------------
+// One notion of "M bucket" for the whole library (docs/tuned-table.md):
+//   - a bucket is a range of M served by one config; its bounds are the powers of two
+//     1, 2, 4, ..., 4096, and the last bucket is open (M > 4096);
+//   - its M (m_bucket_m) is M rounded up to the next power of two, at most kLargestBucketM: the M
+//     under which a tuned table stores the bucket's row, at which the heuristic is evaluated, and
+//     for which a Plan holds one kernel.
+// NOTE: as aiter's padded M (gl = 1) does for large N, M above 8192 uses the 8192 row: a tile
+// config tuned there already fills every multiprocessor many times over, and so does any larger M.
+constexpr std::int64_t kUnboundedM = INT32_MAX;
+constexpr std::int64_t kLargestBucketM = 8192;
+
+// Upper bounds of the M buckets, ascending; the last one is kUnboundedM. Every M >= 1 falls in
+// exactly one bucket.
+const std::vector<std::int64_t>& m_buckets();
+// Index into m_buckets() of the bucket that holds m (m < 1 counts as 1).
+int m_bucket_index(std::int64_t m);
+// The M that stands for m's bucket: m rounded up to a power of two, at most kLargestBucketM
+// (1 -> 1, 3 -> 4, 37 -> 64, 5000 -> 8192, 20000 -> 8192; m < 1 counts as 1).
+std::int64_t m_bucket_m(std::int64_t m);
+
+// ---- cost model ------------------------------------------------------------------------------
+
+// What the cost model predicts for one config on one shape. The numbers come from a rough
+// machine model (bandwidth, matrix throughput, latency, register file of the arch), good for
+// ranking configs, not for quoting times.
+struct GemmEstimate {
+  compiler::GemmConfig config;
+  std::int64_t m = 0;            // the M modelled
+  int multiprocessors = 0;       // SMs / CUs modelled (the device's, or the arch's default)
+  int registers = 0;             // estimated registers (VGPRs) per thread
+  std::int64_t blocks = 0;       // grid size
+  int blocks_per_sm = 0;         // blocks resident on one multiprocessor at once
+  std::int64_t waves = 0;        // ceil(blocks / (multiprocessors x blocks_per_sm))
+  double wave_efficiency = 0;    // blocks / (waves x resident slots): how full the waves are
+  double tile_efficiency = 0;    // M N / (M and N padded to whole tiles): work not spent on tails
+  double memory_parallelism = 0; // weight bytes in flight / bytes needed to cover latency, <= 1
+  double estimated_us = 0;
+  // What sets the time: "memory" (DRAM / L2 bandwidth and loads in flight), "load" (L1 load
+  // throughput: small tiles re-read the operands) or "compute" (matrix instructions).
+  const char* bound = "memory";
+
+  // "64 blocks, 5 per multiprocessor, waves 1 (10% full), tile efficiency 100%, memory
+  // parallelism 45%, memory-bound, ~92 registers, ~11.2 us"
+  std::string summary() const;
+};
+
+// The model's prediction for `config` (which must be valid for the target's family).
+// `multiprocessors` <= 0 means the arch's usual count (132 for sm_90a, 304 for gfx942, ...).
+// Every M, N, K within the limits of compiler/gemm_limits.hpp (and multiprocessors up to
+// kMaxCuNum, select/tuned_table.hpp) is modelled without integer overflow; callers check the
+// limits first.
+GemmEstimate estimate_gemm(const compiler::Target& target, int multiprocessors, std::int64_t m,
+                           std::int64_t n, std::int64_t k, const compiler::GemmConfig& config);
+
+// Every candidate config the heuristic considers for m's bucket, best first (ties keep a fixed
+// candidate order, so the ranking is deterministic). Never empty.
+std::vector<GemmEstimate> rank_configs(const compiler::Target& target, int multiprocessors,
+                                       std::int64_t m, std::int64_t n, std::int64_t k);
+
+// The heuristic's config for m's bucket (rank_configs(...).front().config): valid
+// (KernelSpec::validate accepts it) for any N % 16 == 0, K % 32 == 0 and M >= 1 on an arch with
+// fp8 matrix instructions. Deterministic in (target arch, multiprocessors, m_bucket_m(m), n, k).
+compiler::GemmConfig heuristic_config(const compiler::Target& target, int multiprocessors,
+                                      std::int64_t m, std::int64_t n, std::int64_t k);
+
+}  // namespace fp8jit::select

@@ -1,0 +1,96 @@
+// The cost model of config selection: the M buckets, a valid config for every supported shape, and
+// a ranking that explains itself and reads the multiprocessor count.
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "compiler/kernel_spec.hpp"
+#include "select/heuristic.hpp"
+
+namespace {
+
+using namespace fp8jit;
+using Catch::Matchers::Contains;
+
+compiler::Target target(const char* t) { return compiler::Target::parse(t); }
+
+}  // namespace
+
+TEST_CASE("heuristic: M buckets are powers of two up to 8192", "[heuristic]") {
+  const auto& b = select::m_buckets();
+  REQUIRE(b.size() == 14);
+  CHECK(b.front() == 1);
+  CHECK(b[12] == 4096);
+  CHECK(b.back() == select::kUnboundedM);
+  CHECK(select::m_bucket_m(1) == 1);
+  CHECK(select::m_bucket_m(3) == 4);
+  CHECK(select::m_bucket_m(37) == 64);
+  CHECK(select::m_bucket_m(64) == 64);
+  CHECK(select::m_bucket_m(4097) == 8192);
+  CHECK(select::m_bucket_m(100000) == 8192);
+  CHECK(select::m_bucket_m(0) == 1);
+  CHECK(select::m_bucket_index(select::kUnboundedM) == 13);
+  for (std::int64_t m = 1; m <= 20000; ++m) {
+    const int i = select::m_bucket_index(m);
+    INFO("M = " << m);
+    REQUIRE(m <= b[i]);
+    REQUIRE((i == 0 || m > b[i - 1]));
+    // The bucket's M is the same for every M of the bucket, and it lies in the bucket.
+    REQUIRE(select::m_bucket_m(m) == select::m_bucket_m(b[i]));
+    REQUIRE(select::m_bucket_index(select::m_bucket_m(m)) == i);
+  }
+}
+
+TEST_CASE("heuristic: every supported shape gets a config that KernelSpec::validate accepts", "[heuristic]") {
+  std::size_t checked = 0;
+  std::set<std::string> distinct;
+  for (const char* arch : {"sm_90a", "sm_90", "sm_89", "gfx942", "gfx942:sramecc+:xnack-", "gfx950"}) {
+    const auto t = target(arch);
+    for (const int cu : {0, 1, 20, 80, 114, 132, 304})
+      for (const std::int64_t n : {16, 48, 112, 256, 1040, 4096, 7168, 28672, 152064, 1 << 30})
+        for (const std::int64_t k : {32, 96, 160, 1024, 3584, 8192, 29568, 1 << 30})
+          for (const std::int64_t m : {1, 2, 3, 7, 8, 9, 31, 33, 100, 129, 1000, 4095, 8192, 8193, 65536, 2147483647}) {
+            const auto cfg = select::heuristic_config(t, cu, m, n, k);
+            INFO(arch << " cu=" << cu << " M=" << m << " N=" << n << " K=" << k << " -> " << cfg.str());
+            REQUIRE_NOTHROW(compiler::gemm_spec(t, n, k, cfg, OutDType::bf16, true).validate());
+            distinct.insert(cfg.str());
+            ++checked;
+          }
+  }
+  CHECK(checked == 6 * 7 * 10 * 8 * 16);
+  CHECK(distinct.size() >= 6);  // the model does tell shapes apart
+}
+
+TEST_CASE("heuristic: the ranking explains its choice", "[heuristic]") {
+  for (const char* arch : {"sm_90a", "gfx942"}) {
+    const auto t = target(arch);
+    const int frag_m = t.vendor == compiler::Vendor::amd ? 16 : 8;
+    for (const std::int64_t m : {1, 37, 256, 8192}) {
+      const auto ranked = select::rank_configs(t, 0, m, 4096, 4096);
+      INFO(arch << " M=" << m);
+      REQUIRE(!ranked.empty());
+      CHECK(ranked.front().config == select::heuristic_config(t, 0, m, 4096, 4096));
+      CHECK(ranked.front().m == select::m_bucket_m(m));
+      CHECK(ranked.front().multiprocessors == (t.vendor == compiler::Vendor::amd ? 304 : 132));
+      for (std::size_t i = 1; i < ranked.size(); ++i)
+        CHECK(ranked[i - 1].estimated_us <= ranked[i].estimated_us + 1e-3);
+      for (const auto& e : ranked) {
+        CHECK(e.waves >= 1);
+        CHECK(e.wave_efficiency > 0);
+        CHECK(e.wave_efficiency <= 1);
+        CHECK(e.tile_efficiency > 0);
+        CHECK(e.tile_efficiency <= 1);
+        CHECK(e.memory_parallelism > 0);
+        CHECK(e.memory_parallelism <= 1);
+        // No taller token tile than the bucket needs, but at least the family's smallest (wgmma_sm90: 16).
+        CHECK(e.config.bm <= std::max<std::int64_t>(e.config.wgmma ? 16 : frag_m, select::m_bucket_m(m)));
+      }
+      CHECK_THAT(ranked.front().summary(), Contains("waves") && Contains("tile efficiency"));
+    }
+    // One token: the smallest token tile; many tokens: a taller one.
+    CHECK(select::heuristic_config(t, 0, 1, 4096, 4096).bm == frag_m);
+    CHECK(select::heuristic_config(t, 0, 8192, 4096, 4096).bm > frag_m);
+    // The model reads the multiprocessor count.
+    const auto few = select::estimate_gemm(t, 8, 64, 4096, 4096, select::heuristic_config(t, 8, 64, 4096, 4096));
+    CHECK(few.multiprocessors == 8);
+  }
+}

@@ -1,0 +1,77 @@
+#include "tools/bench/suite.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "tools/bench/cublaslt.hpp"
+#include "tools/bench/operands.hpp"
+#include "tools/bench/timing.hpp"
+#include "runtime/context_state.hpp"
+
+namespace fp8jit::bench {
+
+double SuiteRow::weight_pct_of_copy(double us) const {
+  if (!(copy_tbps > 0)) return std::numeric_limits<double>::quiet_NaN();
+  return 100.0 * weight_tbps(us) / copy_tbps;
+}
+
+CopyBandwidth measure_copy_bandwidth(Context& ctx, std::size_t bytes, int reps) {
+  runtime::Driver& driver = *ctx.state()->driver;
+  DeviceBuffer src = ctx.alloc(bytes), dst = ctx.alloc(bytes);
+  driver.memset(src.get(), 0x5a, bytes);
+  driver.memset(dst.get(), 0, bytes);
+  const auto copy = [&] { driver.copy_device_async(dst.get(), src.get(), bytes, nullptr); };
+  copy();
+  copy();
+  std::vector<double> ms;
+  for (int r = 0; r < std::max(reps, 1); ++r) ms.push_back(ctx.time_ms(nullptr, copy));
+  std::sort(ms.begin(), ms.end());
+  CopyBandwidth bw;
+  bw.bytes = bytes;
+  bw.us = ms[ms.size() / 2] * 1e3;
+  bw.tbps = 2.0 * double(bytes) / bw.us * 1e-6;
+  return bw;
+}
+
+std::vector<SuiteRow> run_suite(Context& ctx, const SuiteArgs& args,
+                                const std::function<void(const SuiteRow&)>& on_row) {
+  DeviceBuffer workspace = ctx.alloc(std::size_t{32} << 20);
+  CublasLt cublas(workspace.get(), workspace.size());
+  std::mt19937_64 rng(std::random_device{}());
+  std::vector<SuiteRow> rows;
+  const std::int64_t max_m = *std::max_element(args.ms.begin(), args.ms.end());
+
+  for (const auto& s : args.shapes) {
+    const Operands ops(ctx, max_m, s.n, s.k, args.bias, rng);
+    for (const std::int64_t m : args.ms) {
+      SuiteRow row{s.name, m, s.n, s.k, ops.copies};
+      row.copy_tbps = args.copy_tbps;
+      // fp8jit: Context::gemm per call (the tuned table or heuristic picks the kernel; every copy
+      // has the same shape, so all resolve to the same loaded kernel).
+      auto run_fp8jit = [&](int c) { ctx.gemm(ops.args(m, c)); };
+      auto run_cublas = [&](int c) {
+        const GemmArgs g = ops.args(m, c);
+        cublas.gemm(g.a, g.sa, ops.raw[c].get(), static_cast<const float*>(ops.sw.get()), g.bias,
+                    g.out, m, s.n, s.k, OutDType::bf16, nullptr);
+      };
+      const auto check_rows = tools::sample_rows(m, args.check_rows, rng);
+      const auto ref = tools::reference_rows(ops.problem, check_rows);
+      auto check = [&](const std::function<void(int)>& run) {
+        ops.poison_out(ctx, m);
+        run(0);
+        return ops.error(ctx, m, check_rows, ref);
+      };
+      row.fp8jit_err = check(run_fp8jit);
+      row.cublas_err = check(run_cublas);
+      row.fp8jit_us = median_us(ctx, ops.copies, args.reps, run_fp8jit, args.min_calls);
+      row.cublas_us = median_us(ctx, ops.copies, args.reps, run_cublas, args.min_calls);
+      rows.push_back(row);
+      if (on_row) on_row(row);
+    }
+  }
+  return rows;
+}
+
+}  // namespace fp8jit::bench
