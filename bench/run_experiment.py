@@ -313,7 +313,8 @@ def cmd_tune(args, runner):
     runner.tail(f"tune{sfx}", n=20)
     if args.bench_after:
         tables = env.get("FP8JIT_TUNED_TABLES") or expand_tables("shipped")
-        benv = dict(env, FP8JIT_TUNED_TABLES=f"{tables}:{out_csv}")
+        tables = out_csv if tables == "none" else f"{tables}:{out_csv}"
+        benv = dict(env, FP8JIT_TUNED_TABLES=tables)
         bcmd = [fp8jit, "bench"] + (["--shapes", shapes] if shapes else ["--model", args.model])
         if args.bench_after != "all":
             bcmd += ["--m", args.bench_after]
