@@ -14,7 +14,7 @@ A [M, K] and W [N, K], per-token scales sa and per-channel scales sw (fp32), on 
           torch refuses bias with row-wise scales (said once, and the check follows suit);
   triton  the kernel below: a plain tiled tl.dot loop, the scales and bias in the epilogue, a
           small autotune set.
-Protocol (../shared/DESIGN.md): weights rotate among copies that together exceed 4x the L2 cache,
+Protocol (that of `fp8jit bench`): weights rotate among copies that together exceed 4x the L2 cache,
 warm-up first, then --reps timed rounds of one call per copy; each round is a CUDA graph replay
 (--timing graph, the default: Python's per-call launch cost is not what is compared) or the calls
 themselves between two events (--timing events); the per-call median is reported. Each output is

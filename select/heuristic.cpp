@@ -219,7 +219,7 @@ GemmEstimate estimate(const Machine& mc, int multiprocessors, std::int64_t m, st
   e.memory_parallelism = std::min(1.0, in_flight / (mc.dram_bytes_per_s * mc.latency_s));
   // Token tiles do not walk the weight in step (the grid runs along N first), so a weight larger
   // than the cache streams from DRAM once per token tile (H100, llama3-70b.o at M = 16: 46 us
-  // with bm = 8, 26 us with bm = 16; bench/results/2026-11-25-h100-session6/README.md).
+  // with bm = 8, 26 us with bm = 16).
   const double mk = static_cast<double>(e.m) * static_cast<double>(k);
   const double nk = static_cast<double>(n) * static_cast<double>(k);
   const std::int64_t weight_passes = nk > mc.l2_bytes ? tiles_m : 1;

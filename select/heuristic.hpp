@@ -1,6 +1,7 @@
 // Config selection without a tuned row: the M buckets (shared by tuned tables, plans and warmup)
 // and a cost model that picks a tile config for any shape the kernels support. Separate from code
-// generation (STYLE habit 9); TunedTable (select/tuned_table.hpp) sits in front of it.
+// generation: it names configs, and rendering and compiling them happen elsewhere. TunedTable
+// (select/tuned_table.hpp) sits in front of it.
 #pragma once
 
 #include <climits>

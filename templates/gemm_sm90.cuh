@@ -37,10 +37,10 @@
 // Programmatic launch (prelude_cuda.cuh): the producer waits for the previous kernel in the stream
 // just before its first copy of A, the consumers just before each epilogue (scales, bias, out);
 // until then they touch only shared memory the producer's copies fill. (Every thread waiting after
-// the barrier cost the bm128_bn256 tiles ~3% at M = 1024: bench/results/2026-11-24-h100-session5.) The producer, once it has issued
+// the barrier cost the bm128_bn256 tiles ~3% at M = 1024 on an H100.) The producer, once it has issued
 // its last copy, and (one tile per block) the consumers, once they leave the main loop, let the
 // next kernel start. (Asking L2 for the first stages' weight boxes before the wait, as mma_sm89 does,
-// measured slower at M = 16: bench/results/2026-11-24-h100-session5.)
+// measured as fast or slower at M = 16 on an H100.)
 // Shared memory (dynamic): stages x (bm + bn) x 128 bytes, then (persistent) warps x bm x 32
 // bytes of epilogue buffers, then 16 x stages (barriers).
 // Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 32 == 0 (the layout);
@@ -161,8 +161,8 @@ struct WgmmaSm90Gemm {
   // memory (`buf`; 16-byte chunk c of row r kept at chunk c ^ (r % 8), so that the writes and the
   // reads are conflict-free) and leave as whole 128-byte lines, four token rows per warp store: a
   // quarter of the L1 wavefronts of each warp storing its own 16 rows as 32-byte sectors, which
-  // measured faster on 31 of 32 points at M = 256 / 1024, geomeans +3-4%
-  // (bench/results/2026-11-25-h100-session8/run3). Only the warpgroup synchronises.
+  // measured faster on 31 of 32 points at M = 256 / 1024 on an H100, geomeans +3-4%. Only the
+  // warpgroup synchronises.
   static FP8JIT_DEVICE void store_tile(const float (&acc)[FW][BT / 2], const float* sa,
                                        const float* sw, const void* bias_, void* out_, int m,
                                        u32 n_tile, u32 m_tile, u32 buf, u32 cw, u32 wq, u32 lane) {
@@ -315,8 +315,8 @@ struct WgmmaSm90Gemm {
         for (int j = 0; j < BT / 2; ++j) pin(acc[f][j]);
       g += steps;
       // A block with one tile lets the next kernel start here; a persistent one leaves that to its
-      // producer (keeping its consumers' code as it was measured fastest for the bm128_bn256 tiles:
-      // bench/results/2026-11-24-h100-session5/isolate).
+      // producer (keeping its consumers' code as it was measured fastest: a trigger there too cost
+      // the bm128_bn256 tiles part of a ~3% loss at M = 1024 on an H100).
       if (!kPersistent) launch_dependents();
       // The tile's last stage goes back to the producer, which fills the next tile's while this
       // one is stored; a block with one tile copies nothing after it.

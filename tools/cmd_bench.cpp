@@ -15,7 +15,7 @@ namespace fp8jit::tools {
 
 namespace {
 
-// The issue-4 target: at M in {1, 16}, every weight of 64 MiB or more read at >= 85% of the copy
+// The decode target: at M in {1, 16}, every weight of 64 MiB or more read at >= 85% of the copy
 // bandwidth measured in the same run.
 constexpr double kBigWeightBytes = double(std::size_t{64} << 20);
 constexpr double kTargetPct = 85.0;

@@ -1,5 +1,5 @@
 // `fp8jit explain`: parsing is in main.cpp; selection and the cost model are in the library
-// (runtime/tuned_table, runtime/heuristic); this file only resolves the device and prints.
+// (select/tuned_table, select/heuristic); this file only resolves the device and prints.
 #include "tools/cmd_explain.hpp"
 
 #include <cstdio>

@@ -1,5 +1,5 @@
 // Every row of the shipped tuned tables (tuned/*.csv) compiles for its arch without spilling: a
-// config that spills is a tuning failure, not a silent slowdown (DESIGN.md). No GPU needed: the
+// config that spills is a tuning failure, not a silent slowdown. No GPU needed: the
 // kernels are compiled (NVRTC for NVIDIA rows; hiprtc or clang for AMD rows) and the compiler's
 // resource report is read.
 #include <catch2/catch.hpp>

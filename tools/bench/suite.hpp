@@ -1,4 +1,4 @@
-// The benchmark of DESIGN.md: fp8jit and cuBLASLt (outer-vector scales, bf16 out) in one process
+// The benchmark: fp8jit and cuBLASLt (outer-vector scales, bf16 out) in one process
 // on the same operands; weights rotate among copies that together exceed 4x the L2 cache; each
 // figure is the per-call median over repetitions of event-timed regions of back-to-back calls
 // (rounds over the copies, at least SuiteArgs::min_calls calls).
@@ -42,7 +42,7 @@ struct SuiteRow {
 };
 
 // Device-to-device copy bandwidth of this run: a copy of `bytes` between two buffers, counted as
-// bytes read + written (2 x bytes per copy, as torch's y.copy_(x) in ../shared/bench/anchors.py),
+// bytes read + written (2 x bytes per copy, as a benchmark of torch's y.copy_(x) counts it),
 // the median of `reps` event-timed copies after two warm-up copies.
 struct CopyBandwidth {
   std::size_t bytes = 0;

@@ -55,7 +55,7 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
       const auto rows = tools::sample_rows(m, 2, rng);
       const auto ref = tools::reference_rows(ops.problem, rows);
       for (const auto& cfg : configs) {
-        // A config that spills is a tuning failure, however fast it measures (DESIGN.md).
+        // A config that spills is a tuning failure, however fast it measures.
         const auto spec = compiler::gemm_spec(target, s.n, s.k, cfg, OutDType::bf16, args.bias);
         if (ctx.state()->kernels->get(spec).resources.spilled()) {
           ++pt.spilled;
