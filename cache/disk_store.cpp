@@ -18,6 +18,7 @@
 #include "cache/tree.hpp"
 #include "fp8jit/error.hpp"
 #include "util/text.hpp"
+#include "util/time.hpp"
 
 namespace fp8jit::cache {
 namespace {
@@ -109,16 +110,6 @@ std::vector<std::string> entry_dirs(std::string_view target, std::string_view ke
 
 std::string entry_file_name(std::string_view key) {
   return std::string(key) + std::string(kEntryExtension);
-}
-
-// "20250601T123456Z": a file-name-safe UTC timestamp.
-std::string compact_utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y%m%dT%H%M%SZ", &utc);
-  return text;
 }
 
 bool keeps_verbatim(unsigned char c) {
@@ -271,7 +262,7 @@ void DiskStore::reject(int dir_fd, const std::string& name, const std::string& p
     // NOTE: act only on the file we read: if another process replaced it meanwhile (a fresh
     // publish), the new file is not ours to move aside.
     struct stat now {};
-    const std::string bad = name + ".bad-" + compact_utc_now();
+    const std::string bad = name + ".bad-" + util::utc_now_compact();
     if (!util::lstat_at(dir_fd, name, now) || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
       message += "; treated as a miss (already replaced)";
     } else if (!S_ISREG(now.st_mode) && !S_ISDIR(now.st_mode)) {

@@ -225,13 +225,4 @@ DecodeResult decode_entry_head(std::span<const std::uint8_t> head, std::uint64_t
   }
 }
 
-std::string utc_now_iso8601() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
-
 }  // namespace fp8jit::cache

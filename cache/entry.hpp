@@ -99,7 +99,5 @@ std::uint64_t entry_head_bytes(std::span<const std::uint8_t> header, std::uint64
 DecodeResult decode_entry_head(std::span<const std::uint8_t> head, std::uint64_t file_size,
                                std::string_view expected_key);
 
-// The current time as ISO-8601 UTC with seconds ("2025-06-01T12:34:56Z"), for meta["created"].
-std::string utc_now_iso8601();
 
 }  // namespace fp8jit::cache

@@ -10,6 +10,7 @@
 #include "compiler/render.hpp"
 #include "fp8jit/version.hpp"
 #include "jit/kernel_key.hpp"
+#include "util/time.hpp"
 
 namespace fp8jit::jit {
 
@@ -104,7 +105,7 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
               {"options", options},
               {"compile_ms", bin.compile_ms},
               {"resources", resources_json(bin.resources)},
-              {"created", cache::utc_now_iso8601()},
+              {"created", util::utc_now_iso8601()},
               {"library_version", FP8JIT_VERSION},
               {"build_id", fp8jit::build_id()}};
     e.binary = out.binary;

@@ -22,6 +22,7 @@
 #include "cache/inspect.hpp"
 #include "cache/layers.hpp"
 #include "util/process.hpp"
+#include "util/time.hpp"
 #include "compiler/target.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/fp8jit.hpp"
@@ -39,15 +40,6 @@ using nlohmann::json;
 std::unique_ptr<cache::CacheLayers> open_layers(const Options& o) {
   return std::make_unique<cache::CacheLayers>(
       cache::LayersConfig{o.cache_dir, o.cache_readonly_dirs, o.cache_read_only, o.cache_max_bytes});
-}
-
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  const std::time_t s = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  ::gmtime_r(&s, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 std::string human_bytes(std::uint64_t b) {
@@ -93,7 +85,7 @@ int cache_ls(const Options& o, const CacheArgs& a) {
                               {"target", e.target},
                               {"key", e.key},
                               {"size", e.size},
-                              {"mtime", iso8601(e.mtime)},
+                              {"mtime", util::iso8601(e.mtime)},
                               {"kernel_name", e.kernel_name},
                               {"spec", e.spec},
                               {"toolchain", e.toolchain},
@@ -111,7 +103,7 @@ int cache_ls(const Options& o, const CacheArgs& a) {
     total += e.size;
     const std::string what = e.problem.empty() ? e.kernel_name : "UNREADABLE: " + e.problem;
     std::printf("%-32s %-8s %10s  %-20s  %s%s\n", e.key.c_str(), e.target.c_str(),
-                human_bytes(e.size).c_str(), iso8601(e.mtime).c_str(), what.c_str(),
+                human_bytes(e.size).c_str(), util::iso8601(e.mtime).c_str(), what.c_str(),
                 e.writable ? "" : "  [read-only layer]");
   }
   std::printf("%zu entries, %s\n", entries.size(), human_bytes(total).c_str());
@@ -431,7 +423,7 @@ int cache_show(const Options& o, const CacheArgs& a) {
     json j = {{"key", e.key},          {"target", e.target},
               {"path", listed.path},   {"layer", listed.layer},
               {"writable", listed.writable}, {"size", listed.size},
-              {"mtime", iso8601(listed.mtime)}, {"meta", e.meta},
+              {"mtime", util::iso8601(listed.mtime)}, {"meta", e.meta},
               {"binary_bytes", e.binary.size()}, {"binary_problem", problem},
               {"source_bytes", e.source.size()}};
     if (a.source) j["source"] = e.source;
@@ -446,7 +438,7 @@ int cache_show(const Options& o, const CacheArgs& a) {
   std::printf("key        %s\ntarget     %s\npath       %s%s\nsize       %s, last used %s\n",
               e.key.c_str(), e.target.c_str(), listed.path.c_str(),
               listed.writable ? "" : " (read-only layer)", human_bytes(listed.size).c_str(),
-              iso8601(listed.mtime).c_str());
+              util::iso8601(listed.mtime).c_str());
   const auto ms = e.meta.find("compile_ms");
   std::printf("kernel     %s\nspec       %s\ntoolchain  %s, options: %s\ncreated    %s by fp8jit "
               "%s, compiled in %.1f ms\n",

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cache/disk_store.hpp"
+#include "util/time.hpp"
 #include "fp8jit/error.hpp"
 
 namespace fc = fp8jit::cache;
@@ -49,7 +50,7 @@ fc::Entry make_entry(const std::string& target, const std::string& name,
   e.key = fc::derive_key(
       {"spec " + name, "source " + name, "nvrtc", "nvrtc 13.0", target, "", "0.1.0"});
   e.target = target;
-  e.meta = {{"kernel_name", name}, {"compile_ms", 12.5}, {"created", fc::utc_now_iso8601()}};
+  e.meta = {{"kernel_name", name}, {"compile_ms", 12.5}, {"created", fp8jit::util::utc_now_iso8601()}};
   for (std::size_t i = 0; i < binary_bytes; ++i)
     e.binary.push_back(static_cast<std::uint8_t>(i * 31 + name.size()));
   e.source = "// source of " + name + "\n";

@@ -237,12 +237,3 @@ TEST_CASE("cache: decode rejects sealed files with bad metadata", "[cache]") {
   const std::string deep = std::string(200000, '[') + std::string(200000, ']');
   CHECK_THAT(error_of(raw_file(key, deep), key), Catch::Contains("not an object"));
 }
-
-TEST_CASE("cache: utc_now_iso8601 is ISO-8601 UTC with seconds", "[cache]") {
-  const std::string now = fc::utc_now_iso8601();
-  REQUIRE(now.size() == 20);
-  CHECK(now[4] == '-');
-  CHECK(now[10] == 'T');
-  CHECK(now[19] == 'Z');
-  CHECK(now.substr(0, 2) == "20");
-}
