@@ -248,15 +248,4 @@ WarmupReport warmup(const Options& options, const PrecompileRequest& request,
   return report;
 }
 
-std::vector<PrecompiledKernel> precompile(
-    const Options& options, const PrecompileRequest& request,
-    const std::function<void(const PrecompiledKernel&, std::size_t, std::size_t)>& progress) {
-  WarmupCallback on_event;
-  if (progress)
-    on_event = [&](const WarmupEvent& e) {
-      if (e.kind == WarmupEvent::Kind::finished) progress(*e.kernel, e.done, e.total);
-    };
-  return warmup(options, request, on_event).kernels;
-}
-
 }  // namespace fp8jit

@@ -190,7 +190,7 @@ Context runtime::make_context(Options options, std::unique_ptr<Driver> driver) {
   s->toolchains = std::make_shared<const compiler::Toolchains>();
   s->builder = std::make_unique<jit::KernelBuilder>(s->options, s->toolchains);
   s->kernels = std::make_unique<KernelCache>(*s->driver, *s->builder);
-  return Context(std::move(s));
+  return ContextAccess::adopt(std::move(s));
 }
 
 Context::Context(Options options) {
@@ -272,7 +272,7 @@ void Context::gemm(const GemmArgs& args, void* stream) {
 
 void runtime::gemm_with_config(Context& ctx, const GemmArgs& args,
                                const compiler::GemmConfig& config, void* stream) {
-  ContextState& s = *ctx.state();
+  ContextState& s = runtime::state_of(ctx);
   if (!validate(s, args)) return;
   const auto& w = *args.w;
   const auto spec = compiler::gemm_spec(s.target, w.n(), w.k(), config, args.out_dtype,

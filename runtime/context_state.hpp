@@ -26,6 +26,13 @@ struct ContextState {
 namespace runtime {
 // A Context over `driver` (any Driver: the CUDA or HIP one, or a test's).
 Context make_context(Options options, std::unique_ptr<Driver> driver);
+
+// The state behind a Context, for the library's own code (tools, tests): not part of the API.
+struct ContextAccess {
+  static ContextState& state(const Context& context) { return *context.state_; }
+  static Context adopt(std::shared_ptr<ContextState> state) { return Context(std::move(state)); }
+};
+inline ContextState& state_of(const Context& context) { return ContextAccess::state(context); }
 // Context::gemm with `config` instead of the tuned table's choice (the tuner measures candidates
 // with it). Same validation; the spec is validated too (InvalidArgument for a bad config).
 void gemm_with_config(Context& ctx, const GemmArgs& args, const compiler::GemmConfig& config,

@@ -91,7 +91,9 @@ int cross_compile(const Options& options, const RunArgs& args,
   std::printf("%-10s %-8s %9s %5s %6s  %s\n", "target", "status", "ms", "regs", "spills", "kernel");
   int failed = 0, cached = 0;
   std::vector<double> ms;
-  const auto result = precompile(options, req, [&](const PrecompiledKernel& k, std::size_t, std::size_t) {
+  const auto result = warmup(options, req, [&](const WarmupEvent& e) {
+    if (e.kind != WarmupEvent::Kind::finished) return;
+    const PrecompiledKernel& k = *e.kernel;
     const char* status = !k.error.empty() ? "FAILED" : k.cached ? "cached" : "compiled";
     std::printf("%-10s %-8s %9.1f %5d %6d  %s\n", k.target.c_str(), status, k.compile_ms,
                 k.registers, k.spills, k.kernel_name.c_str());
@@ -103,7 +105,7 @@ int cross_compile(const Options& options, const RunArgs& args,
   });
   std::sort(ms.begin(), ms.end());
   std::printf("%zu kernels: %zu compiled (median %.0f ms), %d already cached, %d failed\n",
-              result.size(), ms.size(), ms.empty() ? 0.0 : ms[ms.size() / 2], cached, failed);
+              result.kernels.size(), ms.size(), ms.empty() ? 0.0 : ms[ms.size() / 2], cached, failed);
   return failed ? 1 : 0;
 }
 

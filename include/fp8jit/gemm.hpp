@@ -23,6 +23,9 @@ namespace fp8jit {
 
 class Context;
 struct ContextState;
+namespace runtime {
+struct ContextAccess;
+}
 
 // Device memory owned by a Context's driver; freed on destruction. Move-only.
 class DeviceBuffer {
@@ -107,8 +110,6 @@ class Context {
   // Opens device options.device with the vendor runtime found (CUDA, else HIP). Throws
   // DriverError when there is none.
   explicit Context(Options options = Options::from_env());
-  // Internal: adopts prepared state (runtime::make_context; tests use it to supply a driver).
-  explicit Context(std::shared_ptr<ContextState> state);
   ~Context();
   Context(Context&&) noexcept;
   Context& operator=(Context&&) noexcept;
@@ -145,10 +146,10 @@ class Context {
   std::size_t l2_bytes() const;
 
   CacheStats stats() const;
-  // Internal (runtime/ and tools/ use it): the shared state.
-  const std::shared_ptr<ContextState>& state() const { return state_; }
 
  private:
+  friend struct runtime::ContextAccess;  // the library's own way in (runtime/context_state.hpp)
+  explicit Context(std::shared_ptr<ContextState> state);
   std::shared_ptr<ContextState> state_;
 };
 

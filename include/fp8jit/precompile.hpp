@@ -113,10 +113,4 @@ std::vector<PrecompiledKernel> plan_precompile(const Options& options,
 WarmupReport warmup(const Options& options, const PrecompileRequest& request,
                     const WarmupCallback& on_event = {});
 
-// warmup() with a callback per finished kernel; returns the kernels. Kept for `fp8jit run`.
-std::vector<PrecompiledKernel> precompile(
-    const Options& options, const PrecompileRequest& request,
-    const std::function<void(const PrecompiledKernel&, std::size_t done, std::size_t total)>&
-        progress = {});
-
 }  // namespace fp8jit

@@ -86,7 +86,7 @@ std::vector<std::uint16_t> run(Context& ctx, const Case& c) {
   ctx.copy_to_device(out.get(), host.data(), host.size() * 2);
   // NOTE: the kernel is requested by an explicit spec in family mma_sm89 (not gemm_spec's choice
   // for the arch), so that an sm_90a GPU runs the mma.sync kernel whatever other families it has.
-  ContextState& s = *ctx.state();
+  ContextState& s = runtime::state_of(ctx);
   compiler::KernelSpec spec = compiler::gemm_spec(s.target, p.n, p.k, GemmConfig::parse(c.config),
                                                   p.out, p.bias);
   spec.family = "mma_sm89";

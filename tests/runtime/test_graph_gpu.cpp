@@ -146,7 +146,7 @@ TEST_CASE("gpu: GEMMs captured into a CUDA graph compute fresh inputs on every l
   auto gpu = test::open_gpu_session();
   if (!gpu) return;
   Context& ctx = *gpu->ctx;
-  runtime::Driver& driver = *ctx.state()->driver;
+  runtime::Driver& driver = *runtime::state_of(ctx).driver;
   std::mt19937_64 rng(std::random_device{}());
 
   // Two weights; each through a Plan and through Context::gemm, at M in different buckets.
@@ -201,7 +201,7 @@ TEST_CASE("gpu: a GEMM whose kernel is not loaded fails a capture loudly, then r
   auto gpu = test::open_gpu_session();
   if (!gpu) return;
   Context& ctx = *gpu->ctx;
-  runtime::Driver& driver = *ctx.state()->driver;
+  runtime::Driver& driver = *runtime::state_of(ctx).driver;
   std::mt19937_64 rng(std::random_device{}());
   // A shape no other test uses, so that this Context has not loaded its kernel.
   test::DeviceGemm g(ctx, 5, 1008, 2016, OutDType::bf16, true, rng);
@@ -234,7 +234,7 @@ TEST_CASE("gpu: a GEMM whose kernel is not loaded fails a capture loudly, then r
     const auto compiles = ctx.stats().compiles;
     ctx.gemm(g.args(5, out), stream.get());  // outside the capture it loads and runs
     driver.synchronize(stream.get());
-    if (ctx.state()->builder->cache_layers()) CHECK(ctx.stats().compiles == compiles);
+    if (runtime::state_of(ctx).builder->cache_layers()) CHECK(ctx.stats().compiles == compiles);
     g.check(*gpu->ref, out, 5, "graph-check", "load refused during capture, then eager");
   } else {
     // The driver let the module load during the capture: then the graph must be right.

@@ -74,8 +74,8 @@ TEST_CASE("gpu: a programmatically launched GEMM waits for the kernel before it"
   auto gpu = test::open_gpu_session();
   if (!gpu) return;
   Context& ctx = *gpu->ctx;
-  runtime::Driver& driver = *ctx.state()->driver;
-  if (!ctx.state()->options.pdl)
+  runtime::Driver& driver = *runtime::state_of(ctx).driver;
+  if (!runtime::state_of(ctx).options.pdl)
     std::printf("note: FP8JIT_PDL=0: the GEMMs launch without overlap (the test still runs)\n");
   std::mt19937_64 rng(std::random_device{}());
 

@@ -50,7 +50,7 @@ TEST_CASE("gpu sanitize: every kind of GEMM config, forced, at a tiny shape", "[
                           "wg_bm16_bn64_bk128_w4_s3_k2", "wg_bm32_bn128_bk128_w8_s2_k4"})
       configs.push_back(c);
   std::set<std::string> seen(configs.begin(), configs.end());
-  for (const auto& row : ctx.state()->tuned.entries())
+  for (const auto& row : runtime::state_of(ctx).tuned.entries())
     if (row.target.arch == target.arch && seen.insert(row.config.str()).second)
       configs.push_back(row.config.str());
 

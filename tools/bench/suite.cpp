@@ -18,7 +18,7 @@ double SuiteRow::weight_pct_of_copy(double us) const {
 }
 
 CopyBandwidth measure_copy_bandwidth(Context& ctx, std::size_t bytes, int reps) {
-  runtime::Driver& driver = *ctx.state()->driver;
+  runtime::Driver& driver = *runtime::state_of(ctx).driver;
   DeviceBuffer src = ctx.alloc(bytes), dst = ctx.alloc(bytes);
   driver.memset(src.get(), 0x5a, bytes);
   driver.memset(dst.get(), 0, bytes);

@@ -35,11 +35,11 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
       // M, then the cost model's best of each family in turn: its estimates tie across families
       // where both are memory-bound, and only a measurement tells them apart.
       std::vector<compiler::GemmConfig> configs = {heuristic};
-      const auto current = ctx.state()->tuned.select(target, sms, m, s.n, s.k, OutDType::bf16, args.bias);
+      const auto current = runtime::state_of(ctx).tuned.select(target, sms, m, s.n, s.k, OutDType::bf16, args.bias);
       const bool incumbent = current.source == select::ConfigChoice::Source::exact_row;
       if (incumbent && !(current.config == heuristic)) configs.push_back(current.config);
       for (const auto& cfg :
-           ctx.state()->tuned.neighbour_configs(target, sms, m, s.n, s.k, OutDType::bf16, args.bias))
+           runtime::state_of(ctx).tuned.neighbour_configs(target, sms, m, s.n, s.k, OutDType::bf16, args.bias))
         if (static_cast<int>(configs.size()) < args.candidates &&
             std::find(configs.begin(), configs.end(), cfg) == configs.end())
           configs.push_back(cfg);
@@ -57,7 +57,7 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
       for (const auto& cfg : configs) {
         // A config that spills is a tuning failure, however fast it measures.
         const auto spec = compiler::gemm_spec(target, s.n, s.k, cfg, OutDType::bf16, args.bias);
-        if (ctx.state()->kernels->get(spec).resources.spilled()) {
+        if (runtime::state_of(ctx).kernels->get(spec).resources.spilled()) {
           ++pt.spilled;
           continue;
         }
