@@ -322,3 +322,59 @@ TEST_CASE("cache: export skips entries that do not verify and fails cleanly when
   CHECK_THROWS_AS(fc::export_entries(layers, {}, tmp.path() + "/file/a.tar"), fp8jit::Error);
   CHECK(files_containing(tmp.path(), ".tar.tmp.").empty());
 }
+
+TEST_CASE("cache: import rejects links, devices and members whose size lies", "[cache]") {
+  fp8jit::test::TempDir tmp;
+  const fc::Entry good = make_entry("sm_90a", "good", 300);
+  const fc::Entry e = make_entry("sm_90a", "e", 300);
+  const auto good_bytes = fc::encode_entry(good);
+
+  // Links and special files at a valid entry path: extracted, they would point anywhere.
+  const std::string links = TarBuilder()
+                                .add(member_path(good), good_bytes)
+                                .add(member_path(e), {}, AE_IFLNK, "/etc/passwd")
+                                .add(member_path(e), {}, AE_IFREG, member_path(good), true)
+                                .add(member_path(e), {}, AE_IFIFO)
+                                .add(member_path(e), {}, AE_IFCHR)
+                                .add("v1/sm_90a", {}, AE_IFDIR)  // skipped silently
+                                .finish();
+  const fc::ImportReport l = import_bytes(tmp.path() + "/links", links);
+  CHECK(l.members == 5);
+  CHECK(l.imported == 1);
+  CHECK(l.archive_error.empty());
+  REQUIRE(l.rejected.size() == 4);
+  CHECK(l.rejected[0].find("symbolic link") != std::string::npos);
+  CHECK(l.rejected[1].find("hard link") != std::string::npos);
+  CHECK(l.rejected[2].find("FIFO") != std::string::npos);
+  CHECK(l.rejected[3].find("not a regular file") != std::string::npos);
+  CHECK_FALSE(fc::DiskStore(tmp.path() + "/links/dest").load(e.target, e.key));
+
+  // A member that claims 10 MiB in an archive that ends after 300 bytes of it.
+  const std::string claim =
+      TarBuilder()
+          .add(member_path(good), good_bytes)
+          .add(member_path(e), fc::encode_entry(e), AE_IFREG, "", false, 10 << 20)
+          .finish();
+  const std::size_t second = kTarBlock + (good_bytes.size() + 511) / 512 * 512;
+  const fc::ImportReport lie =
+      import_bytes(tmp.path() + "/lie", claim.substr(0, second + kTarBlock + 300));
+  CHECK(lie.imported == 1);
+  CHECK(contains_nocase(lie.archive_error, "truncated"));
+  CHECK_FALSE(fc::DiskStore(tmp.path() + "/lie/dest").load(e.target, e.key));
+
+  // A member larger than any entry is rejected without reading it (2 GiB claimed, none there:
+  // the header's size field is rewritten and its checksum recomputed).
+  std::string huge =
+      TarBuilder().add(member_path(good), good_bytes).add(member_path(e), {}).finish();
+  char* h = huge.data() + second;
+  std::snprintf(h + 124, 12, "%011llo", 2ULL << 30);
+  std::memset(h + 148, ' ', 8);
+  unsigned sum = 0;
+  for (std::size_t i = 0; i < kTarBlock; ++i) sum += static_cast<unsigned char>(h[i]);
+  std::snprintf(h + 148, 8, "%06o", sum);
+  const fc::ImportReport big = import_bytes(tmp.path() + "/big", huge);
+  CHECK(big.imported == 1);
+  REQUIRE(big.rejected.size() == 1);
+  CHECK(big.rejected[0].find("more than any entry") != std::string::npos);
+  CHECK_FALSE(big.archive_error.empty());
+}
