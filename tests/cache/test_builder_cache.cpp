@@ -187,7 +187,7 @@ TEST_CASE("cache: a cached entry whose binary no loader takes is set aside and c
   CHECK(next.compiles() == 0);
 }
 
-TEST_CASE("cache: builders racing for one kernel compile it once; a held lock is waited for only "
+TEST_CASE("cache: builders racing for one kernel compile it once, and a held lock is waited for only "
           "up to the timeout",
           "[cache]") {
   const auto tcs = nvidia_toolchains();
