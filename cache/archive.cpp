@@ -1,23 +1,27 @@
 #include "cache/archive.hpp"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <ext/stdio_filebuf.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <memory>
 #include <set>
 
 #include "cache/inspect.hpp"
-#include "cache/tar.hpp"
 #include "cache/tree.hpp"
 #include "fp8jit/error.hpp"
 #include "util/file.hpp"
 #include "util/text.hpp"
+
+// NOTE: libarchive.a is linked in (CMakeLists.txt says why) and needs only libc as long as this
+// file calls no more than its tar reader and ustar writer: another format or a compression filter
+// would need zlib, libxml2 and the rest, and the link would fail for want of them.
 
 namespace fp8jit::cache {
 namespace {
@@ -82,6 +86,122 @@ std::optional<EntryPath> parse_entry_path(std::string_view path, std::string& wh
   return EntryPath{*target, key};
 }
 
+// Owners of libarchive's handles.
+struct ReadArchiveFree {
+  void operator()(archive* a) const noexcept { archive_read_free(a); }
+};
+struct WriteArchiveFree {
+  void operator()(archive* a) const noexcept { archive_write_free(a); }
+};
+struct EntryFree {
+  void operator()(archive_entry* e) const noexcept { archive_entry_free(e); }
+};
+using ReadArchive = std::unique_ptr<archive, ReadArchiveFree>;
+using WriteArchive = std::unique_ptr<archive, WriteArchiveFree>;
+using ArchiveEntry = std::unique_ptr<archive_entry, EntryFree>;
+
+std::string error_of(archive* a) {
+  const char* s = archive_error_string(a);
+  return s ? s : "unknown libarchive error";
+}
+
+// A tar reader over nothing yet: tar in any of its dialects (ustar, pax, GNU, v7), no compression.
+ReadArchive new_tar_reader() {
+  ReadArchive a(archive_read_new());
+  if (!a) throw std::bad_alloc();
+  archive_read_support_format_tar(a.get());
+  return a;
+}
+
+// The member `e` just read, checked (its data read when its path and kind qualify). Sets `stop`
+// when reading its data failed: the stream is damaged, the member is not reported.
+std::optional<ArchiveMember> check_member(archive* a, archive_entry* e, std::string& stop) {
+  const char* stored = archive_entry_pathname(e);
+  const std::string path = stored ? stored : "";
+  const char* hardlink = archive_entry_hardlink(e);
+  const mode_t type = archive_entry_filetype(e);
+  if (type == AE_IFDIR && !hardlink) return std::nullopt;  // extracting makes them anyway
+  ArchiveMember out;
+  out.path = printable(path);
+  std::string why;
+  const auto where = parse_entry_path(path, why);
+  const auto size = archive_entry_size(e);
+  if (!where) {
+    out.problem = why;
+  } else if (hardlink) {
+    out.problem = "not a regular file (a hard link to " + printable(hardlink) + ")";
+  } else if (type != AE_IFREG) {
+    out.problem =
+        std::string("not a regular file (") + util::file_kind(archive_entry_mode(e)) + ")";
+  } else if (archive_entry_sparse_count(e) > 0) {
+    // Its data would be mostly holes that libarchive fills in: no entry is written that way.
+    out.problem = "a sparse file, not an entry";
+  } else if (!archive_entry_size_is_set(e) || size < 0 ||
+             static_cast<std::uint64_t>(size) > kMaxEntryFileBytes) {
+    out.problem = std::to_string(size) + " bytes, more than any entry (" +
+                  std::to_string(kMaxEntryFileBytes) + ")";
+  }
+  if (!out.problem.empty()) return out;
+  // Read in chunks, so that a lying size costs no more memory than the stream holds.
+  constexpr std::size_t kChunk = 1 << 20;
+  std::vector<std::uint8_t> data;
+  while (data.size() < static_cast<std::uint64_t>(size)) {
+    const std::size_t old = data.size();
+    data.resize(old + std::min<std::uint64_t>(kChunk, static_cast<std::uint64_t>(size) - old));
+    const la_ssize_t got = archive_read_data(a, data.data() + old, data.size() - old);
+    if (got < 0) {
+      stop = error_of(a);
+      return std::nullopt;
+    }
+    data.resize(old + static_cast<std::size_t>(got));
+    if (got == 0) {
+      out.problem = "data shorter than its size (" + std::to_string(data.size()) + " of " +
+                    std::to_string(size) + " bytes)";
+      return out;
+    }
+  }
+  if (DecodeResult d = decode_entry(data, where->key); !d.ok()) {
+    out.problem = d.error;
+  } else if (d.entry->target != where->target) {
+    out.problem = "holds an entry for target \"" + printable(d.entry->target) +
+                  "\" in the directory of \"" + printable(where->target) + "\"";
+  } else {
+    out.entry = std::move(d.entry);
+  }
+  return out;
+}
+
+// Reads the members of the opened tar reader `a` (scan_archive).
+std::string scan(archive* a, const std::function<void(ArchiveMember&&)>& on_member) {
+  // NOTE: after a fatal error libarchive answers every call, the header position too, with
+  // ARCHIVE_FATAL: the offset of the last member read is kept to say where the damage is.
+  la_int64_t member_at = -1;
+  const auto damaged = [&](const std::string& why) {
+    const la_int64_t at = archive_read_header_position(a);
+    const std::string where = at >= 0          ? "at byte " + std::to_string(at)
+                              : member_at >= 0 ? "after the member at byte " +
+                                                     std::to_string(member_at)
+                                               : "at its start";
+    return "damaged archive " + where + ": " + why;
+  };
+  for (;;) {
+    archive_entry* e = nullptr;
+    const int r = archive_read_next_header(a, &e);
+    if (r == ARCHIVE_EOF) return "";
+    // NOTE: libarchive answers a bad header checksum with ARCHIVE_RETRY, to scan for the next
+    // header that looks valid; a tar stream cannot be resynchronized reliably, so reading stops
+    // at any error. A warning (a name it could not convert, say) still returns the member.
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) return damaged(error_of(a));
+    member_at = archive_read_header_position(a);
+    std::string stop;
+    std::optional<ArchiveMember> m = check_member(a, e, stop);
+    if (!stop.empty())
+      return "damaged archive in the data of the member at byte " + std::to_string(member_at) +
+             ": " + stop;
+    if (m) on_member(std::move(*m));
+  }
+}
+
 }  // namespace
 
 bool EntryFilter::matches(std::string_view t, std::string_view key) const {
@@ -108,8 +228,14 @@ ExportReport export_entries(const CacheLayers& layers, const EntryFilter& filter
   ::fchmod(fd.get(), 0644);
   ExportReport report;
   try {
-    __gnu_cxx::stdio_filebuf<char> buf(fd.get(), std::ios::out | std::ios::binary);
-    std::ostream out(&buf);
+    WriteArchive out(archive_write_new());
+    if (!out) throw std::bad_alloc();
+    // ustar, the tar every tar(1) reads; blocked like tar(1) but without padding the last block,
+    // so the file ends with the two end blocks.
+    if (archive_write_set_format_ustar(out.get()) != ARCHIVE_OK ||
+        archive_write_set_bytes_in_last_block(out.get(), 1) != ARCHIVE_OK ||
+        archive_write_open_fd(out.get(), fd.get()) != ARCHIVE_OK)
+      throw fail("cannot start the archive: " + error_of(out.get()));
     std::set<std::string> done;  // keys exported (or seen valid) already
     for (std::size_t i = 0; i < layers.size(); ++i) {
       const std::string& root = layers.layer(i).root();
@@ -123,15 +249,28 @@ ExportReport export_entries(const CacheLayers& layers, const EntryFilter& filter
         }
         const std::string member = version_dir_name() + "/" + target_dir_name(t.target) + "/" +
                                    t.key.substr(0, 2) + "/" + t.key + std::string(kEntryExtension);
-        tar::write_member(out, member, c.bytes, t.mtime.tv_sec);
+        ArchiveEntry e(archive_entry_new());
+        if (!e) throw std::bad_alloc();
+        archive_entry_set_pathname(e.get(), member.c_str());
+        archive_entry_set_filetype(e.get(), AE_IFREG);
+        archive_entry_set_perm(e.get(), 0644);
+        archive_entry_set_uid(e.get(), 0);
+        archive_entry_set_gid(e.get(), 0);
+        archive_entry_set_size(e.get(), static_cast<la_int64_t>(c.bytes.size()));
+        archive_entry_set_mtime(e.get(), t.mtime.tv_sec > 0 ? t.mtime.tv_sec : 0, 0);
+        if (archive_write_header(out.get(), e.get()) != ARCHIVE_OK ||
+            archive_write_data(out.get(), c.bytes.data(), c.bytes.size()) !=
+                static_cast<la_ssize_t>(c.bytes.size()) ||
+            archive_write_finish_entry(out.get()) != ARCHIVE_OK)
+          throw fail("cannot add " + member + ": " + error_of(out.get()));
         done.insert(t.target + "/" + t.key);
         ++report.entries;
         report.bytes += c.bytes.size();
       }
     }
-    tar::write_end(out);
-    out.flush();
-    if (!out) throw fail("cannot write " + temp + ": " + util::errno_text(errno));
+    // Writes the end blocks and flushes; the fd stays open (libarchive does not close it).
+    if (archive_write_close(out.get()) != ARCHIVE_OK)
+      throw fail("cannot write " + temp + ": " + error_of(out.get()));
     if (::fsync(fd.get()) != 0) throw fail("cannot fsync " + temp + ": " + util::errno_text(errno));
     if (::rename(temp.c_str(), archive_path.c_str()) != 0)
       throw fail("cannot rename " + temp + " into place: " + util::errno_text(errno));
@@ -142,31 +281,20 @@ ExportReport export_entries(const CacheLayers& layers, const EntryFilter& filter
   return report;
 }
 
-std::string scan_archive(std::istream& in, const std::function<void(ArchiveMember&&)>& on_member) {
-  tar::Reader reader(in, kMaxEntryFileBytes);
-  while (auto m = reader.next()) {
-    if (m->type == '5') continue;  // directories: extracting makes them anyway
-    ArchiveMember out;
-    out.path = printable(m->path);
-    std::string why;
-    const auto where = parse_entry_path(m->path, why);
-    if (!where) {
-      out.problem = why;
-    } else if (m->type != '0' && m->type != '7') {
-      out.problem = std::string("not a regular file (tar type '") + printable({&m->type, 1}) + "')";
-    } else if (!m->problem.empty()) {
-      out.problem = m->problem;
-    } else if (DecodeResult d = decode_entry(m->data, where->key); !d.ok()) {
-      out.problem = d.error;
-    } else if (d.entry->target != where->target) {
-      out.problem = "holds an entry for target \"" + printable(d.entry->target) +
-                    "\" in the directory of \"" + printable(where->target) + "\"";
-    } else {
-      out.entry = std::move(d.entry);
-    }
-    on_member(std::move(out));
-  }
-  return reader.error();
+std::string scan_archive(std::span<const std::uint8_t> bytes,
+                         const std::function<void(ArchiveMember&&)>& on_member) {
+  ReadArchive a = new_tar_reader();
+  if (archive_read_open_memory(a.get(), bytes.data(), bytes.size()) != ARCHIVE_OK)
+    return "unreadable archive: " + error_of(a.get());
+  return scan(a.get(), on_member);
+}
+
+std::string scan_archive(int fd, const std::function<void(ArchiveMember&&)>& on_member) {
+  ReadArchive a = new_tar_reader();
+  constexpr std::size_t kReadBlock = 64 * 1024;
+  if (archive_read_open_fd(a.get(), fd, kReadBlock) != ARCHIVE_OK)
+    return "unreadable archive: " + error_of(a.get());
+  return scan(a.get(), on_member);
 }
 
 ImportReport import_entries(const std::string& archive_path, CacheLayers& layers) {
@@ -184,10 +312,8 @@ ImportReport import_entries(const std::string& archive_path, CacheLayers& layers
     throw CacheError("failed to import cache entries from " + archive_path +
                      ": the cache is read-only or has no writable directory");
   DiskStore& store = *layers.writable();
-  __gnu_cxx::stdio_filebuf<char> buf(f.fd.get(), std::ios::in | std::ios::binary);
-  std::istream in(&buf);
   ImportReport report;
-  report.archive_error = scan_archive(in, [&](ArchiveMember&& m) {
+  report.archive_error = scan_archive(f.fd.get(), [&](ArchiveMember&& m) {
     ++report.members;
     if (!m.entry) {
       report.rejected.push_back(m.path + ": " + m.problem);

@@ -1,8 +1,8 @@
 // Export and import of cache entries as one archive, for shipping a warmed cache (into a container
 // image, to another machine, to a read-only layer).
 //
-// The archive is a POSIX ustar tar (tar.hpp) holding one regular-file member per entry, the entry
-// file itself at its path relative to a cache root:
+// The archive is a POSIX ustar tar, read and written with libarchive, holding one regular-file
+// member per entry, the entry file itself at its path relative to a cache root:
 //
 //   v<kFormatVersion>/<target dir>/<k0k1>/<key>.fp8k
 //
@@ -12,8 +12,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <istream>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -53,12 +53,18 @@ struct ArchiveMember {
   std::string problem;         // when not: why
 };
 
-// Reads the members of an archive from `in` and checks each: a regular file at a path of the form
-// above (an absolute path or one with a '..' component escapes the root and is rejected; so is
-// another format version's directory), that decodes as the entry of the key its name carries, for
-// the target its directory names. Directory members are skipped silently. Never trusts the stream;
-// never throws for its contents. Returns the structural error that stopped reading, or "".
-std::string scan_archive(std::istream& in, const std::function<void(ArchiveMember&&)>& on_member);
+// Reads the members of a tar archive (ustar, pax, GNU or v7; not compressed) held in `bytes`,
+// and checks each: a regular file at a path of the form above (an absolute path or one with a
+// '..' component escapes the root and is rejected; so is another format version's directory; so
+// are links, devices and sparse files), that decodes as the entry of the key its name carries, for
+// the target its directory names. Directory members are skipped silently. Never trusts the bytes;
+// never throws for their contents; a member's data is read in chunks of at most 1 MiB, and only
+// for a member of at most kMaxEntryFileBytes. Returns the structural error that stopped reading
+// ("damaged archive at byte <offset>: <libarchive's reason>"), or "".
+std::string scan_archive(std::span<const std::uint8_t> bytes,
+                         const std::function<void(ArchiveMember&&)>& on_member);
+// The same, reading from the open file `fd` from its current offset; `fd` is not closed.
+std::string scan_archive(int fd, const std::function<void(ArchiveMember&&)>& on_member);
 
 struct ImportReport {
   std::uint64_t members = 0;          // file members seen (directories not counted)

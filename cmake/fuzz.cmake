@@ -36,8 +36,10 @@ if(FP8JIT_FUZZ)
                              ${CMAKE_SOURCE_DIR}/include ${XXHASH_INCLUDE_DIR})
   target_compile_definitions(fp8jit_fuzz_lib PRIVATE FP8JIT_VERSION="${PROJECT_VERSION}")
   target_compile_options(fp8jit_fuzz_lib PRIVATE ${FP8JIT_FUZZ_FLAGS})
+  # libarchive is linked as it is (not instrumented): the fuzzers cover the checks of cache/archive
+  # on what libarchive's tar reader makes of the bytes.
   target_link_libraries(fp8jit_fuzz_lib PUBLIC nlohmann_json::nlohmann_json ${CMAKE_DL_LIBS}
-                        Threads::Threads)
+                        Threads::Threads fp8jit_libarchive)
 
   file(GLOB fuzz_targets CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.cpp)
   foreach(src ${fuzz_targets})
