@@ -15,7 +15,7 @@
 #include "cache/archive.hpp"
 #include "cache/inspect.hpp"
 #include "fp8jit/error.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/cache/cache_fixtures.hpp"
 
 namespace {

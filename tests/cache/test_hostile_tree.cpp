@@ -18,7 +18,7 @@
 #include "cache/prune.hpp"
 #include "cache/tree.hpp"
 #include "fp8jit/error.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/cache/cache_fixtures.hpp"
 
 namespace {

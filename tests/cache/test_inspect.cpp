@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "cache/inspect.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/cache/cache_fixtures.hpp"
 
 namespace {

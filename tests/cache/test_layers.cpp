@@ -5,7 +5,7 @@
 #include "cache/archive.hpp"
 #include "cache/inspect.hpp"
 #include "cache/layers.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/cache/cache_fixtures.hpp"
 
 namespace {

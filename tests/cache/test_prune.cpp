@@ -6,7 +6,7 @@
 #include "cache/layers.hpp"
 #include "cache/prune.hpp"
 #include "cache/tree.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/cache/cache_fixtures.hpp"
 
 namespace {

@@ -1,21 +1,13 @@
-#include "emu/emu_support.hpp"
+#include "tests/emu/emu_support.hpp"
 
 #include <cstdlib>
 
 #include "runtime/context_state.hpp"
+#include "tests/support/skip.hpp"
 
 namespace fp8jit::test {
 
-namespace {
-
-void skip(const std::string& why) {
-  const std::string msg =
-      "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() + "): " + why;
-  std::printf("%s\n", msg.c_str());
-  WARN(msg);
-}
-
-}  // namespace
+using fp8jit::test::skip;
 
 std::unique_ptr<compiler::Toolchain> emu_toolchain_or_skip() {
   try {

@@ -13,7 +13,7 @@
 
 #include "compiler/fp8_format.hpp"
 #include "compiler/templates.hpp"
-#include "emu/emu_support.hpp"
+#include "tests/emu/emu_support.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
 

@@ -20,9 +20,10 @@
 
 #include "compiler/fp8_format.hpp"
 #include "compiler/layouts.hpp"
-#include "emu/emu_support.hpp"
+#include "tests/emu/emu_support.hpp"
 #include "runtime/context_state.hpp"
-#include "support/gpu.hpp"
+#include "tests/support/gpu.hpp"
+#include "tests/support/skip.hpp"
 
 namespace {
 
@@ -227,11 +228,8 @@ TEST_CASE("gpu: emu-sm89 matches mma.sync on the GPU, bit for bit on exact input
 TEST_CASE("emu: cross-check of emu-sm89 against saved GPU results", "[emu]") {
   const std::string file = crosscheck_dir() + "/cases.bin";
   if (!std::filesystem::exists(file)) {
-    const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() +
-                            "): no saved GPU results at " + file +
-                            " (the [gpu] cross-check writes them on a GPU machine)";
-    std::printf("%s\n", msg.c_str());
-    WARN(msg);
+    fp8jit::test::skip("no saved GPU results at " + file +
+                       " (the [gpu] cross-check writes them on a GPU machine)");
     return;
   }
   compare_on_emu(load(file));

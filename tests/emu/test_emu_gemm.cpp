@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "compiler/layouts.hpp"
-#include "emu/emu_support.hpp"
+#include "tests/emu/emu_support.hpp"
 
 namespace {
 

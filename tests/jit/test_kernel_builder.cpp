@@ -13,8 +13,9 @@
 #include "compiler/toolchain.hpp"
 #include "fp8jit/error.hpp"
 #include "jit/kernel_builder.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/cache/cache_fixtures.hpp"
+#include "tests/support/skip.hpp"
 
 namespace {
 
@@ -23,17 +24,7 @@ using namespace fp8jit::test::cache_fixtures;
 
 // The machine's toolchains when one builds sm_90a, else nullptr (printing why).
 std::shared_ptr<const compiler::Toolchains> nvidia_toolchains() {
-  auto tcs = std::make_shared<const compiler::Toolchains>();
-  try {
-    tcs->for_target(compiler::Target::parse("sm_90a"));
-  } catch (const Error& e) {
-    const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() +
-                            "): no toolchain for sm_90a: " + e.what();
-    std::printf("%s\n", msg.c_str());
-    WARN(msg);
-    return nullptr;
-  }
-  return tcs;
+  return test::toolchains_for_or_skip("sm_90a");
 }
 
 compiler::KernelSpec spec(int n) {

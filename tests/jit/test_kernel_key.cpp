@@ -14,7 +14,7 @@
 #include "fp8jit/fp8jit.hpp"
 #include "jit/kernel_builder.hpp"
 #include "jit/kernel_key.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/emu/emu_support.hpp"
 #include "tests/tools/cli.hpp"
 

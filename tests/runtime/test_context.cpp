@@ -7,8 +7,9 @@
 #include "compiler/toolchain.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/context_state.hpp"
-#include "support/fake_driver.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/fake_driver.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/skip.hpp"
 
 namespace {
 
@@ -24,15 +25,7 @@ struct FakeContext {
 FakeContext fake_context(const std::string& cache_dir, const std::string& arch = "sm_90a",
                          bool pdl = true) {
   FakeContext f;
-  try {
-    compiler::Toolchains().for_target(compiler::Target::parse(arch));
-  } catch (const Error& e) {
-    const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() +
-                            "): no toolchain for " + arch + ": " + e.what();
-    std::printf("%s\n", msg.c_str());
-    WARN(msg);
-    return f;
-  }
+  if (!test::toolchains_for_or_skip(arch)) return f;
   Options o;
   o.cache_dir = cache_dir;
   o.pdl = pdl;

@@ -9,11 +9,12 @@
 
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/context_state.hpp"
-#include "support/device_gemm.hpp"
-#include "support/fake_driver.hpp"
-#include "support/gpu.hpp"
-#include "support/gpu_session.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/device_gemm.hpp"
+#include "tests/support/fake_driver.hpp"
+#include "tests/support/gpu.hpp"
+#include "tests/support/gpu_session.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/skip.hpp"
 
 namespace {
 
@@ -81,18 +82,7 @@ class CaptureConflictDriver final : public runtime::Driver {
   int refuse_loads = 0;
 };
 
-bool have_nvrtc() {
-  try {
-    compiler::Toolchains().for_target(compiler::Target::parse("sm_90a"));
-    return true;
-  } catch (const Error& e) {
-    const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() +
-                            "): no toolchain for sm_90a: " + e.what();
-    std::printf("%s\n", msg.c_str());
-    WARN(msg);
-    return false;
-  }
-}
+bool have_nvrtc() { return test::toolchains_for_or_skip("sm_90a") != nullptr; }
 
 }  // namespace
 

@@ -10,8 +10,8 @@
 
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/context_state.hpp"
-#include "support/device_gemm.hpp"
-#include "support/gpu.hpp"
+#include "tests/support/device_gemm.hpp"
+#include "tests/support/gpu.hpp"
 
 namespace {
 

@@ -15,8 +15,8 @@
 
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/context_state.hpp"
-#include "support/device_gemm.hpp"
-#include "support/gpu_session.hpp"
+#include "tests/support/device_gemm.hpp"
+#include "tests/support/gpu_session.hpp"
 
 using namespace fp8jit;
 

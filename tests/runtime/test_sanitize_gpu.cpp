@@ -12,9 +12,9 @@
 #include "compiler/layouts.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/context_state.hpp"
-#include "support/device_gemm.hpp"
-#include "support/gpu.hpp"
-#include "support/gpu_session.hpp"
+#include "tests/support/device_gemm.hpp"
+#include "tests/support/gpu.hpp"
+#include "tests/support/gpu_session.hpp"
 
 namespace {
 

@@ -11,8 +11,8 @@
 #include "runtime/context_state.hpp"
 #include "select/heuristic.hpp"
 #include "select/tuned_table.hpp"
-#include "support/fake_driver.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/fake_driver.hpp"
+#include "tests/support/temp_dir.hpp"
 
 int fp8jit_fuzz_tuned_table(const std::uint8_t* data, std::size_t size);
 

@@ -8,7 +8,7 @@
 
 #include "fp8jit/error.hpp"
 #include "select/tuned_table.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "support/device_gemm.hpp"
+#include "tests/support/device_gemm.hpp"
 
 #include <catch2/catch.hpp>
 #include <cstdio>

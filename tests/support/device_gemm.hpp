@@ -8,7 +8,7 @@
 #include <string>
 
 #include "fp8jit/gemm.hpp"
-#include "support/gpu_reference.hpp"
+#include "tests/support/gpu_reference.hpp"
 #include "tools/gemm_check.hpp"
 
 namespace fp8jit::test {

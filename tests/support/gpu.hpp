@@ -7,6 +7,7 @@
 
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
+#include "tests/support/skip.hpp"
 
 namespace fp8jit::test {
 
@@ -15,10 +16,7 @@ inline std::unique_ptr<runtime::Driver> gpu_or_skip() {
   try {
     return runtime::make_cuda_driver(0);
   } catch (const DriverError& e) {
-    const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() +
-                            "): no GPU: " + e.what();
-    std::printf("%s\n", msg.c_str());
-    WARN(msg);
+    skip(std::string("no GPU: ") + e.what());
     return nullptr;
   }
 }

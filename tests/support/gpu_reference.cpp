@@ -1,4 +1,4 @@
-#include "support/gpu_reference.hpp"
+#include "tests/support/gpu_reference.hpp"
 
 #include <cmath>
 #include <vector>

@@ -5,8 +5,8 @@
 #include <memory>
 
 #include "fp8jit/fp8jit.hpp"
-#include "support/gpu.hpp"
-#include "support/gpu_reference.hpp"
+#include "tests/support/gpu.hpp"
+#include "tests/support/gpu_reference.hpp"
 
 namespace fp8jit::test {
 

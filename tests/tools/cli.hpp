@@ -21,6 +21,7 @@
 
 #include "compiler/target.hpp"
 #include "compiler/toolchain.hpp"
+#include "tests/support/skip.hpp"
 
 extern char** environ;
 
@@ -41,26 +42,14 @@ inline std::optional<std::string> cli_or_skip() {
   else if (::access(p, X_OK) != 0)
     why = std::string("FP8JIT_TEST_CLI=") + p + " is not an executable file";
   if (why.empty()) return std::string(p);
-  const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() + "): " + why;
-  std::printf("%s\n", msg.c_str());
-  WARN(msg);
+  skip(why);
   return std::nullopt;
 }
 
 // True when this machine can build every target in `targets`; else prints why the test skips.
 inline bool toolchains_or_skip(const std::vector<std::string>& targets) {
-  const compiler::Toolchains toolchains;
-  for (const auto& t : targets) {
-    try {
-      toolchains.for_target(compiler::Target::parse(t));
-    } catch (const std::exception& e) {
-      const std::string msg = "SKIPPED (" + Catch::getResultCapture().getCurrentTestName() +
-                              "): no toolchain for " + t + ": " + e.what();
-      std::printf("%s\n", msg.c_str());
-      WARN(msg);
-      return false;
-    }
-  }
+  for (const auto& t : targets)
+    if (!toolchains_for_or_skip(t)) return false;
   return true;
 }
 

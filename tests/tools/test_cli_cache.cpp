@@ -4,8 +4,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "support/temp_dir.hpp"
-#include "tools/cli.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/tools/cli.hpp"
 
 namespace fp8jit::test {
 namespace {

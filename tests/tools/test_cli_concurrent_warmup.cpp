@@ -16,8 +16,8 @@
 
 #include "cache/inspect.hpp"
 #include "cache/layers.hpp"
-#include "support/temp_dir.hpp"
-#include "tools/cli.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/tools/cli.hpp"
 
 namespace fp8jit::test {
 

@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/disk_store.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/cache/cache_fixtures.hpp"
-#include "tools/cli.hpp"
+#include "tests/tools/cli.hpp"
 
 namespace fp8jit::test {
 namespace {

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "support/temp_dir.hpp"
-#include "tools/cli.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/tools/cli.hpp"
 
 namespace fp8jit::test {
 namespace {

@@ -5,8 +5,8 @@
 #include <regex>
 #include <set>
 
-#include "support/temp_dir.hpp"
-#include "tools/cli.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/tools/cli.hpp"
 
 namespace fp8jit::test {
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "fp8jit/error.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tools/models.hpp"
 
 namespace {

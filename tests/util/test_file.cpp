@@ -6,7 +6,7 @@
 #include <string>
 
 #include "fp8jit/error.hpp"
-#include "support/temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "util/file.hpp"
 #include "util/text.hpp"
 
