@@ -203,24 +203,28 @@ fp8jit_status fp8jit_free(fp8jit_context* ctx, void* ptr) {
   });
 }
 
-fp8jit_status fp8jit_memcpy_h2d(fp8jit_context* ctx, void* dst, const void* src, size_t bytes) {
+namespace {
+
+// One copy between host and device memory: `action` names it in errors ("copy to the host").
+fp8jit_status copy(fp8jit_context* ctx, void* dst, const void* src, size_t bytes, const char* action,
+                   void (fp8jit::Context::*how)(void*, const void*, std::size_t)) {
   return guarded([&] {
-    require(ctx, "copy to the device", "ctx");
+    require(ctx, action, "ctx");
     if (bytes == 0) return;
-    require(dst, "copy to the device", "dst");
-    require(src, "copy to the device", "src");
-    ctx->context.copy_to_device(dst, src, bytes);
+    require(dst, action, "dst");
+    require(src, action, "src");
+    (ctx->context.*how)(dst, src, bytes);
   });
 }
 
+}  // namespace
+
+fp8jit_status fp8jit_memcpy_h2d(fp8jit_context* ctx, void* dst, const void* src, size_t bytes) {
+  return copy(ctx, dst, src, bytes, "copy to the device", &fp8jit::Context::copy_to_device);
+}
+
 fp8jit_status fp8jit_memcpy_d2h(fp8jit_context* ctx, void* dst, const void* src, size_t bytes) {
-  return guarded([&] {
-    require(ctx, "copy to the host", "ctx");
-    if (bytes == 0) return;
-    require(dst, "copy to the host", "dst");
-    require(src, "copy to the host", "src");
-    ctx->context.copy_to_host(dst, src, bytes);
-  });
+  return copy(ctx, dst, src, bytes, "copy to the host", &fp8jit::Context::copy_to_host);
 }
 
 }  // extern "C"

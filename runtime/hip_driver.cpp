@@ -318,20 +318,21 @@ class HipDriver final : public Driver {
   }
 
   void copy_to_device(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ScopedDevice scope(*s_);
-    s_->api.check(s_->api.hipMemcpy(dst, src, bytes, hipMemcpyHostToDevice), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from host " + hex(src) + " to device " +
-             hex(dst);
-    });
+    copy(dst, src, bytes, hipMemcpyHostToDevice, "host", "device");
   }
 
   void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
+    copy(dst, src, bytes, hipMemcpyDeviceToHost, "device", "host");
+  }
+
+  // One hipMemcpy of `bytes` (none when 0); `from` and `to` name the two sides in errors.
+  void copy(void* dst, const void* src, std::size_t bytes, int kind, const char* from,
+            const char* to) {
     if (bytes == 0) return;
     ScopedDevice scope(*s_);
-    s_->api.check(s_->api.hipMemcpy(dst, src, bytes, hipMemcpyDeviceToHost), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) + " to host " +
-             hex(dst);
+    s_->api.check(s_->api.hipMemcpy(dst, src, bytes, kind), [&] {
+      return "copy " + std::to_string(bytes) + " bytes from " + from + " " + hex(src) + " to " + to +
+             " " + hex(dst);
     });
   }
 
