@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "fp8jit/error.hpp"
 
@@ -87,15 +88,11 @@ FiberStacks::FiberStacks(FiberStacks&& o) noexcept
 }
 
 FiberStacks& FiberStacks::operator=(FiberStacks&& o) noexcept {
-  if (this != &o) {
-    if (base_) ::munmap(base_, stride_ * count_);
-    base_ = o.base_;
-    count_ = o.count_;
-    bytes_ = o.bytes_;
-    stride_ = o.stride_;
-    o.base_ = nullptr;
-    o.count_ = 0;
-  }
+  // NOTE: swapped, so that `o` unmaps what this held when it goes.
+  std::swap(base_, o.base_);
+  std::swap(count_, o.count_);
+  std::swap(bytes_, o.bytes_);
+  std::swap(stride_, o.stride_);
   return *this;
 }
 

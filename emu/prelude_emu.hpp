@@ -38,25 +38,9 @@
 // host compile down.
 #define FP8JIT_EMU_ATOM __attribute__((noinline))
 
+#include "prelude_types.inc"
+
 namespace fp8jit {
-
-using u8 = unsigned char;
-using u16 = unsigned short;
-using u32 = unsigned int;
-using u64 = unsigned long long;
-using i32 = int;
-using i64 = long long;
-
-struct alignas(16) u32x4 {
-  u32 x, y, z, w;
-};
-
-struct bf16_t {
-  u16 bits;
-};
-struct fp16_t {
-  u16 bits;
-};
 
 namespace emu {
 
@@ -250,27 +234,11 @@ FP8JIT_DEVICE float fp16_bits_to_float(u16 b) {
   return emu::bits<float>(sign | ((e + 112u) << 23) | (m << 13));
 }
 
-template <class T>
-FP8JIT_DEVICE u16 to_out_bits(float f);
-template <>
-FP8JIT_DEVICE u16 to_out_bits<bf16_t>(float f) {
-  return float_to_bf16_bits(f);
-}
-template <>
-FP8JIT_DEVICE u16 to_out_bits<fp16_t>(float f) {
-  return float_to_fp16_bits(f);
-}
+}  // namespace fp8jit
 
-template <class T>
-FP8JIT_DEVICE float from_out_bits(u16 b);
-template <>
-FP8JIT_DEVICE float from_out_bits<bf16_t>(u16 b) {
-  return bf16_bits_to_float(b);
-}
-template <>
-FP8JIT_DEVICE float from_out_bits<fp16_t>(u16 b) {
-  return fp16_bits_to_float(b);
-}
+#include "prelude_out_bits.inc"
+
+namespace fp8jit {
 
 // ---- the launcher entry -----------------------------------------------------------------------
 // The renderer follows an emulated kernel with FP8JIT_EMU_ENTRY(name): an exported

@@ -11,27 +11,7 @@
 // grid_dependency_wait / launch_dependents / prefetch_l2 (programmatic dependent launch, sm_90+).
 #pragma once
 
-namespace fp8jit {
-
-typedef unsigned char u8;
-typedef unsigned short u16;
-typedef unsigned int u32;
-typedef unsigned long long u64;
-typedef int i32;
-typedef long long i64;
-
-struct alignas(16) u32x4 {
-  u32 x, y, z, w;
-};
-
-struct bf16_t {
-  u16 bits;
-};
-struct fp16_t {
-  u16 bits;
-};
-
-}  // namespace fp8jit
+#include "prelude_types.inc"
 
 #define FP8JIT_DEVICE __device__ __forceinline__
 #define FP8JIT_KERNEL extern "C" __global__
@@ -106,19 +86,11 @@ FP8JIT_DEVICE float fp16_bits_to_float(u16 b) {
   return f;
 }
 
-template <class T>
-FP8JIT_DEVICE u16 to_out_bits(float x);
-template <>
-FP8JIT_DEVICE u16 to_out_bits<bf16_t>(float x) { return float_to_bf16_bits(x); }
-template <>
-FP8JIT_DEVICE u16 to_out_bits<fp16_t>(float x) { return float_to_fp16_bits(x); }
+}  // namespace fp8jit
 
-template <class T>
-FP8JIT_DEVICE float from_out_bits(u16 b);
-template <>
-FP8JIT_DEVICE float from_out_bits<bf16_t>(u16 b) { return bf16_bits_to_float(b); }
-template <>
-FP8JIT_DEVICE float from_out_bits<fp16_t>(u16 b) { return fp16_bits_to_float(b); }
+#include "prelude_out_bits.inc"
+
+namespace fp8jit {
 
 // D = A·B + C for one m16n8k32 tile, e4m3 operands, fp32 accumulate (PTX ISA, "Matrix
 // Fragments for mma.m16n8k32"). With g = lane / 4 and t = lane % 4:

@@ -22,18 +22,9 @@
 #define FP8JIT_SHARED __attribute__((shared))
 #define FP8JIT_RESTRICT __restrict__
 
+#include "prelude_types.inc"
+
 namespace fp8jit {
-
-using u8 = unsigned char;
-using u16 = unsigned short;
-using u32 = unsigned int;
-using u64 = unsigned long long;
-using i32 = int;
-using i64 = long long;
-
-struct alignas(16) u32x4 {
-  u32 x, y, z, w;
-};
 
 // ---- indices and synchronisation --------------------------------------------------------------
 
@@ -84,13 +75,6 @@ FP8JIT_DEVICE u32 load4(const void* p) { return *(const FP8JIT_GLOBAL u32*)p; }
 
 // ---- 16-bit output types ----------------------------------------------------------------------
 
-struct bf16_t {
-  u16 bits;
-};
-struct fp16_t {
-  u16 bits;
-};
-
 // Round to nearest even; a NaN stays a (quiet) NaN instead of rounding into infinity.
 FP8JIT_DEVICE u16 float_to_bf16_bits(float f) {
   u32 u = __builtin_bit_cast(u32, f);
@@ -108,27 +92,11 @@ FP8JIT_DEVICE float fp16_bits_to_float(u16 b) {
   return static_cast<float>(__builtin_bit_cast(_Float16, b));
 }
 
-template <class T>
-FP8JIT_DEVICE u16 to_out_bits(float f);
-template <>
-FP8JIT_DEVICE u16 to_out_bits<bf16_t>(float f) {
-  return float_to_bf16_bits(f);
-}
-template <>
-FP8JIT_DEVICE u16 to_out_bits<fp16_t>(float f) {
-  return float_to_fp16_bits(f);
-}
+}  // namespace fp8jit
 
-template <class T>
-FP8JIT_DEVICE float from_out_bits(u16 b);
-template <>
-FP8JIT_DEVICE float from_out_bits<bf16_t>(u16 b) {
-  return bf16_bits_to_float(b);
-}
-template <>
-FP8JIT_DEVICE float from_out_bits<fp16_t>(u16 b) {
-  return fp16_bits_to_float(b);
-}
+#include "prelude_out_bits.inc"
+
+namespace fp8jit {
 
 // ---- AMD-only extras ------------------------------------------------------------------------
 
