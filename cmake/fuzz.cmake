@@ -28,9 +28,12 @@ if(FP8JIT_FUZZ)
   file(GLOB fuzz_lib_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/util/*.cpp
        ${CMAKE_SOURCE_DIR}/cache/*.cpp)
   foreach(f select/tuned_table.cpp select/heuristic.cpp compiler/kernel_spec.cpp
-            compiler/gemm_limits.cpp compiler/layouts.cpp compiler/target.cpp)
+            compiler/gemm_limits.cpp compiler/layouts.cpp compiler/target.cpp
+            compiler/arch_spec.cpp)
     list(APPEND fuzz_lib_srcs ${CMAKE_SOURCE_DIR}/${f})
   endforeach()
+  file(GLOB fuzz_family_srcs CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/compiler/families/*.cpp)
+  list(APPEND fuzz_lib_srcs ${fuzz_family_srcs})  # the rules a tuned row's config must pass
   add_library(fp8jit_fuzz_lib STATIC ${fuzz_lib_srcs})
   target_include_directories(fp8jit_fuzz_lib PUBLIC ${CMAKE_SOURCE_DIR}
                              ${CMAKE_SOURCE_DIR}/include ${XXHASH_INCLUDE_DIR})

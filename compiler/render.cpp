@@ -6,16 +6,6 @@ namespace fp8jit::compiler {
 
 namespace {
 
-const char* family_file(const KernelSpec& s) {
-  if (s.family == "mfma_cdna3") return "gemm_cdna3.hip";
-  if (s.family == "wgmma_sm90") return "gemm_sm90.cuh";
-  return "gemm_sm89.cuh";
-}
-const char* family_class(const KernelSpec& s) {
-  if (s.family == "mfma_cdna3") return "fp8jit::MfmaCdna3Gemm";
-  if (s.family == "wgmma_sm90") return "fp8jit::WgmmaSm90Gemm";
-  return "fp8jit::MmaSm89Gemm";
-}
 const char* prelude_file(const Target& t) {
   return t.vendor == Vendor::amd ? "prelude_hip.hip" : "prelude_cuda.cuh";
 }
@@ -25,34 +15,13 @@ const char* emu_prelude_file(const Target& t) {
   return t.vendor == Vendor::amd ? "prelude_emu_amd.hpp" : "prelude_emu_nvidia.hpp";
 }
 
-// WgmmaRs<n> (prelude_sm90.cuh) for the token count n of the spec: one wgmma.mma_async
-// m64n<n>k32 with A from registers, B from a descriptor, accumulating into n / 2 floats.
-std::string wgmma_atom(int n) {
-  const int regs = n / 2;
-  const auto num = [](int i) { return std::to_string(i); };
-  std::string d_list, d_ops;
-  for (int i = 0; i < regs; ++i) {
-    d_list += "%" + num(i) + (i + 1 < regs ? "," : "");
-    d_ops += "\"+f\"(d[" + num(i) + "])" + (i + 1 < regs ? ", " : "");
-    if (i % 8 == 7 && i + 1 < regs) d_ops += "\n        ";
-  }
-  std::string t = "namespace fp8jit {\ntemplate <>\nstruct WgmmaRs<" + num(n) + "> {\n";
-  t += "  static FP8JIT_DEVICE void mma(float (&d)[" + num(regs) + "], const u32x4& a, u64 desc) {\n";
-  t += "    asm volatile(\n";
-  t += "      \"{ .reg .pred p; setp.ne.b32 p, %" + num(regs + 5) + ", 0; \"\n";
-  t += "      \"wgmma.mma_async.sync.aligned.m64n" + num(n) + "k32.f32.e4m3.e4m3 \"\n";
-  t += "      \"{" + d_list + "}, \"\n";
-  t += "      \"{%" + num(regs) + ",%" + num(regs + 1) + ",%" + num(regs + 2) + ",%" +
-       num(regs + 3) + "}, %" + num(regs + 4) + ", p, 1, 1; }\"\n";
-  t += "      : " + d_ops + "\n";
-  t += "      : \"r\"(a.x), \"r\"(a.y), \"r\"(a.z), \"r\"(a.w), \"l\"(desc), \"r\"(1));\n";
-  t += "  }\n};\n}  // namespace fp8jit\n";
-  return t;
-}
-
+// The fp8jit_spec of the spec's values and one kernel that runs the family's template with it;
+// the family adds what only it needs (compiler/families/).
 std::string gemm_instantiation(const KernelSpec& s, const std::string& name) {
   const GemmConfig& c = s.config;
-  const std::string cls = std::string(family_class(s)) + "<fp8jit_spec>";
+  const GemmFamily& family = family_of(s);
+  const Instantiation parts = family.instantiation(s);
+  const std::string cls = std::string(family.template_class) + "<fp8jit_spec>";
   std::string t;
   t += "struct fp8jit_spec {\n";
   t += "  static constexpr long n = " + std::to_string(s.n) + ", k = " + std::to_string(s.k) + ";\n";
@@ -61,25 +30,17 @@ std::string gemm_instantiation(const KernelSpec& s, const std::string& name) {
        ", stages = " + std::to_string(c.stages) + ", split_k = " + std::to_string(c.split_k) +
        ";\n";
   t += std::string("  static constexpr bool has_bias = ") + (s.bias ? "true" : "false") + ";\n";
-  if (s.family == "wgmma_sm90")
-    t += std::string("  static constexpr bool persistent = ") +
-         (wgmma_persistent(c) ? "true" : "false") + ";\n";
+  t += parts.spec_members;
   t += std::string("  using out_t = fp8jit::") +
        (s.out == OutDType::bf16 ? "bf16_t" : "fp16_t") + ";\n";
   t += "};\n";
-  const bool tma = s.family == "wgmma_sm90";
-  if (tma) t += wgmma_atom(c.bm);
+  t += parts.before_kernel;
   t += "FP8JIT_KERNEL FP8JIT_LAUNCH_BOUNDS(" + cls + "::kThreads)\n";
-  // wgmma_sm90 splits K over the CTAs of a cluster (templates/gemm_sm90.cuh); the cluster shape
-  // is part of the kernel, so a plain launch of split_k x tiles blocks forms the clusters.
-  if (tma && c.split_k > 1) t += "__cluster_dims__(" + std::to_string(c.split_k) + ", 1, 1)\n";
+  t += parts.attributes;
   t += "void " + name +
        "(const void* a, const float* sa, const void* w, const float* sw, const void* bias,\n"
-       "    void* out, int m" +
-       (tma ? ",\n    const __grid_constant__ fp8jit::TmaMap a_map, const __grid_constant__ fp8jit::TmaMap w_map"
-           : "") +
-       ") {\n";
-  t += "  " + cls + "::run(a, sa, w, sw, bias, out, m" + (tma ? ", &a_map, &w_map" : "") + ");\n}\n";
+       "    void* out, int m" + parts.parameters + ") {\n";
+  t += "  " + cls + "::run(a, sa, w, sw, bias, out, m" + parts.arguments + ");\n}\n";
   return t;
 }
 
@@ -104,8 +65,8 @@ RenderedSource render(const KernelSpec& spec) {
   const char* vendor_prelude = prelude_file(spec.target);
   if (emu) t += expand_template(emu_prelude_file(spec.target));  // in place of vendor_prelude
   if (spec.op == Op::gemm) {
-    t += emu ? expand_template(family_file(spec), {vendor_prelude})
-             : expand_template(family_file(spec));
+    const std::string_view family_file = family_of(spec).template_file;
+    t += emu ? expand_template(family_file, {vendor_prelude}) : expand_template(family_file);
     t += "\n// ---- instantiation ----\n";
     t += gemm_instantiation(spec, out.kernel_name);
   } else {

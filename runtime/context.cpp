@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
 
 #include "compiler/gemm_limits.hpp"
 #include "compiler/layouts.hpp"
@@ -43,10 +45,15 @@ std::unique_ptr<runtime::Driver> open_driver(int device) {
   throw DriverError("failed to open GPU " + std::to_string(device) + ": no usable driver" + why);
 }
 
+// Launches as the kernel's family describes it (compiler/families/): the grid, the dynamic shared
+// memory and the TMA tensors to encode, passed after the plain arguments.
 void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void* stream) {
-  const auto& c = k.spec.config;
+  const compiler::GemmLaunch l =
+      compiler::family_of(k.spec).launch(k.spec, a.m, s.driver->device().multiprocessors);
   runtime::LaunchDims dims;
+  for (int i = 0; i < 3; ++i) dims.grid[i] = static_cast<unsigned>(l.grid[i]);
   dims.block[0] = static_cast<unsigned>(k.threads);
+  dims.shared_bytes = static_cast<unsigned>(l.shared_bytes);
   dims.programmatic = s.options.pdl && compiler::waits_for_prior_kernel(k.spec);
   const void* ap = a.a;
   const float* sap = a.sa;
@@ -55,41 +62,21 @@ void launch_gemm(ContextState& s, const LoadedKernel& k, const GemmArgs& a, void
   const void* bp = a.bias;
   void* op = a.out;
   int m = static_cast<int>(a.m);
-  if (k.spec.family == "wgmma_sm90") {
-    // split_k blocks (one cluster) per (n tile, token tile), or for a persistent config one
-    // block per multiprocessor looping over the tiles; the kernel rasterises them
-    // (templates/gemm_sm90.cuh). TMA reads A ([M, K] bytes, boxes of bm rows x 128 bytes,
-    // 128-byte swizzled) and W (layout nv_mma16x32 seen as [N/16][K/32][128] words of 4 bytes:
-    // a box is the stage's bn/16 n-blocks x bk/32 k-blocks, the order the kernel expects).
-    dims.grid[0] = static_cast<unsigned>(
-        compiler::wgmma_grid_blocks(c, k.spec.n, a.m, s.driver->device().multiprocessors));
-    dims.shared_bytes = static_cast<unsigned>(compiler::wgmma_launch_shared_bytes(c));
-    const auto n = static_cast<std::uint64_t>(k.spec.n), kk = static_cast<std::uint64_t>(k.spec.k);
-    runtime::TmaTensor at;
-    at.base = ap;
-    at.dims[0] = kk, at.dims[1] = static_cast<std::uint64_t>(a.m);
-    at.strides[0] = kk;
-    at.box[0] = 128, at.box[1] = static_cast<std::uint32_t>(c.bm);
-    at.swizzle_128b = true;
-    runtime::TmaTensor wt;
-    wt.base = wp;
-    wt.rank = 3;
-    wt.element_bytes = 4;
-    wt.dims[0] = 128, wt.dims[1] = kk / 32, wt.dims[2] = n / 16;
-    wt.strides[0] = 512, wt.strides[1] = kk / 32 * 512;
-    wt.box[0] = 128, wt.box[1] = static_cast<std::uint32_t>(c.bk / 32),
-    wt.box[2] = static_cast<std::uint32_t>(c.bn / 16);
-    alignas(64) std::uint8_t a_map[128], w_map[128];
-    s.driver->encode_tma(a_map, at);
-    s.driver->encode_tma(w_map, wt);
-    void* params[] = {&ap, &sap, &wp, &swp, &bp, &op, &m, a_map, w_map};
-    s.driver->launch(k.function, dims, stream, params);
-    return;
+  alignas(64) std::uint8_t maps[2][128];
+  void* params[9] = {&ap, &sap, &wp, &swp, &bp, &op, &m};
+  for (int i = 0; i < l.tma_count; ++i) {
+    const compiler::TmaOperand& o = l.tma[i];
+    runtime::TmaTensor t;
+    t.base = o.source == compiler::TmaOperand::Source::a ? ap : wp;
+    t.rank = o.rank;
+    t.element_bytes = o.element_bytes;
+    std::copy(std::begin(o.dims), std::end(o.dims), t.dims);
+    std::copy(std::begin(o.strides), std::end(o.strides), t.strides);
+    std::copy(std::begin(o.box), std::end(o.box), t.box);
+    t.swizzle_128b = o.swizzle_128b;
+    s.driver->encode_tma(maps[i], t);
+    params[7 + i] = maps[i];
   }
-  dims.grid[0] = static_cast<unsigned>((k.spec.n + c.bn - 1) / c.bn);
-  dims.grid[1] = static_cast<unsigned>((a.m + c.bm - 1) / c.bm);
-  dims.grid[2] = 1;  // split_k slices share a block (mma_sm89); see the family's header
-  void* params[] = {&ap, &sap, &wp, &swp, &bp, &op, &m};
   s.driver->launch(k.function, dims, stream, params);
 }
 

@@ -143,7 +143,7 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
 
   const Field& cfg = field(c_config);
   try {
-    row.config = compiler::GemmConfig::parse(cfg.text);
+    row.config = compiler::GemmConfig::parse(cfg.text, row.target);
   } catch (const InvalidArgument&) {
     r.fail(cfg, "config must read bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>");
   }
@@ -452,8 +452,8 @@ std::vector<compiler::GemmConfig> TunedTable::neighbour_configs(
   const std::int64_t bucket = m_bucket_m(m);
   for (const TunedRow* r : near) {
     compiler::GemmConfig c = r->config;
-    const bool sm89 = target.vendor == compiler::Vendor::nvidia && !c.wgmma;
-    c.bm = static_cast<int>(std::clamp<std::int64_t>(bucket, sm89 ? 8 : 16, sm89 ? 64 : 128));
+    const compiler::GemmFamily& family = compiler::family(c.family);
+    c.bm = static_cast<int>(std::clamp<std::int64_t>(bucket, family.min_bm, family.max_bm));
     try {
       compiler::gemm_spec(target, n, k, c, out, bias).validate();
     } catch (const InvalidArgument&) {

@@ -59,7 +59,9 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
     throw InvalidArgument("failed to explain: --out '" + args.out + "' must be bf16 or fp16");
   const Device dev = resolve_device(options, args);
   // The shape is checked with the rules of the kernels themselves (N % 16, K % 32, arch).
-  compiler::gemm_spec(dev.target, args.n, args.k, compiler::GemmConfig{}, out, args.bias).validate();
+  compiler::GemmConfig probe;  // bm16_bn64_bk64_w4_s2_k1: valid in each vendor's default family
+  probe.family = compiler::default_family(dev.target);
+  compiler::gemm_spec(dev.target, args.n, args.k, probe, out, args.bias).validate();
 
   const std::vector<std::string>& files = args.tables.empty() ? options.tuned_tables : args.tables;
   const select::TunedTable table = select::TunedTable::load(files);
@@ -87,18 +89,9 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   std::printf("config    %s\n", choice.config.str().c_str());
   std::printf("rule      %s\n", choice.rule.c_str());
   std::printf("kernel    %s\n", spec.kernel_name().c_str());
-  const auto& c = choice.config;
-  const long long tiles_n = (args.n + c.bn - 1) / c.bn, tiles_m = (args.m + c.bm - 1) / c.bm;
-  if (spec.family == "wgmma_sm90")  // 1-D: split_k CTAs (a cluster) per tile, or persistent
-    std::printf("launch    grid (%lld, 1, 1) x %d threads, clusters of %d, %ld bytes of shared memory%s\n",
-                static_cast<long long>(compiler::wgmma_grid_blocks(c, args.n, args.m, dev.cu)),
-                spec.threads(), c.split_k, compiler::wgmma_launch_shared_bytes(c),
-                compiler::wgmma_persistent(c)
-                    ? (dev.cu > 0 ? ", persistent (one block per multiprocessor, looping over the tiles)"
-                                  : ", persistent (min(tiles, multiprocessors) blocks looping over the tiles)")
-                    : "");
-  else
-    std::printf("launch    grid (%lld, %lld, 1) x %d threads\n", tiles_n, tiles_m, spec.threads());
+  const compiler::GemmFamily& family = compiler::family_of(spec);
+  std::printf("launch    %s\n",
+              family.describe(family.launch(spec, args.m, dev.cu), dev.cu).c_str());
 
   const select::GemmEstimate here =
       select::estimate_gemm(dev.target, dev.cu, args.m, args.n, args.k, choice.config);

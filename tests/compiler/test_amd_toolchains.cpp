@@ -85,7 +85,8 @@ void check_clang_gemm(const std::string& arch) {
   const Target target = Target::parse(arch);
   if (!tc->supports(target)) {
     REQUIRE_THROWS_AS(tc->compile(request_for(
-                          gemm_spec(target, 4096, 4096, GemmConfig{}, OutDType::bf16, false))),
+                          gemm_spec(target, 4096, 4096, GemmConfig{.family = Family::mfma_cdna3},
+                                    OutDType::bf16, false))),
                       InvalidArgument);
     WARN("SKIPPED: " << tc->version() << " (" << tc->path() << ") cannot build " << arch);
     return;
@@ -95,8 +96,8 @@ void check_clang_gemm(const std::string& arch) {
     GemmConfig cfg;
     bool bias;
   };
-  const Case cases[] = {{4096, 4096, GemmConfig{32, 128, 128, 4, 2, 1}, true},
-                        {2064, 1440, GemmConfig{16, 64, 128, 2, 1, 1}, false}};
+  const Case cases[] = {{4096, 4096, GemmConfig{32, 128, 128, 4, 2, 1, Family::mfma_cdna3}, true},
+                        {2064, 1440, GemmConfig{16, 64, 128, 2, 1, 1, Family::mfma_cdna3}, false}};
   for (const Case& c : cases) {
     const KernelSpec spec = gemm_spec(target, c.n, c.k, c.cfg, OutDType::bf16, c.bias);
     const Binary bin = tc->compile(request_for(spec));

@@ -12,8 +12,10 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-GemmConfig cfg(int bm, int bn, int bk, int warps, int stages) {
+// A config of the default family of `arch` (mma_sm89 on NVIDIA, mfma_cdna3 on AMD).
+GemmConfig cfg(int bm, int bn, int bk, int warps, int stages, const char* arch = "sm_90a") {
   GemmConfig c;
+  c.family = default_family(Target::parse(arch));
   c.bm = bm, c.bn = bn, c.bk = bk, c.warps = warps, c.stages = stages, c.split_k = 1;
   return c;
 }
@@ -28,7 +30,7 @@ TEST_CASE("spec: the canonical form and the kernel name read like the spec", "[s
   CHECK(s.kernel_name() == "fp8gemm_n7168_k2048_bm16_bn64_bk128_w4_s2_k1_bf16_bias_sm90a");
   CHECK(s.threads() == 128);
 
-  const auto a = gemm_spec(Target::parse("gfx942:sramecc+:xnack-"), 4096, 4096, cfg(32, 64, 128, 4, 2),
+  const auto a = gemm_spec(Target::parse("gfx942:sramecc+:xnack-"), 4096, 4096, cfg(32, 64, 128, 4, 2, "gfx942"),
                            OutDType::fp16, false);
   CHECK(a.canonical() ==
         "fp8jit.spec/1 op=gemm family=mfma_cdna3 target=gfx942:sramecc+:xnack- n=4096 k=4096 "
@@ -59,9 +61,15 @@ TEST_CASE("spec: every field that decides the binary changes the canonical form"
 
 TEST_CASE("spec: configs parse exactly their printed form", "[spec]") {
   const auto c = cfg(64, 128, 64, 4, 1);
-  CHECK(GemmConfig::parse(c.str()) == c);
-  CHECK_THROWS_WITH(GemmConfig::parse("bm64_bn128"), Contains("bm64_bn128") && Contains("expected"));
-  CHECK_THROWS_AS(GemmConfig::parse("bm64_bn128_bk64_w4_s1_k1x"), InvalidArgument);
+  const auto nv = Target::parse("sm_90a"), amd = Target::parse("gfx942");
+  CHECK(GemmConfig::parse(c.str(), nv) == c);
+  CHECK_THROWS_WITH(GemmConfig::parse("bm64_bn128", nv), Contains("bm64_bn128") && Contains("expected [wg_]"));
+  CHECK_THROWS_AS(GemmConfig::parse("bm64_bn128_bk64_w4_s1_k1x", nv), InvalidArgument);
+  // The same text is a config of each vendor's default family; a prefix names its family anywhere.
+  CHECK(GemmConfig::parse(c.str(), nv).family == Family::mma_sm89);
+  CHECK(GemmConfig::parse(c.str(), amd).family == Family::mfma_cdna3);
+  CHECK(GemmConfig::parse(c.str(), amd).str() == c.str());
+  CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", amd).family == Family::wgmma_sm90);
 }
 
 TEST_CASE("spec: configs outside a family's limits are rejected with the rule", "[spec]") {
@@ -85,7 +93,7 @@ TEST_CASE("spec: configs outside a family's limits are rejected with the rule", 
   decode.split_k = 8;
   CHECK_NOTHROW(v(decode));
   CHECK(gemm_spec(t, 4096, 4096, decode, OutDType::bf16, false).threads() == 256);
-  auto amd_split = cfg(16, 64, 64, 4, 2);
+  auto amd_split = cfg(16, 64, 64, 4, 2, "gfx942");
   amd_split.split_k = 2;
   CHECK_THROWS_WITH(gemm_spec(Target::parse("gfx942"), 4096, 4096, amd_split, OutDType::bf16, false).validate(),
                     Contains("split_k = 2") && Contains("mfma_cdna3"));
@@ -120,9 +128,10 @@ TEST_CASE("spec: emulation targets keep their arch's properties and read apart",
   CHECK_THROWS_WITH(Target::parse("emu-sm90a"), Contains("no CPU emulation of 'sm90a'"));
   CHECK_THROWS_WITH(Target::parse("emu-gfx942:xnack-"), Contains("emulation targets: emu-gfx942"));
   // A spec for the emulation differs from the GPU's in its canonical form, key and kernel name.
-  const auto g = gemm_spec(Target::parse("gfx942"), 4096, 2048, cfg(16, 64, 128, 4, 2), OutDType::bf16, true);
-  const auto e = gemm_spec(t, 4096, 2048, cfg(16, 64, 128, 4, 2), OutDType::bf16, true);
-  CHECK(e.family == "mfma_cdna3");
+  const auto g = gemm_spec(Target::parse("gfx942"), 4096, 2048, cfg(16, 64, 128, 4, 2, "gfx942"),
+                           OutDType::bf16, true);
+  const auto e = gemm_spec(t, 4096, 2048, cfg(16, 64, 128, 4, 2, "gfx942"), OutDType::bf16, true);
+  CHECK(&family_of(e) == &family(Family::mfma_cdna3));
   CHECK(e.layout == WeightLayout::aiter16x16);
   CHECK(e.canonical() != g.canonical());
   CHECK_THAT(e.canonical(), Contains("target=emu-gfx942"));

@@ -65,8 +65,8 @@ TEST_CASE("nvrtc: wgmma_sm90 kernels compile for sm_90a without spills", "[nvrtc
                           "wg_bm128_bn256_bk128_w8_s4_k1", "wg_bm64_bn64_bk128_w4_s6_k1",
                           "wg_bm16_bn128_bk128_w4_s8_k1", "wg_bm16_bn64_bk128_w4_s8_k2",
                           "wg_bm32_bn128_bk128_w8_s6_k4", "wg_bm64_bn128_bk128_w8_s6_k8"}) {
-    const auto spec = gemm_spec(t, 1040, 4128, GemmConfig::parse(cfg), OutDType::bf16, true);
-    CHECK(spec.family == "wgmma_sm90");
+    const auto spec = gemm_spec(t, 1040, 4128, GemmConfig::parse(cfg, t), OutDType::bf16, true);
+    CHECK(spec.config.family == Family::wgmma_sm90);
     const auto src = render(spec);
     const auto bin = tc->compile({src.text, src.kernel_name, t, spec.canonical(), ""});
     INFO(spec.kernel_name() << "\n" << bin.log);
@@ -89,7 +89,7 @@ TEST_CASE("nvrtc: wgmma_sm90 kernels compile for sm_90a without spills", "[nvrtc
 TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected", "[spec]") {
   const auto t = Target::parse("sm_90a");
   const auto bad = [&](const char* cfg) {
-    return gemm_spec(t, 4096, 4096, GemmConfig::parse(cfg), OutDType::bf16, false);
+    return gemm_spec(t, 4096, 4096, GemmConfig::parse(cfg, t), OutDType::bf16, false);
   };
   CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk64_w8_s4_k1").validate(), Catch::Contains("bk = 64"));
   CHECK_THROWS_WITH(bad("wg_bm128_bn512_bk128_w8_s2_k1").validate(), Catch::Contains("bn = 512"));
@@ -102,18 +102,18 @@ TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected",
   CHECK_THROWS_WITH(bad("wg_bm128_bn256_bk128_w8_s2_k2").validate(), Catch::Contains("partial sums"));
   CHECK_NOTHROW(bad("wg_bm128_bn128_bk128_w8_s4_k2").validate());
   CHECK_THROWS_WITH(gemm_spec(Target::parse("sm_89"), 4096, 4096,
-                              GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1"), OutDType::bf16,
+                              GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", t), OutDType::bf16,
                               false)
                         .validate(),
                     Catch::Contains("sm_90a"));
   CHECK_THROWS_WITH(gemm_spec(Target::parse("gfx942"), 4096, 4096,
-                              GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1"), OutDType::bf16,
+                              GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", t), OutDType::bf16,
                               false)
                         .validate(),
                     Catch::Contains("does not belong"));
-  CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1").str() ==
+  CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", t).str() ==
         "wg_bm128_bn128_bk128_w8_s4_k1");
-  CHECK_THROWS_AS(GemmConfig::parse("wg_bm128"), InvalidArgument);
+  CHECK_THROWS_AS(GemmConfig::parse("wg_bm128", t), InvalidArgument);
 }
 
 TEST_CASE("nvrtc: a failing compile throws CompileError with the log, options, spec and source", "[nvrtc]") {

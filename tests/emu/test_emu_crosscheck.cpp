@@ -88,9 +88,9 @@ std::vector<std::uint16_t> run(Context& ctx, const Case& c) {
   // NOTE: the kernel is requested by an explicit spec in family mma_sm89 (not gemm_spec's choice
   // for the arch), so that an sm_90a GPU runs the mma.sync kernel whatever other families it has.
   ContextState& s = runtime::state_of(ctx);
-  compiler::KernelSpec spec = compiler::gemm_spec(s.target, p.n, p.k, GemmConfig::parse(c.config),
+  compiler::KernelSpec spec = compiler::gemm_spec(s.target, p.n, p.k, GemmConfig::parse(c.config, s.target),
                                                   p.out, p.bias);
-  spec.family = "mma_sm89";
+  spec.config.family = compiler::Family::mma_sm89;
   spec.layout = WeightLayout::nv_mma16x32;
   const runtime::LoadedKernel& k = s.kernels->get(spec);
   runtime::LaunchDims dims;

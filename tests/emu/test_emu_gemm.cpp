@@ -29,7 +29,8 @@ void check_family(const std::string& target, const std::vector<Shape>& shapes) {
   auto rng = test::seeded_rng(target.c_str());
   for (const Shape& s : shapes) {
     auto e = test::make_emu_problem(*ctx, kMs.back(), s.n, s.k, s.out, s.bias, rng);
-    const GemmConfig cfg = s.config ? GemmConfig::parse(s.config) : GemmConfig{};
+    const GemmConfig cfg =
+        s.config ? GemmConfig::parse(s.config, compiler::Target::parse(target)) : GemmConfig{};
     for (const std::int64_t m : kMs) {
       const double err = test::run_and_compare(*ctx, e, m, s.config ? &cfg : nullptr);
       std::printf("emu-gemm-check %-10s M=%-3lld N=%-4lld K=%-4lld cfg=%-24s out=%s bias=%d "
@@ -90,7 +91,7 @@ void check_swapped_lanes_fail(const std::string& target, const char* config) {
                     : &swapped_lanes<WeightLayout::nv_mma16x32, 512>;
   auto good = test::make_emu_problem(*ctx, 16, 80, 352, OutDType::bf16, true, rng);
   auto bad = test::make_emu_problem(*ctx, 16, 80, 352, OutDType::bf16, true, rng, packer);
-  const GemmConfig cfg = GemmConfig::parse(config);
+  const GemmConfig cfg = GemmConfig::parse(config, compiler::Target::parse(target));
   const double good_err = test::run_and_compare(*ctx, good, 16, &cfg);
   const double bad_err = test::run_and_compare(*ctx, bad, 16, &cfg);
   std::printf("emu-mutation %-10s lanes 0 and 1 swapped in the packed weight: rel_err=%.3e "
@@ -150,7 +151,7 @@ TEST_CASE("emu: a launch computes the same bits on one host thread and on severa
     Context ctx(o);
     std::mt19937_64 rng(42);  // the same data for both
     auto e = test::make_emu_problem(ctx, 37, 80, 352, OutDType::bf16, true, rng);
-    const GemmConfig cfg = GemmConfig::parse("bm16_bn32_bk64_w2_s2_k1");
+    const GemmConfig cfg = GemmConfig::parse("bm16_bn32_bk64_w2_s2_k1", compiler::Target::parse(o.target));
     CHECK(test::run_and_compare(ctx, e, 37, &cfg) <= 1e-2);
     outs.emplace_back(37 * 80);
     ctx.copy_to_host(outs.back().data(), e.out.get(), outs.back().size() * 2);

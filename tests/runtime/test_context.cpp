@@ -154,7 +154,8 @@ TEST_CASE("context: sm_90a GEMMs launch programmatically unless Options::pdl is 
   }
   // Only sm_90+ kernels wait (griddepcontrol): not sm_89's, not AMD's, not the emulator's.
   const auto spec = [](const char* arch, const char* cfg) {
-    return compiler::gemm_spec(compiler::Target::parse(arch), 512, 256, compiler::GemmConfig::parse(cfg),
+    const auto t = compiler::Target::parse(arch);
+    return compiler::gemm_spec(t, 512, 256, compiler::GemmConfig::parse(cfg, t),
                                OutDType::bf16, false);
   };
   CHECK(compiler::waits_for_prior_kernel(spec("sm_90a", "bm16_bn64_bk64_w4_s2_k1")));

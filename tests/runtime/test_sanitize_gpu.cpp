@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "compiler/families/wgmma_sm90.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "compiler/layouts.hpp"
 #include "fp8jit/fp8jit.hpp"
@@ -62,7 +63,7 @@ TEST_CASE("gpu sanitize: every kind of GEMM config, forced, at a tiny shape", "[
     test::DeviceGemm g(ctx, kMs.back(), kN, kK, v.out, v.bias, rng);
     int ran = 0;
     for (const auto& text : configs) {
-      const auto cfg = compiler::GemmConfig::parse(text);
+      const auto cfg = compiler::GemmConfig::parse(text, target);
       try {
         compiler::gemm_spec(target, kN, kK, cfg, v.out, v.bias).validate();
       } catch (const InvalidArgument& e) {
@@ -131,7 +132,7 @@ TEST_CASE("gpu sanitize: a persistent wgmma grid whose blocks run several tiles"
   // refills the stages during their first tile's epilogue. K = 160: 2 steps (the second partial)
   // over 3 stages, so a block's second tile starts in the middle of the stage ring; short, since
   // racecheck's time grows with the shared-memory traffic.
-  const auto cfg = compiler::GemmConfig::parse("wg_bm128_bn256_bk128_w8_s3_k1");
+  const auto cfg = compiler::GemmConfig::parse("wg_bm128_bn256_bk128_w8_s3_k1", target);
   REQUIRE(compiler::wgmma_persistent(cfg));
   constexpr std::int64_t n = 2064, k = 160, m = 2000;
   const std::int64_t tiles = (n + 255) / 256 * ((m + 127) / 128);

@@ -82,7 +82,8 @@ TEST_CASE("heuristic: the ranking explains its choice", "[heuristic]") {
         CHECK(e.memory_parallelism > 0);
         CHECK(e.memory_parallelism <= 1);
         // No taller token tile than the bucket needs, but at least the family's smallest (wgmma_sm90: 16).
-        CHECK(e.config.bm <= std::max<std::int64_t>(e.config.wgmma ? 16 : frag_m, select::m_bucket_m(m)));
+        CHECK(e.config.bm <= std::max<std::int64_t>(compiler::family(e.config.family).min_bm,
+                                                    select::m_bucket_m(m)));
       }
       CHECK_THAT(ranked.front().summary(), Contains("waves") && Contains("tile efficiency"));
     }

@@ -384,7 +384,7 @@ TEST_CASE("tuned table: a Context runs the config of a table row", "[tuned][cont
   g.out = out.get();
   g.m = 37;  // bucket M=64: bm32_bn128_bk64_w2_s1_k1
   ctx.gemm(g);
-  const std::string name_c = compiler::gemm_spec(target("sm_90a"), 512, 256, compiler::GemmConfig::parse(C),
+  const std::string name_c = compiler::gemm_spec(target("sm_90a"), 512, 256, compiler::GemmConfig::parse(C, target("sm_90a")),
                                                  OutDType::bf16, false).kernel_name();
   CHECK(fake->names.back() == name_c);
   auto l = fake->launches.back();

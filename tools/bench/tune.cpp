@@ -43,12 +43,13 @@ std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
         if (static_cast<int>(configs.size()) < args.candidates &&
             std::find(configs.begin(), configs.end(), cfg) == configs.end())
           configs.push_back(cfg);
-      std::vector<compiler::GemmConfig> family[2];
+      std::vector<compiler::GemmConfig> family[compiler::kFamilyCount];
       for (const auto& e : ranked)
         if (std::find(configs.begin(), configs.end(), e.config) == configs.end())
-          family[e.config.wgmma ? 1 : 0].push_back(e.config);
+          family[static_cast<int>(e.config.family)].push_back(e.config);
       for (std::size_t i = 0; static_cast<int>(configs.size()) < args.candidates; ++i) {
-        if (i >= family[0].size() && i >= family[1].size()) break;
+        if (std::all_of(std::begin(family), std::end(family), [&](const auto& f) { return i >= f.size(); }))
+          break;
         for (const auto& f : family)
           if (i < f.size() && static_cast<int>(configs.size()) < args.candidates) configs.push_back(f[i]);
       }

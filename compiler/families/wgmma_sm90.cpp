@@ -1,0 +1,269 @@
+#include "compiler/families/wgmma_sm90.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "compiler/arch_spec.hpp"
+#include "compiler/kernel_spec.hpp"
+#include "util/arith.hpp"
+
+namespace fp8jit::compiler {
+
+namespace {
+
+constexpr const ArchSpec& kArch = kSm90aSpec;  // the one arch with wgmma and setmaxnreg
+constexpr int kWarpgroupThreads = 128;        // the producer warpgroup, and each consumer one
+constexpr int kSwizzleBytes = 128;            // one row of a stage: a 128-byte swizzle atom (bk)
+constexpr int kMaxStages = 8;
+
+// The stages (A and W boxes) with their two barriers each, and the consumer warpgroups' epilogue
+// buffers (bm rows of 128 bytes per warpgroup: 32 bytes per warp) of a block.
+long stage_bytes(const GemmConfig& c) {
+  return long(c.stages) * (c.bm + c.bn) * c.bk + 16L * c.stages;
+}
+long epilogue_bytes(const GemmConfig& c) { return 32L * c.warps * c.bm; }
+
+// Whether the config moves the producer's registers to its consumers (setmaxnreg: two consumer
+// warpgroups holding 64 or more accumulators each). Such a block needs every register of its
+// multiprocessor, so a second block there would stall in setmaxnreg — across the CTAs of a
+// cluster, possibly for ever. Its launch reserves more than half the shared memory so that one
+// block runs per multiprocessor.
+bool moves_registers(const GemmConfig& c) { return c.warps == 8 && (c.bn / 128) * c.bm >= 128; }
+constexpr long kOneBlockShared = kArch.shared_bytes_per_multiprocessor / 2 + 16;
+
+long shared_bytes_of(const GemmConfig& c) {
+  return stage_bytes(c) + (wgmma_persistent(c) ? epilogue_bytes(c) : 0);
+}
+// The dynamic shared memory a launch asks for.
+long launch_shared_bytes(const GemmConfig& c) {
+  const long used = shared_bytes_of(c);
+  return moves_registers(c) ? std::max(used, kOneBlockShared) : used;
+}
+
+// WgmmaRs<n> (prelude_sm90.cuh) for the token count n of the spec: one wgmma.mma_async
+// m64n<n>k32 with A from registers, B from a descriptor, accumulating into n / 2 floats.
+std::string wgmma_atom(int n) {
+  const int regs = n / 2;
+  const auto num = [](int i) { return std::to_string(i); };
+  std::string d_list, d_ops;
+  for (int i = 0; i < regs; ++i) {
+    d_list += "%" + num(i) + (i + 1 < regs ? "," : "");
+    d_ops += "\"+f\"(d[" + num(i) + "])" + (i + 1 < regs ? ", " : "");
+    if (i % 8 == 7 && i + 1 < regs) d_ops += "\n        ";
+  }
+  std::string t = "namespace fp8jit {\ntemplate <>\nstruct WgmmaRs<" + num(n) + "> {\n";
+  t += "  static FP8JIT_DEVICE void mma(float (&d)[" + num(regs) + "], const u32x4& a, u64 desc) {\n";
+  t += "    asm volatile(\n";
+  t += "      \"{ .reg .pred p; setp.ne.b32 p, %" + num(regs + 5) + ", 0; \"\n";
+  t += "      \"wgmma.mma_async.sync.aligned.m64n" + num(n) + "k32.f32.e4m3.e4m3 \"\n";
+  t += "      \"{" + d_list + "}, \"\n";
+  t += "      \"{%" + num(regs) + ",%" + num(regs + 1) + ",%" + num(regs + 2) + ",%" +
+       num(regs + 3) + "}, %" + num(regs + 4) + ", p, 1, 1; }\"\n";
+  t += "      : " + d_ops + "\n";
+  t += "      : \"r\"(a.x), \"r\"(a.y), \"r\"(a.z), \"r\"(a.w), \"l\"(desc), \"r\"(1));\n";
+  t += "  }\n};\n}  // namespace fp8jit\n";
+  return t;
+}
+
+bool is_pow2_in(int v, int lo, int hi) { return v >= lo && v <= hi && (v & (v - 1)) == 0; }
+
+class WgmmaSm90 final : public GemmFamily {
+ public:
+  constexpr WgmmaSm90()
+      : GemmFamily(Family::wgmma_sm90, "wgmma_sm90", "wg_", "gemm_sm90.cuh",
+                   "fp8jit::WgmmaSm90Gemm", Vendor::nvidia, 16, 128) {}
+
+  // templates/gemm_sm90.cuh states the same limits.
+  std::string broken_rule(const Target& target, const GemmConfig& c) const override {
+    const auto num = [](long v) { return std::to_string(v); };
+    if (arch_spec(target).matrix_flops(id) == 0)
+      return "the wgmma family needs arch sm_90a (wgmma and setmaxnreg), not " + target.arch;
+    if (c.warps != 4 && c.warps != 8)
+      return "warps = " + num(c.warps) + " must be 4 or 8 (one or two consumer warpgroups)";
+    const int slab = 16 * c.warps;  // weight rows of one wgmma per consumer warpgroup x groups
+    if (c.bn % slab != 0 || (c.bn / slab != 1 && c.bn / slab != 2))
+      return "bn = " + num(c.bn) + " must be 64 x warps/4 x {1, 2} (" + num(slab) + " or " +
+             num(2 * slab) + " here)";
+    if (!is_pow2_in(c.bm, min_bm, max_bm))
+      return "bm = " + num(c.bm) + " must be a power of two in [" + num(min_bm) + ", " +
+             num(max_bm) + "] (256 spills in the epilogue)";
+    if (c.bk != kSwizzleBytes)
+      return "bk = " + num(c.bk) + " must be " + num(kSwizzleBytes) + " (one " +
+             num(kSwizzleBytes) + "-byte swizzle atom)";
+    if (c.stages < 2 || c.stages > kMaxStages)
+      return "stages = " + num(c.stages) + " must be in [2, " + num(kMaxStages) + "]";
+    if (const long shared = shared_bytes(c); shared > kArch.shared_bytes_per_block)
+      return "stages = " + num(c.stages) + " needs " + num(shared) +
+             " bytes of shared memory; at most " + num(kArch.shared_bytes_per_block) + " (" +
+             num(kArch.shared_bytes_per_block / 1024) + " KiB)";
+    if (c.split_k != 1 && c.split_k != 2 && c.split_k != 4 && c.split_k != 8)
+      return "split_k = " + num(c.split_k) +
+             " must be 1, 2, 4 or 8 for wgmma_sm90 (CTAs of a cluster)";
+    // Ranks 1.. of a cluster leave their partial sums (bm x bn floats) in the stages' memory.
+    const long partial = 4L * c.bm * c.bn;
+    if (c.split_k > 1 && partial > long(c.stages) * (c.bm + c.bn) * c.bk)
+      return "split_k = " + num(c.split_k) + " needs " + num(partial) +
+             " bytes for partial sums, more than the " + num(c.stages) +
+             " stages hold; use more stages";
+    return "";
+  }
+
+  int threads(const GemmConfig& c) const override {
+    return kWarpgroupThreads + c.warps * 32;  // producer warpgroup + consumers
+  }
+  long shared_bytes(const GemmConfig& c) const override { return shared_bytes_of(c); }
+
+  Instantiation instantiation(const KernelSpec& spec) const override {
+    const GemmConfig& c = spec.config;
+    Instantiation i;
+    i.spec_members = std::string("  static constexpr bool persistent = ") +
+                     (wgmma_persistent(c) ? "true" : "false") + ";\n";
+    i.before_kernel = wgmma_atom(c.bm);
+    // Split-K runs over the CTAs of a cluster; the cluster shape is part of the kernel, so a
+    // plain launch of split_k x tiles blocks forms the clusters.
+    if (c.split_k > 1) i.attributes = "__cluster_dims__(" + std::to_string(c.split_k) + ", 1, 1)\n";
+    i.parameters = ",\n    const __grid_constant__ fp8jit::TmaMap a_map, "
+                   "const __grid_constant__ fp8jit::TmaMap w_map";
+    i.arguments = ", &a_map, &w_map";
+    return i;
+  }
+
+  // split_k blocks (one cluster) per (n tile, token tile), or for a persistent config one block
+  // per multiprocessor looping over the tiles; the kernel rasterises them. TMA reads A ([M, K]
+  // bytes, boxes of bm rows x 128 bytes, 128-byte swizzled) and W (layout nv_mma16x32 seen as
+  // [N/16][K/32][128] words of 4 bytes: a box is the stage's bn/16 n-blocks x bk/32 k-blocks,
+  // the order the kernel expects).
+  GemmLaunch launch(const KernelSpec& spec, std::int64_t m, int multiprocessors) const override {
+    const GemmConfig& c = spec.config;
+    GemmLaunch l;
+    const std::int64_t tiles = (spec.n + c.bn - 1) / c.bn * ((m + c.bm - 1) / c.bm);
+    l.persistent = wgmma_persistent(c);
+    l.grid[0] = l.persistent && multiprocessors > 0 ? std::min<std::int64_t>(tiles, multiprocessors)
+                                                     : tiles * c.split_k;
+    l.threads = threads(c);
+    l.cluster = c.split_k;
+    l.shared_bytes = launch_shared_bytes(c);
+    const auto n = static_cast<std::uint64_t>(spec.n), k = static_cast<std::uint64_t>(spec.k);
+    TmaOperand& a = l.tma[0];
+    a.source = TmaOperand::Source::a;
+    a.dims[0] = k, a.dims[1] = static_cast<std::uint64_t>(m);
+    a.strides[0] = k;
+    a.box[0] = kSwizzleBytes, a.box[1] = static_cast<std::uint32_t>(c.bm);
+    a.swizzle_128b = true;
+    TmaOperand& w = l.tma[1];
+    w.source = TmaOperand::Source::w;
+    w.rank = 3;
+    w.element_bytes = 4;
+    w.dims[0] = 128, w.dims[1] = k / 32, w.dims[2] = n / 16;
+    w.strides[0] = 512, w.strides[1] = k / 32 * 512;
+    w.box[0] = 128, w.box[1] = static_cast<std::uint32_t>(c.bk / 32),
+    w.box[2] = static_cast<std::uint32_t>(c.bn / 16);
+    l.tma_count = 2;
+    return l;
+  }
+
+  std::string describe(const GemmLaunch& l, int multiprocessors) const override {
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "grid (%lld, %lld, %lld) x %d threads, clusters of %d, %ld bytes of shared "
+                  "memory%s",
+                  static_cast<long long>(l.grid[0]), static_cast<long long>(l.grid[1]),
+                  static_cast<long long>(l.grid[2]), l.threads, l.cluster, l.shared_bytes,
+                  !l.persistent ? ""
+                  : multiprocessors > 0
+                      ? ", persistent (one block per multiprocessor, looping over the tiles)"
+                      : ", persistent (min(tiles, multiprocessors) blocks looping over the tiles)");
+    return buf;
+  }
+
+  // Accumulators FW x bm / 2, the weight fragments of two stages (32 FW) and some 30 more; ptxas
+  // caps a thread at 168 registers with two consumer warpgroups (384 threads). Measured with
+  // NVRTC 13.0 (tests/compiler/test_nvrtc.cpp): the configs broken_rule accepts (FW x bm <= 256,
+  // bm <= 128) compile without spills, except a split-K cluster whose CTAs move registers
+  // (candidates() leaves those out). TMA keeps stages x (bm + bn) x 128 bytes in flight per
+  // block; as many blocks share a multiprocessor as its shared memory and threads allow (one
+  // where the config moves registers). split_k CTAs of a cluster take one tile's k-range each:
+  // more blocks stream a narrow N.
+  Occupancy occupancy(const ArchSpec& arch, const GemmConfig& c) const override {
+    const int fw = std::max(1, c.bn / (16 * std::max(4, c.warps)));
+    Occupancy o;
+    o.registers = fw * c.bm / 2 + 32 * fw + 30;
+    const long shared = launch_shared_bytes(c);
+    o.blocks_per_multiprocessor = static_cast<int>(std::max<long>(
+        1, std::min<long>(arch.shared_bytes_per_block / shared,
+                          arch.max_threads_per_multiprocessor / threads(c))));
+    o.blocks_per_tile = c.split_k;
+    return o;
+  }
+
+  // The matrix units run at full rate with two consumer warpgroups and lose about a third with
+  // one. Each wave of blocks fills its pipeline (a load latency before the first wgmma) and
+  // drains it through the epilogue: the cost that makes many small waves (a split that
+  // multiplies an already full grid) slower than one. A persistent grid pays it once: its
+  // producer fills the next tile's stages during the epilogue.
+  CostTerms cost_terms(const ArchSpec& arch, const GemmConfig& c,
+                       const CostGrid& g) const override {
+    CostTerms t;
+    t.bytes_in_flight = g.resident_blocks * c.stages * (c.bm + c.bn) * double(kSwizzleBytes);
+    const double rate = c.warps == 8 ? 1.0 : 0.65;
+    const double busy_sms = std::min<double>(g.resident_blocks, g.multiprocessors);
+    t.matrix_flops = arch.matrix_flops(id) * rate * busy_sms / g.multiprocessors;
+    t.pipeline_seconds =
+        static_cast<double>(wgmma_persistent(c) ? 1 : g.waves) * 2.0 * arch.latency_s;
+    return t;
+  }
+
+  // Token tiles 16..128 (no taller than the bucket needs), one or two consumer warpgroups of one
+  // or two 64-row slabs, as many stages as fit in shared memory (at most 8) or, for tiles of up
+  // to 64 tokens, half as many (more blocks per multiprocessor), or as many as a persistent grid
+  // leaves room for; tiles of up to 64 tokens also split K over a cluster of 2, 4 or 8 CTAs, each
+  // keeping at least four k-tiles.
+  void candidates(const Target& target, std::int64_t bucket_m, std::int64_t k,
+                  std::vector<GemmConfig>& out) const override {
+    for (const int bm : token_tiles(bucket_m))
+      for (const int warps : {8, 4})
+        for (const int fw : {1, 2})
+          for (const int split : {1, 2, 4, 8})
+            for (const int choice : {0, 1, 2}) {
+              GemmConfig c;
+              c.family = id;
+              c.bm = bm;
+              c.bn = 16 * warps * fw;
+              c.bk = kSwizzleBytes;
+              c.warps = warps;
+              c.split_k = split;
+              // Stages: the most that fit (0), half of them for tiles of up to 64 tokens (1), or
+              // the most that leave room for a persistent grid's epilogue buffers (2), where that
+              // differs from the most that fit.
+              int most = kMaxStages;
+              for (c.stages = most; most > 2 && shared_bytes(c) > kArch.shared_bytes_per_block;)
+                c.stages = --most;
+              c.stages = most;
+              while (choice == 2 && c.stages > 2 && !wgmma_persistent(c)) --c.stages;
+              if (choice == 1) c.stages = most / 2;
+              if (bm * fw > 256 || c.stages < 2 || (choice == 1 && bm > 64) ||
+                  (choice == 2 && (c.stages == most || !wgmma_persistent(c))))
+                continue;
+              // A split whose CTAs also move registers spills in the partial-sum exchange
+              // (80 bytes for wg_bm64_bn256_bk128_w8_s5_k4 with NVRTC 13.0).
+              if (split > 1 && (bm > 64 || util::ceil_div(k, kSwizzleBytes) < 4L * split ||
+                                moves_registers(c)))
+                continue;
+              if (!broken_rule(target, c).empty()) continue;  // the partial sums must fit
+              out.push_back(c);
+            }
+  }
+};
+
+constinit const WgmmaSm90 kWgmmaSm90;
+
+}  // namespace
+
+bool wgmma_persistent(const GemmConfig& c) {
+  return c.split_k == 1 && moves_registers(c) &&
+         stage_bytes(c) + epilogue_bytes(c) <= kArch.shared_bytes_per_block;
+}
+
+const GemmFamily& wgmma_sm90_family() { return kWgmmaSm90; }
+
+}  // namespace fp8jit::compiler
