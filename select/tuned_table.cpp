@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -88,6 +89,17 @@ std::int64_t parse_int(const Reader& r, const Field& f, std::string_view column,
   return v;
 }
 
+// The value that `f` spells (each value has its plain and its torch spelling), else fails with
+// `rule`.
+template <class T>
+T parse_choice(const Reader& r, const Field& f,
+               std::initializer_list<std::pair<std::string_view, T>> spellings,
+               const std::string& rule) {
+  for (const auto& [text, value] : spellings)
+    if (f.text == text) return value;
+  r.fail(f, rule);
+}
+
 double parse_number(const Reader& r, const Field& f, std::string_view column) {
   double v = 0;
   const char* end = f.text.data() + f.text.size();
@@ -118,24 +130,24 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
   if (row.k % 32 != 0) r.fail(field(c_k), "K must be a multiple of 32 (the weight layouts' k block)");
 
   const Field& q = field(c_q);
-  if (q.text == "e4m3fn" || q.text == "torch.float8_e4m3fn")
-    row.q_dtype_w = Fp8Format::e4m3fn;
-  else if (q.text == "e4m3fnuz" || q.text == "torch.float8_e4m3fnuz")
-    row.q_dtype_w = Fp8Format::e4m3fnuz;
-  else
-    r.fail(q, "q_dtype_w must be e4m3fn or e4m3fnuz");
+  row.q_dtype_w = parse_choice<Fp8Format>(r, q,
+                                          {{"e4m3fn", Fp8Format::e4m3fn},
+                                           {"torch.float8_e4m3fn", Fp8Format::e4m3fn},
+                                           {"e4m3fnuz", Fp8Format::e4m3fnuz},
+                                           {"torch.float8_e4m3fnuz", Fp8Format::e4m3fnuz}},
+                                          "q_dtype_w must be e4m3fn or e4m3fnuz");
   if (row.q_dtype_w != row.target.fp8_format())
     r.fail(q, "q_dtype_w " + std::string(to_string(row.q_dtype_w)) + " does not match arch " +
                   row.target.arch + ", which consumes " +
                   std::string(to_string(row.target.fp8_format())));
 
   const Field& out = field(c_out);
-  if (out.text == "bf16" || out.text == "torch.bfloat16")
-    row.out = OutDType::bf16;
-  else if (out.text == "fp16" || out.text == "torch.float16")
-    row.out = OutDType::fp16;
-  else
-    r.fail(out, "out_dtype must be bf16 or fp16");
+  row.out = parse_choice<OutDType>(r, out,
+                                   {{"bf16", OutDType::bf16},
+                                    {"torch.bfloat16", OutDType::bf16},
+                                    {"fp16", OutDType::fp16},
+                                    {"torch.float16", OutDType::fp16}},
+                                   "out_dtype must be bf16 or fp16");
 
   const Field& bias = field(c_bias);
   if (bias.text != "0" && bias.text != "1") r.fail(bias, "bias must be 0 or 1");
