@@ -5,7 +5,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
-#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -89,11 +88,18 @@ std::int64_t parse_int(const Reader& r, const Field& f, std::string_view column,
   return v;
 }
 
-// The value that `f` spells (each value has its plain and its torch spelling), else fails with
-// `rule`.
+// The spellings of a column's values: the plain one and the one torch prints.
 template <class T>
-T parse_choice(const Reader& r, const Field& f,
-               std::initializer_list<std::pair<std::string_view, T>> spellings,
+using Spellings = std::array<std::pair<std::string_view, T>, 4>;
+constexpr Spellings<Fp8Format> kFp8Spellings{{{"e4m3fn", Fp8Format::e4m3fn},
+    {"torch.float8_e4m3fn", Fp8Format::e4m3fn}, {"e4m3fnuz", Fp8Format::e4m3fnuz},
+    {"torch.float8_e4m3fnuz", Fp8Format::e4m3fnuz}}};
+constexpr Spellings<OutDType> kOutSpellings{{{"bf16", OutDType::bf16},
+    {"torch.bfloat16", OutDType::bf16}, {"fp16", OutDType::fp16}, {"torch.float16", OutDType::fp16}}};
+
+// The value that `f` spells, else fails with `rule`.
+template <class T>
+T parse_choice(const Reader& r, const Field& f, const Spellings<T>& spellings,
                const std::string& rule) {
   for (const auto& [text, value] : spellings)
     if (f.text == text) return value;
@@ -130,24 +136,14 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
   if (row.k % 32 != 0) r.fail(field(c_k), "K must be a multiple of 32 (the weight layouts' k block)");
 
   const Field& q = field(c_q);
-  row.q_dtype_w = parse_choice<Fp8Format>(r, q,
-                                          {{"e4m3fn", Fp8Format::e4m3fn},
-                                           {"torch.float8_e4m3fn", Fp8Format::e4m3fn},
-                                           {"e4m3fnuz", Fp8Format::e4m3fnuz},
-                                           {"torch.float8_e4m3fnuz", Fp8Format::e4m3fnuz}},
-                                          "q_dtype_w must be e4m3fn or e4m3fnuz");
+  row.q_dtype_w = parse_choice(r, q, kFp8Spellings, "q_dtype_w must be e4m3fn or e4m3fnuz");
   if (row.q_dtype_w != row.target.fp8_format())
     r.fail(q, "q_dtype_w " + std::string(to_string(row.q_dtype_w)) + " does not match arch " +
                   row.target.arch + ", which consumes " +
                   std::string(to_string(row.target.fp8_format())));
 
   const Field& out = field(c_out);
-  row.out = parse_choice<OutDType>(r, out,
-                                   {{"bf16", OutDType::bf16},
-                                    {"torch.bfloat16", OutDType::bf16},
-                                    {"fp16", OutDType::fp16},
-                                    {"torch.float16", OutDType::fp16}},
-                                   "out_dtype must be bf16 or fp16");
+  row.out = parse_choice(r, out, kOutSpellings, "out_dtype must be bf16 or fp16");
 
   const Field& bias = field(c_bias);
   if (bias.text != "0" && bias.text != "1") r.fail(bias, "bias must be 0 or 1");
