@@ -20,7 +20,7 @@ namespace fp8jit::compiler {
 
 namespace {
 
-class HiprtcToolchain final : public Toolchain {
+class HiprtcToolchain final : public RtcToolchain {
  public:
   HiprtcToolchain() : comgr_(load_comgr()) {
     std::string why;
@@ -46,8 +46,6 @@ class HiprtcToolchain final : public Toolchain {
   }
 
   std::string name() const override { return "hiprtc"; }
-  std::string version() const override { return version_; }
-  std::string path() const override { return lib_.path(); }
 
   bool supports(const Target& t) const override { return why_unsupported(t).empty(); }
 
@@ -100,9 +98,6 @@ class HiprtcToolchain final : public Toolchain {
   }
 
   Comgr comgr_;
-  util::DynLib lib_;
-  RtcApi api_;
-  std::string version_;
 };
 
 }  // namespace

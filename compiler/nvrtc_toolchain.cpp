@@ -30,7 +30,7 @@ std::string full_version(const util::DynLib& lib, int major, int minor) {
   return major_minor;
 }
 
-class NvrtcToolchain final : public Toolchain {
+class NvrtcToolchain final : public RtcToolchain {
  public:
   NvrtcToolchain() {
     std::string why;
@@ -46,8 +46,6 @@ class NvrtcToolchain final : public Toolchain {
   }
 
   std::string name() const override { return "nvrtc"; }
-  std::string version() const override { return version_; }
-  std::string path() const override { return lib_.path(); }
   bool supports(const Target& t) const override {
     return t.vendor == Vendor::nvidia && !t.emulated;
   }
@@ -72,11 +70,6 @@ class NvrtcToolchain final : public Toolchain {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return bin;
   }
-
- private:
-  util::DynLib lib_;
-  RtcApi api_;
-  std::string version_;
 };
 
 }  // namespace

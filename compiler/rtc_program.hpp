@@ -39,6 +39,20 @@ struct RtcApi {
 // builds of one release (a distribution's rebuild, another CUDA redistribution) never share keys.
 std::string rtc_version(const util::DynLib& lib, const std::string& name, const std::string& version);
 
+// The state of a toolchain over NVRTC or hiprtc: the library, its entry points and the version
+// that names it in keys; what the two toolchains add is how they find the library, their options
+// and what they read from a binary.
+class RtcToolchain : public Toolchain {
+ public:
+  std::string version() const override { return version_; }
+  std::string path() const override { return lib_.path(); }
+
+ protected:
+  util::DynLib lib_;
+  RtcApi api_;
+  std::string version_;
+};
+
 struct RtcOutput {
   std::vector<std::uint8_t> code;
   std::string log;
