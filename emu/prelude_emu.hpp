@@ -277,4 +277,28 @@ inline void call(void (*kernel)(P...), void** args) {
 #define FP8JIT_EMU_OPERAND_LANE(l) (l)
 #endif
 
+namespace fp8jit::emu {
+
+// The decoded operands of one emulated matrix atom, shared by the warp / wave: every lane
+// deposits `mine`; the first lane past the rendezvous decodes all `lanes` deposits into the Tile
+// (decode(tile, lane, its deposit)) in the scratch; every lane gets the Tile. The caller ends the
+// collective with exchange_done() once it has read its part.
+template <class Tile, class Deposit, class Decode>
+FP8JIT_DEVICE const Tile& shared_tile(const Deposit& mine, u32 lanes, Decode decode) {
+  static_assert(sizeof(Deposit) <= kDepositBytes && kTileOffset + sizeof(Tile) <= kScratchHalf,
+                "emulated matrix operands exceed the warp / wave scratch");
+  u8* half = exchange(&mine, sizeof mine);
+  Tile* t = reinterpret_cast<Tile*>(half + kTileOffset);
+  if (first_to_derive(half)) {
+    for (u32 l = 0; l < lanes; ++l) {
+      Deposit d;
+      __builtin_memcpy(&d, deposit(half, FP8JIT_EMU_OPERAND_LANE(l)), sizeof d);
+      decode(*t, l, d);
+    }
+  }
+  return *t;
+}
+
+}  // namespace fp8jit::emu
+
 #endif  // FP8JIT_PRELUDE_EMU

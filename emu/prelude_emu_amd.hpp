@@ -71,24 +71,16 @@ FP8JIT_DEVICE v4f mfma_16x16(const void* a, const void* b, v4f acc) {
   struct Tile {
     float a[16][K], b[K][16];
   };
-  static_assert(sizeof(Deposit) <= kDepositBytes && kTileOffset + sizeof(Tile) <= kScratchHalf,
-                "emulated MFMA operands exceed the wave scratch");
   Deposit mine;
   __builtin_memcpy(mine.a, a, kBytes);
   __builtin_memcpy(mine.b, b, kBytes);
-  u8* half = exchange(&mine, sizeof mine);
-  Tile* t = reinterpret_cast<Tile*>(half + kTileOffset);
-  if (first_to_derive(half)) {
-    for (u32 l = 0; l < 64; ++l) {
-      Deposit d;
-      __builtin_memcpy(&d, deposit(half, FP8JIT_EMU_OPERAND_LANE(l)), sizeof d);
-      for (int j = 0; j < kBytes; ++j) {
-        const int k = kBytes * static_cast<int>(l / 16) + j;
-        t->a[l % 16][k] = fp8_to_float(d.a[j], kMfmaFnuz);
-        t->b[k][l % 16] = fp8_to_float(d.b[j], kMfmaFnuz);
-      }
+  const Tile* t = &shared_tile<Tile>(mine, 64, [](Tile& tile, u32 l, const Deposit& d) {
+    for (int j = 0; j < kBytes; ++j) {
+      const int k = kBytes * static_cast<int>(l / 16) + j;
+      tile.a[l % 16][k] = fp8_to_float(d.a[j], kMfmaFnuz);
+      tile.b[k][l % 16] = fp8_to_float(d.b[j], kMfmaFnuz);
     }
-  }
+  });
   const u32 l = lane().lane;
   for (u32 i = 0; i < 4; ++i) {
     const u32 row = 4 * (l / 16) + i, col = l % 16;

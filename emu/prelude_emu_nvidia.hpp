@@ -57,21 +57,13 @@ FP8JIT_EMU_ATOM void mma_m16n8k32_e4m3(float (&c)[4], const u32x4& a, u32 b0, u3
   struct Tile {
     float a[16][32], b[32][8];
   };
-  static_assert(sizeof(Deposit) <= kDepositBytes && kTileOffset + sizeof(Tile) <= kScratchHalf,
-                "emulated mma operands exceed the warp scratch");
   const Deposit mine = {{a.x, a.y, a.z, a.w}, {b0, b1}};
-  u8* half = exchange(&mine, sizeof mine);
-  Tile* t = reinterpret_cast<Tile*>(half + kTileOffset);
-  if (first_to_derive(half)) {
-    for (u32 L = 0; L < 32; ++L) {
-      Deposit d;
-      __builtin_memcpy(&d, deposit(half, FP8JIT_EMU_OPERAND_LANE(L)), sizeof d);
-      for (u32 i = 0; i < 16; ++i)
-        t->a[a_row(L, i)][a_col(L, i)] = fp8_to_float(u8(d.a[i / 4] >> (8 * (i % 4))), false);
-      for (u32 i = 0; i < 8; ++i)
-        t->b[b_row(L, i)][b_col(L, i)] = fp8_to_float(u8(d.b[i / 4] >> (8 * (i % 4))), false);
-    }
-  }
+  const Tile* t = &shared_tile<Tile>(mine, 32, [](Tile& tile, u32 L, const Deposit& d) {
+    for (u32 i = 0; i < 16; ++i)
+      tile.a[a_row(L, i)][a_col(L, i)] = fp8_to_float(u8(d.a[i / 4] >> (8 * (i % 4))), false);
+    for (u32 i = 0; i < 8; ++i)
+      tile.b[b_row(L, i)][b_col(L, i)] = fp8_to_float(u8(d.b[i / 4] >> (8 * (i % 4))), false);
+  });
   const u32 L = lane().lane;
   for (u32 i = 0; i < 4; ++i) {
     const u32 row = c_row(L, i), col = c_col(L, i);
