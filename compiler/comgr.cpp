@@ -41,39 +41,36 @@ static_assert(sizeof(NodeHandle) == sizeof(amd_comgr_metadata_node_t));
 
 }  // namespace
 
-// The comgr entry points fp8jit uses (prototypes as in amd_comgr.h, enums passed as int).
-struct ComgrApi {
-  void (*get_version)(std::size_t*, std::size_t*) = nullptr;
-  Status (*status_string)(Status, const char**) = nullptr;
-  Status (*get_isa_count)(std::size_t*) = nullptr;
-  Status (*get_isa_name)(std::size_t, const char**) = nullptr;
-  Status (*create_data)(int, DataHandle*) = nullptr;
-  Status (*release_data)(DataHandle) = nullptr;
-  Status (*set_data)(DataHandle, std::size_t, const char*) = nullptr;
-  Status (*get_data_metadata)(DataHandle, NodeHandle*) = nullptr;
-  Status (*destroy_metadata)(NodeHandle) = nullptr;
-  Status (*get_metadata_kind)(NodeHandle, int*) = nullptr;
-  Status (*get_metadata_string)(NodeHandle, std::size_t*, char*) = nullptr;
-  Status (*metadata_lookup)(NodeHandle, const char*, NodeHandle*) = nullptr;
-  Status (*get_metadata_list_size)(NodeHandle, std::size_t*) = nullptr;
-  Status (*index_list_metadata)(NodeHandle, std::size_t, NodeHandle*) = nullptr;
+// The comgr entry points fp8jit uses, each once: the name after "amd_comgr_", the result type and
+// the parameters (prototypes as in amd_comgr.h, enums passed as int). ComgrApi's members and its
+// bind() are both made from this list.
+#define FP8JIT_COMGR_API(X)                                    \
+  X(get_version, void, std::size_t*, std::size_t*)             \
+  X(status_string, Status, Status, const char**)               \
+  X(get_isa_count, Status, std::size_t*)                       \
+  X(get_isa_name, Status, std::size_t, const char**)           \
+  X(create_data, Status, int, DataHandle*)                     \
+  X(release_data, Status, DataHandle)                          \
+  X(set_data, Status, DataHandle, std::size_t, const char*)    \
+  X(get_data_metadata, Status, DataHandle, NodeHandle*)        \
+  X(destroy_metadata, Status, NodeHandle)                      \
+  X(get_metadata_kind, Status, NodeHandle, int*)               \
+  X(get_metadata_string, Status, NodeHandle, std::size_t*, char*) \
+  X(metadata_lookup, Status, NodeHandle, const char*, NodeHandle*) \
+  X(get_metadata_list_size, Status, NodeHandle, std::size_t*)  \
+  X(index_list_metadata, Status, NodeHandle, std::size_t, NodeHandle*)
 
+struct ComgrApi {
+#define FP8JIT_COMGR_MEMBER(name, result, ...) result (*name)(__VA_ARGS__) = nullptr;
+  FP8JIT_COMGR_API(FP8JIT_COMGR_MEMBER)
+#undef FP8JIT_COMGR_MEMBER
+
+  // Binds every entry point; returns the names that are missing ("" when none).
   std::string bind(const util::DynLib& lib) {
     std::string missing;
-    lib.bind(get_version, "amd_comgr_get_version", &missing);
-    lib.bind(status_string, "amd_comgr_status_string", &missing);
-    lib.bind(get_isa_count, "amd_comgr_get_isa_count", &missing);
-    lib.bind(get_isa_name, "amd_comgr_get_isa_name", &missing);
-    lib.bind(create_data, "amd_comgr_create_data", &missing);
-    lib.bind(release_data, "amd_comgr_release_data", &missing);
-    lib.bind(set_data, "amd_comgr_set_data", &missing);
-    lib.bind(get_data_metadata, "amd_comgr_get_data_metadata", &missing);
-    lib.bind(destroy_metadata, "amd_comgr_destroy_metadata", &missing);
-    lib.bind(get_metadata_kind, "amd_comgr_get_metadata_kind", &missing);
-    lib.bind(get_metadata_string, "amd_comgr_get_metadata_string", &missing);
-    lib.bind(metadata_lookup, "amd_comgr_metadata_lookup", &missing);
-    lib.bind(get_metadata_list_size, "amd_comgr_get_metadata_list_size", &missing);
-    lib.bind(index_list_metadata, "amd_comgr_index_list_metadata", &missing);
+#define FP8JIT_COMGR_BIND(name, ...) lib.bind(name, "amd_comgr_" #name, &missing);
+    FP8JIT_COMGR_API(FP8JIT_COMGR_BIND)
+#undef FP8JIT_COMGR_BIND
     return missing;
   }
 
