@@ -18,11 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Reads up to `limit` bytes of the regular file `fd`; false (with `why`) on an I/O error.
-bool read_up_to(int fd, std::uint64_t limit, std::vector<std::uint8_t>& out, std::string& why) {
-  return util::read_all(fd, limit, out, why);
-}
-
 // An open, regular, not absurdly large file, or why not.
 struct OpenFile {
   util::FileDescriptor fd;
@@ -95,7 +90,7 @@ CheckedFile check_entry_file(int dir_fd, const std::string& name, const std::str
     OpenFile f;
     open_entry(dir_fd, name, f);
     std::vector<std::uint8_t> bytes;
-    if (f.why.empty()) read_up_to(f.fd.get(), f.size, bytes, f.why);
+    if (f.why.empty()) util::read_all(f.fd.get(), f.size, bytes, f.why);
     if (!f.why.empty()) {
       out.damage = Damage::unreadable;
       out.detail = f.why;
@@ -167,11 +162,11 @@ std::vector<ListedEntry> list_entries(const CacheLayers& layers) {
         f.why = "its directory is gone or no longer a directory";
       std::vector<std::uint8_t> head;
       if (f.why.empty() &&
-          read_up_to(f.fd.get(), std::min<std::uint64_t>(f.size, kEntryHeaderBytes), head, f.why)) {
+          util::read_all(f.fd.get(), std::min<std::uint64_t>(f.size, kEntryHeaderBytes), head, f.why)) {
         const std::uint64_t need = entry_head_bytes(head, f.size);
         if (need > head.size()) {
           std::vector<std::uint8_t> rest;
-          if (read_up_to(f.fd.get(), need - head.size(), rest, f.why))
+          if (util::read_all(f.fd.get(), need - head.size(), rest, f.why))
             head.insert(head.end(), rest.begin(), rest.end());
         }
       }

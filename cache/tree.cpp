@@ -1,6 +1,5 @@
 #include "cache/tree.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -23,23 +22,12 @@ struct Child {
 // The children of the directory `dir_fd` sorted by name, lstat'ed; none when it cannot be read.
 std::vector<Child> children(int dir_fd) {
   std::vector<Child> out;
-  const int fd = ::dup(dir_fd);
-  if (fd < 0) return out;
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return out;
-  }
-  ::rewinddir(d);
-  while (const dirent* e = ::readdir(d)) {
-    const std::string_view name = e->d_name;
-    if (name == "." || name == "..") continue;
+  for (std::string& name : util::dir_names(dir_fd)) {
     Child c;
-    c.name = std::string(name);
+    c.name = std::move(name);
     if (!util::lstat_at(dir_fd, c.name, c.st)) continue;  // gone meanwhile
     out.push_back(std::move(c));
   }
-  ::closedir(d);
   std::sort(out.begin(), out.end(), [](const Child& a, const Child& b) { return a.name < b.name; });
   return out;
 }

@@ -53,6 +53,33 @@ bool lstat_at(int dir_fd, const std::string& name, struct stat& st) {
   return ::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+namespace {
+
+// Takes f.fd (opened with O_NONBLOCK) only if it is a regular file: fstat into f.st, then
+// O_NONBLOCK cleared; otherwise f.fd is closed and f says why.
+void accept_regular(OpenedFile& f) {
+  const int fd = f.fd.get();
+  if (::fstat(fd, &f.st) != 0) {
+    f.err = errno;
+    f.status = OpenedFile::Status::failed;
+    f.why = "cannot stat: " + errno_text(f.err);
+  } else if (!S_ISREG(f.st.st_mode)) {
+    f.status = OpenedFile::Status::not_regular;
+    f.why = std::string(file_kind(f.st.st_mode)) + ", not a regular file";
+  } else if (const int fl = ::fcntl(fd, F_GETFL);
+             fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+    f.err = errno;
+    f.status = OpenedFile::Status::failed;
+    f.why = "cannot clear O_NONBLOCK: " + errno_text(f.err);
+  } else {
+    f.status = OpenedFile::Status::ok;
+    return;
+  }
+  f.fd = FileDescriptor();
+}
+
+}  // namespace
+
 OpenedFile open_regular(int dir_fd, const std::string& name, int flags, mode_t mode) {
   OpenedFile f;
   const int fd = ::openat(dir_fd, name.c_str(), flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
@@ -76,27 +103,7 @@ OpenedFile open_regular(int dir_fd, const std::string& name, int flags, mode_t m
     return f;
   }
   f.fd = FileDescriptor(fd);
-  if (::fstat(fd, &f.st) != 0) {
-    f.err = errno;
-    f.status = OpenedFile::Status::failed;
-    f.why = "cannot stat: " + errno_text(f.err);
-    return f;
-  }
-  if (!S_ISREG(f.st.st_mode)) {
-    f.status = OpenedFile::Status::not_regular;
-    f.why = std::string(file_kind(f.st.st_mode)) + ", not a regular file";
-    f.fd = FileDescriptor();
-    return f;
-  }
-  const int fl = ::fcntl(fd, F_GETFL);
-  if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-    f.err = errno;
-    f.status = OpenedFile::Status::failed;
-    f.why = "cannot clear O_NONBLOCK: " + errno_text(f.err);
-    f.fd = FileDescriptor();
-    return f;
-  }
-  f.status = OpenedFile::Status::ok;
+  accept_regular(f);
   return f;
 }
 
@@ -176,29 +183,37 @@ OpenedDir open_dirs(const std::string& root, std::span<const std::string> below,
   return d;
 }
 
-int remove_tree_at(int dir_fd, const std::string& name) {
+std::vector<std::string> dir_names(int dir_fd) {
+  std::vector<std::string> names;
+  const int fd = ::dup(dir_fd);
+  if (fd < 0) return names;
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    ::close(fd);
+    return names;
+  }
+  ::rewinddir(dir);
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string_view name = e->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  ::closedir(dir);  // closes the duplicate, not dir_fd
+  return names;
+}
+
+int remove_tree_at(int dir_fd, const std::string& name, int depth) {
   struct stat st {};
   if (!lstat_at(dir_fd, name, st)) return errno;
   if (!S_ISDIR(st.st_mode)) return ::unlinkat(dir_fd, name.c_str(), 0) == 0 ? 0 : errno;
-  const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return errno;
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    const int err = errno;
-    ::close(fd);
-    return err;
-  }
+  if (depth <= 0) return ENOTEMPTY;
+  const FileDescriptor dir(
+      ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) return errno;
   int first = 0;
-  std::vector<std::string> children;
-  while (const dirent* e = ::readdir(dir)) {
-    const std::string_view child = e->d_name;
-    if (child != "." && child != "..") children.emplace_back(child);
-  }
-  for (const std::string& child : children) {
-    const int err = remove_tree_at(::dirfd(dir), child);
+  for (const std::string& child : dir_names(dir.get())) {
+    const int err = remove_tree_at(dir.get(), child, depth - 1);
     if (err != 0 && first == 0) first = err;
   }
-  ::closedir(dir);  // closes fd
   if (::unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) != 0 && first == 0) first = errno;
   return first;
 }
@@ -209,12 +224,14 @@ std::string read_regular_file(const std::string& path, std::size_t max_bytes,
     throw InvalidArgument("failed to read " + std::string(what) + " " + escaped(path, 4096) +
                           ": " + why);
   };
-  const FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) fail(std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) fail(std::strerror(errno));
-  if (!S_ISREG(st.st_mode))
-    fail(std::string("it is ") + file_kind(st.st_mode) + ", not a regular file");
+  // NOTE: no O_NOFOLLOW, unlike open_regular: a link is ordinary in a path a user typed.
+  OpenedFile f;
+  f.fd = FileDescriptor(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (!f.fd) fail(std::strerror(errno));
+  accept_regular(f);
+  if (!f.ok()) fail(f.status == OpenedFile::Status::not_regular ? "it is " + f.why : f.why);
+  const struct stat& st = f.st;
+  const FileDescriptor& fd = f.fd;
   const std::string too_big = "it is larger than " + std::to_string(max_bytes) + " bytes";
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes) fail(too_big);
   std::string text(static_cast<std::size_t>(st.st_size), '\0');

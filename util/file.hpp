@@ -97,9 +97,14 @@ OpenedDir open_dirs(const std::string& root, std::span<const std::string> below,
 // The lstat of `name` in `dir_fd`; false when it does not exist.
 bool lstat_at(int dir_fd, const std::string& name, struct stat& st);
 
-// Removes `name` from `dir_fd` (never follows it): a directory with everything below it,
-// anything else with unlinkat. Returns 0 or the first errno.
-int remove_tree_at(int dir_fd, const std::string& name);
+// The names in the directory `dir_fd` (not "." or ".."), all read before it returns, so the
+// caller may remove them; none when it cannot be read. `dir_fd` stays open and unmoved.
+std::vector<std::string> dir_names(int dir_fd);
+
+// Removes `name` from `dir_fd` (never follows it): a directory with everything below it, at most
+// `depth` levels down (a deeper one is left, ENOTEMPTY), anything else with unlinkat. Returns 0
+// or the first errno.
+int remove_tree_at(int dir_fd, const std::string& name, int depth = 16);
 
 // A file made with O_CREAT | O_EXCL | O_NOFOLLOW under an unpredictable name
 // <stem>.tmp.<pid>.<random> in a directory; unlinked (relative to that directory) on destruction

@@ -1,6 +1,5 @@
 #include "util/process.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -18,6 +17,7 @@
 #include <utility>
 
 #include "fp8jit/error.hpp"
+#include "util/file.hpp"
 
 extern char** environ;
 
@@ -83,79 +83,39 @@ pid_t temp_dir_pid(std::string_view name, std::string_view prefix) {
   return pid > 0 ? pid : -1;
 }
 
-// Removes everything inside the directory open as `fd` (which it closes), never following a
-// symbolic link: a link is unlinked, not entered; directories nest at most `depth` deep. False
-// when something stayed.
-bool remove_contents(int fd, int depth) {
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    ::close(fd);
-    return false;
-  }
-  // NOTE: the names are read first: unlinking while readdir walks may make it skip entries.
-  std::vector<std::string> names;
-  while (const dirent* e = ::readdir(dir))
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
-      names.emplace_back(e->d_name);
-  const int at = ::dirfd(dir);
-  bool ok = true;
-  for (const auto& name : names) {
-    struct stat st;
-    if (::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      ok = false;
-    } else if (S_ISDIR(st.st_mode)) {
-      const int sub = depth > 0 ? ::openat(at, name.c_str(),
-                                           O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                                : -1;
-      ok = sub >= 0 && remove_contents(sub, depth - 1) &&
-           ::unlinkat(at, name.c_str(), AT_REMOVEDIR) == 0 && ok;
-    } else {
-      ok = ::unlinkat(at, name.c_str(), 0) == 0 && ok;
-    }
-  }
-  ::closedir(dir);
-  return ok;
-}
-
 }  // namespace
 
 int reclaim_stale_temp_dirs(const std::filesystem::path& parent, const std::string& prefix,
                             std::chrono::seconds min_age) {
   // NOTE: `parent` itself ($TMPDIR, /tmp) is the user's choice, so a link there is followed;
   // nothing below it is.
-  const int parent_fd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (parent_fd < 0) return 0;
-  DIR* dir = ::fdopendir(parent_fd);
-  if (!dir) {
-    ::close(parent_fd);
-    return 0;
-  }
-  std::vector<std::pair<std::string, pid_t>> candidates;
-  while (const dirent* e = ::readdir(dir)) {
-    const pid_t pid = temp_dir_pid(e->d_name, prefix);
-    if (pid > 0) candidates.emplace_back(e->d_name, pid);
-  }
-  const int at = ::dirfd(dir);
+  const FileDescriptor dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return 0;
+  const int at = dir.get();
   const uid_t me = ::geteuid();
   const std::time_t now = std::time(nullptr);
   int removed = 0;
-  for (const auto& [name, pid] : candidates) {
+  for (const std::string& name : dir_names(at)) {
+    const pid_t pid = temp_dir_pid(name, prefix);
+    if (pid <= 0) continue;
     struct stat st;
     if (::fstatat(at, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
         st.st_uid != me || now - st.st_mtime <= min_age.count())
       continue;
     if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // alive, or not ours to signal
-    const int fd = ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) continue;
-    // The directory opened must be the one checked: the name may have been replaced since.
+    // The directory emptied must be the one checked: the name may have been replaced since. Its
+    // contents go without following a link at any depth (ours nest a few levels; deeper stays).
+    const FileDescriptor fd(
+        ::openat(at, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     struct stat opened;
-    if (::fstat(fd, &opened) != 0 || opened.st_dev != st.st_dev || opened.st_ino != st.st_ino) {
-      ::close(fd);
+    if (!fd || ::fstat(fd.get(), &opened) != 0 || opened.st_dev != st.st_dev ||
+        opened.st_ino != st.st_ino)
       continue;
-    }
-    if (remove_contents(fd, 8) && ::unlinkat(at, name.c_str(), AT_REMOVEDIR) == 0) ++removed;
+    bool emptied = true;
+    for (const std::string& child : dir_names(fd.get()))
+      emptied = remove_tree_at(fd.get(), child, 8) == 0 && emptied;
+    if (emptied && ::unlinkat(at, name.c_str(), AT_REMOVEDIR) == 0) ++removed;
   }
-  ::closedir(dir);
   return removed;
 }
 
