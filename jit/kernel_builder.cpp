@@ -68,10 +68,10 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
   if (load_cached(out)) return out;
   // NOTE: one compile per kernel and cache: whoever holds the key's lock compiles, the others wait
   // and then find its entry. Held until this function returns, after the publish.
-  cache::DiskStore::KeyLock lock;
+  cache::DiskStore::KeyLock compile_lock;
   if (layers_ && layers_->can_store()) {
-    const auto outcome =
-        layers_->writable()->lock_key(out.spec.target.str(), out.key, lock_timeout_, lock);
+    const auto outcome = layers_->writable()->lock_key(out.spec.target.str(), out.key,
+                                                       lock_timeout_, compile_lock);
     if (outcome == cache::DiskStore::LockOutcome::acquired && load_cached(out)) return out;
     if (outcome == cache::DiskStore::LockOutcome::timed_out && options_.verbose)
       std::fprintf(stderr, "fp8jit: waited %lld ms for another compile of %s; compiling here\n",
