@@ -56,4 +56,16 @@ std::string binary_format(std::string_view target) {
                              : "code object (ELF, EM_AMDGPU)";
 }
 
+std::string content_problem(const Entry& entry) {
+  const EntryKind kind = entry_kind(entry.meta);
+  if (kind == EntryKind::kernel) return binary_problem(entry.binary, entry.target);
+  if (kind == EntryKind::unknown) return "a record of unknown kind";
+  if (entry.binary.size() > kMaxRecordBytes)
+    return "a record of " + std::to_string(entry.binary.size()) + " bytes, more than " +
+           std::to_string(kMaxRecordBytes);
+  for (const std::uint8_t b : entry.binary)
+    if (b != '\n' && (b < 0x20 || b >= 0x7f)) return "a record that is not printable text";
+  return "";
+}
+
 }  // namespace fp8jit::cache

@@ -225,4 +225,36 @@ DecodeResult decode_entry_head(std::span<const std::uint8_t> head, std::uint64_t
   }
 }
 
+EntryKind entry_kind(const nlohmann::json& meta) {
+  const auto it = meta.find("kind");
+  if (it == meta.end()) return EntryKind::kernel;
+  if (!it->is_string()) return EntryKind::unknown;
+  const std::string& k = it->get_ref<const std::string&>();
+  return k == "tuned_row" ? EntryKind::tuned_row
+         : k == "calibration" ? EntryKind::calibration
+                              : EntryKind::unknown;
+}
+
+const char* kind_name(EntryKind kind) {
+  switch (kind) {
+    case EntryKind::kernel: return "kernel";
+    case EntryKind::tuned_row: return "tuned_row";
+    case EntryKind::calibration: return "calibration";
+    case EntryKind::unknown: break;
+  }
+  return "unknown";
+}
+
+Entry make_record(EntryKind kind, std::string key, std::string target, std::string name,
+                  std::string_view text, nlohmann::json meta) {
+  Entry e;
+  e.key = std::move(key);
+  e.target = std::move(target);
+  e.meta = std::move(meta);
+  e.meta["kind"] = kind_name(kind);
+  e.meta["name"] = std::move(name);
+  e.binary.assign(text.begin(), text.end());
+  return e;
+}
+
 }  // namespace fp8jit::cache

@@ -52,6 +52,21 @@ struct Entry {
   std::string source;  // empty when the source is not kept
 };
 
+// What an entry holds. A kernel (metadata without "kind") carries a loadable binary. A record is a
+// small text the library keeps beside its kernels, in the same layers, published and verified the
+// same way: a tuned row the autotuner measured on a device ("tuned_row": a tuned-table header line
+// and one row) or a device's calibration ("calibration": a JSON object). Its text is the binary
+// section; metadata "kind" names it and "name" says what it is for listings.
+enum class EntryKind { kernel, tuned_row, calibration, unknown };
+EntryKind entry_kind(const nlohmann::json& meta);
+// "kernel", "tuned_row", "calibration", "unknown".
+const char* kind_name(EntryKind kind);
+// A record of `kind` (not kernel): key, target, the listing's name, its text, and more metadata.
+Entry make_record(EntryKind kind, std::string key, std::string target, std::string name,
+                  std::string_view text, nlohmann::json meta = nlohmann::json::object());
+// The largest record text: a row or a calibration is a few hundred bytes.
+constexpr std::size_t kMaxRecordBytes = 64 * 1024;
+
 // Why bytes are not an entry, in the categories `fp8jit cache verify` reports.
 enum class DecodeProblem {
   none,

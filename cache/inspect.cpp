@@ -109,9 +109,11 @@ CheckedFile check_entry_file(int dir_fd, const std::string& name, const std::str
                    "\" in the directory of \"" + util::escaped(*target) + "\"";
       return out;
     }
-    if (std::string problem = binary_problem(d.entry->binary, d.entry->target); !problem.empty()) {
+    if (std::string problem = content_problem(*d.entry); !problem.empty()) {
       out.damage = Damage::bad_binary;
-      out.detail = "its binary is not loadable: " + problem;
+      out.detail = entry_kind(d.entry->meta) == EntryKind::kernel
+                       ? "its binary is not loadable: " + problem
+                       : "its content is not usable: " + problem;
       return out;
     }
     out.entry = std::move(d.entry);
@@ -176,7 +178,8 @@ std::vector<ListedEntry> list_entries(const CacheLayers& layers) {
         e.problem = d.error;
       } else {
         e.meta = std::move(d.entry->meta);
-        e.kernel_name = json_string(e.meta, "kernel_name");
+        e.kind = entry_kind(e.meta);
+        e.kernel_name = json_string(e.meta, e.kind == EntryKind::kernel ? "kernel_name" : "name");
         e.spec = json_string(e.meta, "spec");
         e.toolchain = json_string(e.meta, "toolchain");
         e.toolchain_version = json_string(e.meta, "toolchain_version");

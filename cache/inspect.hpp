@@ -24,6 +24,8 @@ struct ListedEntry {
   std::chrono::system_clock::time_point mtime;  // last store or hit
   // From the metadata; empty when a member is absent or the file's header or metadata cannot be
   // read (then `problem` says why). Not checksummed: verify() reads whole files.
+  EntryKind kind = EntryKind::kernel;
+  // kernel_name: a record's name ("tuned row ...", "calibration of ...") where it is no kernel.
   std::string kernel_name, spec, toolchain, toolchain_version, created, library_version;
   nlohmann::json meta = nlohmann::json::object();  // all of it, "target" included
   std::string problem;
