@@ -1,6 +1,6 @@
-// ArchSpec: the hardware limits of one GPU architecture and the rough public figures the cost
-// model (select/heuristic.cpp) ranks configs with, named once. Kernel families read their limits
-// here instead of spelling them as literals; only the ratios of the machine figures matter.
+// ArchSpec: the hardware limits of one GPU architecture and the figures the cost model
+// (select/heuristic.cpp) ranks configs with where no device was measured, named once. Kernel
+// families read their limits here instead of spelling them as literals.
 #pragma once
 
 #include <cstdint>
@@ -12,10 +12,10 @@
 
 namespace fp8jit::compiler {
 
-// A family the arch runs, with the dense fp8 throughput its matrix instructions reach there.
+// A family the arch runs, with its figures in the cost model.
 struct FamilyRate {
   Family family = Family::mma_sm89;
-  double flops = 0;
+  FamilyFigures figures;
 };
 
 struct ArchSpec {
@@ -35,13 +35,14 @@ struct ArchSpec {
   long shared_bytes_per_multiprocessor = 0;
   long shared_bytes_per_block = 0;         // the most one block may ask for (opt-in)
   long static_shared_bytes_per_block = 0;  // the most a block gets without opting in
-  // ---- machine figures for the cost model ----
-  int multiprocessors = 0;  // SMs / CUs of the arch's usual part
-  double dram_bytes_per_s = 0;
-  double l2_bytes_per_s = 0;
-  double l2_bytes = 0;        // last-level cache capacity (AMD: the Infinity Cache)
-  double l1_bytes_per_s = 0;  // load throughput of one multiprocessor's L1
-  double latency_s = 0;       // global-load latency to cover with loads in flight
+  // ---- the usual part's figures for the cost model, where no device was measured ----
+  int multiprocessors = 0;  // SMs / CUs
+  double clock_hz = 0;
+  double dram_bytes_per_s = 0;  // sustained read bandwidth (not the datasheet peak)
+  double l2_bytes = 0;          // last-level cache capacity (AMD: the Infinity Cache)
+  double latency_s = 0;         // a global load's latency while a weight streams
+  double launch_s = 0;          // launch, grid ramp-up and first loads of a call
+  double sm_bytes_per_s = 0;    // operand bytes one multiprocessor pulls at most
   // The families whose kernels the cost model ranks for the arch, in candidate order.
   FamilyRate family_rates[2] = {};
   int family_count = 0;
@@ -51,50 +52,67 @@ struct ArchSpec {
   std::span<const FamilyRate> families() const {
     return {family_rates, static_cast<std::size_t>(family_count)};
   }
-  // The fp8 matrix throughput of family `f` here; 0 where the arch does not run it.
+  // The fp8 matrix throughput of family `f` on the whole usual part; 0 where the arch does not
+  // run it.
   double matrix_flops(Family f) const;
+  // These figures as the cost model's machine, with `multiprocessors` (<= 0: the usual count).
+  MachineModel machine(int multiprocessors = 0) const;
 };
 
-// NVIDIA: H100 SXM (sm_90, sm_90a) and L40S (sm_89) figures.
+// NVIDIA Hopper (sm_90a, sm_90): the device figures of an H100 SXM (3.35 TB/s peak, 90% sustained);
+// the others were fitted to every candidate timed by `fp8jit tune` on an H200, which has the
+// same multiprocessors and clocks (bench/results/h200-model-fit).
+inline constexpr FamilyFigures kHopperWgmma{
+    .matrix_flops_per_clock = 8192, .cycles_per_mma = 20, .cycles_per_step = 40,
+    .epilogue_s = 1.3e-6, .store_bytes_per_s = 100e9, .split_s = 3e-6, .split_bytes_per_s = 12e9};
+inline constexpr FamilyFigures kHopperMmaSync{
+    .matrix_flops_per_clock = 2048, .cycles_per_mma = 8, .l1_bytes_per_clock = 64,
+    .epilogue_s = 0.3e-6, .split_s = 0.5e-6};
 inline constexpr ArchSpec kSm90aSpec{
     .arch = "sm_90a", .max_blocks = 32, .max_warps_per_file = 64,
     .shared_bytes_per_multiprocessor = 228 * 1024, .shared_bytes_per_block = 227 * 1024,
     .static_shared_bytes_per_block = 48 * 1024,
-    .multiprocessors = 132, .dram_bytes_per_s = 3.35e12, .l2_bytes_per_s = 10e12, .l2_bytes = 50e6,
-    .l1_bytes_per_s = 128 * 1.75e9, .latency_s = 0.7e-6,
-    // wgmma: dense fp8 as cuBLASLt reaches it at 8192^3
-    .family_rates = {{Family::mma_sm89, 600e12}, {Family::wgmma_sm90, 1300e12}}, .family_count = 2};
+    .multiprocessors = 132, .clock_hz = 1.98e9, .dram_bytes_per_s = 3.0e12, .l2_bytes = 50e6,
+    .latency_s = 1.4e-6, .launch_s = 0.6e-6, .sm_bytes_per_s = 70e9,
+    .family_rates = {{Family::mma_sm89, kHopperMmaSync}, {Family::wgmma_sm90, kHopperWgmma}},
+    .family_count = 2};
 inline constexpr ArchSpec kSm90Spec = [] {
   ArchSpec a = kSm90aSpec;
   a.arch = "sm_90";  // no arch-specific features: no wgmma, no setmaxnreg
   a.family_count = 1;
   return a;
 }();
+// L40S (sm_89): mma.sync only.
 inline constexpr ArchSpec kSm89Spec = [] {
   ArchSpec a = kSm90aSpec;
   a.arch = "sm_89", a.max_blocks = 24, a.max_warps_per_file = 48;
   a.shared_bytes_per_multiprocessor = 100 * 1024, a.shared_bytes_per_block = 99 * 1024;
-  a.multiprocessors = 128, a.dram_bytes_per_s = 1.0e12, a.l2_bytes_per_s = 5e12, a.l2_bytes = 48e6;
-  a.family_rates[0].flops = 330e12, a.family_count = 1;  // mma_sm89 only
+  a.multiprocessors = 142, a.clock_hz = 2.52e9, a.dram_bytes_per_s = 0.8e12, a.l2_bytes = 96e6;
+  a.sm_bytes_per_s = 30e9;
+  a.family_rates[0].figures.matrix_flops_per_clock = 1024, a.family_count = 1;  // mma_sm89 only
   return a;
 }();
 // AMD: MI300X (gfx942), MI355X (gfx950), MI250X (gfx90a: no fp8 matrix instructions, so
-// KernelSpec::validate rejects its GEMMs; the model still ranks mfma_cdna3 configs for it).
+// KernelSpec::validate rejects its GEMMs; the model still ranks mfma_cdna3 configs for it). Not
+// fitted to measurements: datasheet rates and the Hopper register-tile figures scaled to them.
+inline constexpr FamilyFigures kCdna3Mfma{
+    .matrix_flops_per_clock = 4096, .cycles_per_mma = 8, .l1_bytes_per_clock = 64,
+    .epilogue_s = 0.5e-6, .split_s = 0.5e-6};
 inline constexpr ArchSpec kGfx942Spec{
     .arch = "gfx942", .lanes = 64, .max_blocks = 32,
     .register_files = 4, .registers_per_file = 512 * 64, .max_warps_per_file = 8,
     .register_limit = 256,
     .shared_bytes_per_multiprocessor = 64 * 1024, .shared_bytes_per_block = 64 * 1024,
     .static_shared_bytes_per_block = 64 * 1024,
-    .multiprocessors = 304, .dram_bytes_per_s = 5.3e12, .l2_bytes_per_s = 14e12, .l2_bytes = 256e6,
-    .l1_bytes_per_s = 64 * 2.1e9, .latency_s = 1.0e-6,
-    .family_rates = {{Family::mfma_cdna3, 1300e12}}, .family_count = 1};
+    .multiprocessors = 304, .clock_hz = 2.1e9, .dram_bytes_per_s = 4.3e12, .l2_bytes = 256e6,
+    .latency_s = 2.0e-6, .launch_s = 2.0e-6, .sm_bytes_per_s = 40e9,
+    .family_rates = {{Family::mfma_cdna3, kCdna3Mfma}}, .family_count = 1};
 inline constexpr ArchSpec kGfx950Spec = [] {
   ArchSpec a = kGfx942Spec;
   a.arch = "gfx950";
   a.shared_bytes_per_multiprocessor = a.shared_bytes_per_block = 160 * 1024;  // CDNA4's LDS
-  a.multiprocessors = 256, a.dram_bytes_per_s = 8.0e12, a.l2_bytes_per_s = 20e12;
-  a.family_rates[0].flops = 2300e12;
+  a.multiprocessors = 256, a.clock_hz = 2.4e9, a.dram_bytes_per_s = 6.5e12;
+  a.family_rates[0].figures.matrix_flops_per_clock = 8192;
   return a;
 }();
 inline constexpr ArchSpec kGfx90aSpec = [] {

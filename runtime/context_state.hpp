@@ -21,6 +21,7 @@ struct ContextState {
   std::unique_ptr<jit::KernelBuilder> builder;
   std::unique_ptr<runtime::KernelCache> kernels;
   select::TunedTable tuned;  // options.tuned_tables, read once when the Context opens
+  select::DeviceKey device;  // the driver's device as tuned rows name theirs
 };
 
 namespace runtime {

@@ -60,6 +60,8 @@ constexpr int CU_STREAM_CAPTURE_MODE_GLOBAL = 0;
 
 // CUdevice_attribute
 constexpr int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+constexpr int CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE = 36;
+constexpr int CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH = 37;
 constexpr int CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE = 38;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
 constexpr int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
@@ -329,6 +331,12 @@ class CudaDriver final : public Driver {
         attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, "query the opt-in shared memory"));
     info_.l2_bytes = static_cast<std::size_t>(attribute(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE, "query the L2 size"));
     api.check(api.cuDeviceTotalMem(&info_.memory_bytes, s.device), on_device("query the memory size"));
+    // Informational (tuned rows and the cost model's defaults): a driver that no longer reports
+    // them leaves the bandwidth unknown rather than failing.
+    int clock_khz = 0, bus_bits = 0;
+    if (api.cuDeviceGetAttribute(&clock_khz, CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE, s.device) == CUDA_SUCCESS &&
+        api.cuDeviceGetAttribute(&bus_bits, CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH, s.device) == CUDA_SUCCESS)
+      info_.memory_bytes_per_s = peak_memory_bandwidth(clock_khz, bus_bits);
 
     api.check(api.cuDevicePrimaryCtxRetain(&s.ctx, s.device), on_device("retain the primary context"));
   }

@@ -20,7 +20,15 @@ struct DeviceInfo {
   std::size_t shared_per_block_optin = 0;
   std::size_t l2_bytes = 0;
   std::size_t memory_bytes = 0;
+  // Peak memory bandwidth from the memory clock and bus width (double data rate), bytes/s; 0
+  // when the driver does not say. What tells an H200 from an H100 besides the name.
+  double memory_bytes_per_s = 0;
 };
+
+// 2 x clock x bus width: the DRAM peak from the two attributes both vendors report.
+inline double peak_memory_bandwidth(long clock_khz, long bus_bits) {
+  return clock_khz > 0 && bus_bits > 0 ? 2.0 * double(clock_khz) * 1e3 * double(bus_bits) / 8 : 0;
+}
 
 // A loaded module; unloads on destruction (tolerant of driver shutdown). Move-only.
 class Module {

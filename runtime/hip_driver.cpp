@@ -32,6 +32,8 @@ constexpr hipError_t hipSuccess = 0;
 
 // hipDeviceAttribute_t
 constexpr int hipDeviceAttributeL2CacheSize = 19;
+constexpr int hipDeviceAttributeMemoryBusWidth = 59;
+constexpr int hipDeviceAttributeMemoryClockRate = 60;
 constexpr int hipDeviceAttributeMultiprocessorCount = 63;
 constexpr int hipDeviceAttributeMaxSharedMemoryPerBlock = 74;
 // hipMemcpyKind
@@ -253,6 +255,11 @@ class HipDriver final : public Driver {
         static_cast<std::size_t>(attribute(hipDeviceAttributeL2CacheSize, "query the L2 size"));
     api.check(api.hipDeviceTotalMem(&info_.memory_bytes, ordinal),
               on_device("query the memory size"));
+    // Informational, as in the CUDA driver: unknown rather than an error.
+    int clock_khz = 0, bus_bits = 0;
+    if (api.hipDeviceGetAttribute(&clock_khz, hipDeviceAttributeMemoryClockRate, ordinal) == 0 &&
+        api.hipDeviceGetAttribute(&bus_bits, hipDeviceAttributeMemoryBusWidth, ordinal) == 0)
+      info_.memory_bytes_per_s = peak_memory_bandwidth(clock_khz, bus_bits);
 
     std::vector<char> props(kPropertiesBuffer, '\0');
     api.check(api.hipGetDeviceProperties(props.data(), ordinal), on_device("query the properties"));

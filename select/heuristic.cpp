@@ -14,9 +14,9 @@ namespace fp8jit::select {
 
 const std::vector<std::int64_t>& m_buckets() {
   static const std::vector<std::int64_t> bounds = [] {
-    std::vector<std::int64_t> b;
-    for (std::int64_t m = 1; m < kLargestBucketM; m *= 2) b.push_back(m);
-    b.push_back(kUnboundedM);
+    std::vector<std::int64_t> b = {1, 2, 4};
+    for (std::int64_t p = 8; p < kLargestBucketM; p *= 2) b.insert(b.end(), {p, p + p / 2});
+    b.push_back(kUnboundedM);  // (6144, inf): its M is kLargestBucketM
     return b;
   }();
   return bounds;
@@ -24,81 +24,60 @@ const std::vector<std::int64_t>& m_buckets() {
 
 int m_bucket_index(std::int64_t m) {
   const auto& b = m_buckets();
-  int i = 0;
-  while (i + 1 < static_cast<int>(b.size()) && m > b[i]) ++i;  // the last bucket is open
-  return i;
+  return static_cast<int>(std::lower_bound(b.begin(), b.end() - 1, std::max<std::int64_t>(m, 1)) -
+                          b.begin());  // the last bucket is open
 }
 
 std::int64_t m_bucket_m(std::int64_t m) {
-  std::int64_t p = 1;
-  while (p < m && p < kLargestBucketM) p *= 2;
-  return p;
+  return std::min(m_buckets()[m_bucket_index(m)], kLargestBucketM);
 }
 
 // ---- cost model ------------------------------------------------------------------------------
 
 namespace {
 
-// Seconds to move the bytes (once from DRAM, or the weight once per token tile where
-// `weight_passes` says so; every token tile re-reads its weight slice and every n-tile the
-// tokens, from L2 at best), slowed by the loads in flight falling short.
-double memory_seconds(const compiler::ArchSpec& arch, const GemmEstimate& e, std::int64_t n,
-                      std::int64_t k, std::int64_t tiles_m, std::int64_t tiles_n,
-                      std::int64_t weight_passes) {
-  const double mk = static_cast<double>(e.m) * static_cast<double>(k);
-  const double nk = static_cast<double>(n) * static_cast<double>(k);
-  const double dram = nk * static_cast<double>(weight_passes) + mk +
-                      2.0 * static_cast<double>(e.m) * static_cast<double>(n);
-  const double l2 = nk * static_cast<double>(tiles_m) + mk * static_cast<double>(tiles_n);
-  return std::max(dram / arch.dram_bytes_per_s, l2 / arch.l2_bytes_per_s) / e.memory_parallelism;
-}
-
-// One model for every family: the family says how many blocks of a config fit on a
-// multiprocessor and what they keep in flight, load and compute (compiler/families/); the grid,
-// the waves and the times of memory, L1 loads and matrix units follow the same way for all.
-GemmEstimate estimate(const compiler::ArchSpec& arch, int multiprocessors, std::int64_t m,
-                      std::int64_t n, std::int64_t k, const compiler::GemmConfig& c) {
+// One model for every family: the family lays out its grid and says what the busiest
+// multiprocessor loads, keeps in flight, computes and does besides its main loop
+// (compiler/families/); the time follows the same way for all:
+//   launch + max(DRAM, multiprocessor memory, L1 loads, matrix, chain) + fixed
+// where a multiprocessor pulls its bytes at the lesser of its ceiling and its bytes in flight
+// per latency (Little's law).
+GemmEstimate estimate(const compiler::ArchSpec& arch, const compiler::MachineModel& machine,
+                      std::int64_t m, std::int64_t n, std::int64_t k,
+                      const compiler::GemmConfig& c) {
   const compiler::GemmFamily& family = compiler::family(c.family);
   GemmEstimate e;
   e.config = c;
   e.m = std::max<std::int64_t>(m, 1);
-  e.multiprocessors = multiprocessors > 0 ? multiprocessors : arch.multiprocessors;
-  const compiler::Occupancy occupancy = family.occupancy(arch, c);
-  e.registers = occupancy.registers;
-  e.blocks_per_sm = occupancy.blocks_per_multiprocessor;
-
-  // The grid: blocks, waves over the resident slots, how full the last wave and the edge tiles
-  // are.
-  const int bm = std::max(1, c.bm), bn = std::max(1, c.bn);
-  const std::int64_t tiles_m = util::ceil_div(e.m, bm), tiles_n = util::ceil_div(n, bn);
-  const std::int64_t slots = static_cast<std::int64_t>(e.multiprocessors) * e.blocks_per_sm;
-  e.blocks = tiles_m * tiles_n * occupancy.blocks_per_tile;
-  e.waves = util::ceil_div(e.blocks, slots);
-  e.wave_efficiency = static_cast<double>(e.blocks) / static_cast<double>(e.waves * slots);
+  e.multiprocessors = machine.multiprocessors;
+  e.registers = family.occupancy(arch, c).registers;
+  const compiler::CostGrid g = family.cost_grid(arch, machine, c, e.m, n, k);
+  e.blocks = g.blocks;
+  e.blocks_per_sm = g.resident;
+  e.waves = util::ceil_div(g.items, g.resident);
+  e.wave_efficiency = static_cast<double>(g.work) /
+                      (static_cast<double>(e.waves) * g.resident * machine.multiprocessors);
   e.tile_efficiency = static_cast<double>(e.m) * static_cast<double>(n) /
-                      (static_cast<double>(tiles_m * c.bm) * static_cast<double>(tiles_n * c.bn));
-  const double padded_m = static_cast<double>(tiles_m * bm);
-  const double padded_n = static_cast<double>(tiles_n * bn);
+                      (static_cast<double>(g.tiles_m * c.bm) * static_cast<double>(g.tiles_n * c.bn));
+  const compiler::CostTerms t = family.cost_terms(arch, machine, c, g);
 
-  compiler::CostGrid grid;
-  grid.m = e.m, grid.n = n, grid.k = k;
-  grid.tiles_m = tiles_m, grid.tiles_n = tiles_n;
-  grid.waves = e.waves;
-  grid.resident_blocks = static_cast<double>(std::min(e.blocks, slots));
-  grid.multiprocessors = e.multiprocessors;
-  const compiler::CostTerms terms = family.cost_terms(arch, c, grid);
-
-  e.memory_parallelism =
-      std::min(1.0, terms.bytes_in_flight / (arch.dram_bytes_per_s * arch.latency_s));
-  const double t_mem = memory_seconds(arch, e, n, k, tiles_m, tiles_n, terms.weight_passes);
-  const double active_sms = std::min<double>(static_cast<double>(e.blocks), e.multiprocessors);
-  const double t_l1 = terms.l1_bytes / (arch.l1_bytes_per_s * active_sms);
-  const double t_mma = 2.0 * padded_m * padded_n * static_cast<double>(k) / terms.matrix_flops;
-  double t = std::max({t_mem, t_l1, t_mma});
-  e.bound = t == t_mem ? "memory" : t == t_l1 ? "load" : "compute";
-  if (e.waves > 1) t /= e.wave_efficiency;  // the last wave runs as long as a full one
-  t += terms.pipeline_seconds;
-  e.estimated_us = t * 1e6;
+  const double covered = machine.sm_bytes_per_s * machine.latency_s;
+  e.memory_parallelism = std::min(1.0, t.sm_bytes_in_flight / covered);
+  const double sm_rate =
+      std::min(machine.sm_bytes_per_s, t.sm_bytes_in_flight / machine.latency_s);
+  const double nk = static_cast<double>(n) * static_cast<double>(k);
+  const double dram_bytes = nk * static_cast<double>(t.weight_passes) +
+                            static_cast<double>(e.m) * static_cast<double>(k) +
+                            2.0 * static_cast<double>(e.m) * static_cast<double>(n);
+  const double t_dram = dram_bytes / machine.dram_bytes_per_s;
+  const double t_sm = t.sm_bytes / sm_rate;
+  const double t_mem = std::max(t_dram, t_sm);
+  const double main_loop = std::max({t_mem, t.sm_l1_s, t.sm_matrix_s, t.chain_s});
+  e.bound = main_loop == t_mem           ? "memory"
+            : main_loop == t.sm_l1_s     ? "load"
+            : main_loop == t.sm_matrix_s ? "compute"
+                                         : "latency";
+  e.estimated_us = (machine.launch_s + main_loop + t.fixed_s) * 1e6;
   return e;
 }
 
@@ -138,32 +117,49 @@ std::string GemmEstimate::summary() const {
   return buf;
 }
 
-GemmEstimate estimate_gemm(const compiler::Target& target, int multiprocessors, std::int64_t m,
-                           std::int64_t n, std::int64_t k, const compiler::GemmConfig& config) {
-  return estimate(compiler::arch_spec(target), multiprocessors, m, n, k, config);
+GemmEstimate estimate_gemm(const compiler::Target& target, const compiler::MachineModel& machine,
+                           std::int64_t m, std::int64_t n, std::int64_t k,
+                           const compiler::GemmConfig& config) {
+  return estimate(compiler::arch_spec(target), machine, m, n, k, config);
 }
 
-std::vector<GemmEstimate> rank_configs(const compiler::Target& target, int multiprocessors,
-                                       std::int64_t m, std::int64_t n, std::int64_t k) {
+GemmEstimate estimate_gemm(const compiler::Target& target, int multiprocessors, std::int64_t m,
+                           std::int64_t n, std::int64_t k, const compiler::GemmConfig& config) {
+  return estimate_gemm(target, compiler::arch_spec(target).machine(multiprocessors), m, n, k, config);
+}
+
+std::vector<GemmEstimate> rank_configs(const compiler::Target& target,
+                                       const compiler::MachineModel& machine, std::int64_t m,
+                                       std::int64_t n, std::int64_t k) {
   const compiler::ArchSpec& arch = compiler::arch_spec(target);
   const std::int64_t bm = m_bucket_m(m);
   std::vector<GemmEstimate> out;
-  for (const auto& c : candidates(target, bm, k))
-    out.push_back(estimate(arch, multiprocessors, bm, n, k, c));
+  for (const auto& c : candidates(target, bm, k)) out.push_back(estimate(arch, machine, bm, n, k, c));
   std::stable_sort(out.begin(), out.end(), better);
   return out;
 }
 
-compiler::GemmConfig heuristic_config(const compiler::Target& target, int multiprocessors,
-                                      std::int64_t m, std::int64_t n, std::int64_t k) {
+std::vector<GemmEstimate> rank_configs(const compiler::Target& target, int multiprocessors,
+                                       std::int64_t m, std::int64_t n, std::int64_t k) {
+  return rank_configs(target, compiler::arch_spec(target).machine(multiprocessors), m, n, k);
+}
+
+compiler::GemmConfig heuristic_config(const compiler::Target& target,
+                                      const compiler::MachineModel& machine, std::int64_t m,
+                                      std::int64_t n, std::int64_t k) {
   const compiler::ArchSpec& arch = compiler::arch_spec(target);
   const std::int64_t bm = m_bucket_m(m);
   std::optional<GemmEstimate> best;
   for (const auto& c : candidates(target, bm, k)) {
-    GemmEstimate e = estimate(arch, multiprocessors, bm, n, k, c);
+    GemmEstimate e = estimate(arch, machine, bm, n, k, c);
     if (!best || better(e, *best)) best = std::move(e);
   }
   return best->config;  // candidates() is never empty
+}
+
+compiler::GemmConfig heuristic_config(const compiler::Target& target, int multiprocessors,
+                                      std::int64_t m, std::int64_t n, std::int64_t k) {
+  return heuristic_config(target, compiler::arch_spec(target).machine(multiprocessors), m, n, k);
 }
 
 }  // namespace fp8jit::select

@@ -9,17 +9,23 @@
 #include <string>
 #include <vector>
 
+#include "compiler/arch_spec.hpp"
 #include "compiler/kernel_spec.hpp"
 
 namespace fp8jit::select {
 
 // ---- M buckets -------------------------------------------------------------------------------
 // One notion of "M bucket" for the whole library (docs/tuned-table.md):
-//   - a bucket is a range of M served by one config; its bounds are the powers of two
-//     1, 2, 4, ..., 4096, and the last bucket is open (M > 4096);
-//   - its M (m_bucket_m) is M rounded up to the next power of two, at most kLargestBucketM: the M
-//     under which a tuned table stores the bucket's row, at which the heuristic is evaluated, and
-//     for which a Plan holds one kernel.
+//   - a bucket is a range of M served by one config; its upper bounds are the powers of two
+//     1, 2, 4, 8 and from 8 on every power of two and the point halfway up to the next (12, 16,
+//     24, 32, 48, ..., 4096, 6144); the last bucket is open (M > 6144);
+//   - its M (m_bucket_m) is the bucket's upper bound, kLargestBucketM (8192) for the open one:
+//     the M under which a tuned table stores the bucket's row, at which the heuristic and the
+//     autotuner evaluate it, and for which a Plan holds one kernel.
+// NOTE: power-of-two buckets alone cost up to 35% between two powers of two on an H200 (M = 192
+// run with the config chosen for 256: bm128 tiles half empty; bench/results/h200-tune-sweep);
+// the halfway bounds keep every M within a few percent of its own best config. Below 8 a
+// bucket's M runs the same memory-bound kernel at any M in it.
 // NOTE: as aiter's padded M (gl = 1) does for large N, M above 8192 uses the 8192 row: a tile
 // config tuned there already fills every multiprocessor many times over, and so does any larger M.
 constexpr std::int64_t kUnboundedM = INT32_MAX;
@@ -30,29 +36,30 @@ constexpr std::int64_t kLargestBucketM = 8192;
 const std::vector<std::int64_t>& m_buckets();
 // Index into m_buckets() of the bucket that holds m (m < 1 counts as 1).
 int m_bucket_index(std::int64_t m);
-// The M that stands for m's bucket: m rounded up to a power of two, at most kLargestBucketM
-// (1 -> 1, 3 -> 4, 37 -> 64, 5000 -> 8192, 20000 -> 8192; m < 1 counts as 1).
+// The M that stands for m's bucket: its upper bound, at most kLargestBucketM (1 -> 1, 3 -> 4,
+// 37 -> 48, 100 -> 128, 5000 -> 6144, 7000 -> 8192, 20000 -> 8192; m < 1 counts as 1).
 std::int64_t m_bucket_m(std::int64_t m);
 
 // ---- cost model ------------------------------------------------------------------------------
 
-// What the cost model predicts for one config on one shape. The numbers come from a rough
-// machine model (bandwidth, matrix throughput, latency, register file of the arch), good for
-// ranking configs, not for quoting times.
+// What the cost model predicts for one config on one shape on one machine (the device's
+// calibrated figures, else its arch's: compiler::MachineModel). Good for ranking configs and, on
+// a calibrated device, within about 30% of the measured time (bench/results/h200-model-fit).
 struct GemmEstimate {
   compiler::GemmConfig config;
   std::int64_t m = 0;            // the M modelled
-  int multiprocessors = 0;       // SMs / CUs modelled (the device's, or the arch's default)
+  int multiprocessors = 0;       // SMs / CUs modelled
   int registers = 0;             // estimated registers (VGPRs) per thread
   std::int64_t blocks = 0;       // grid size
   int blocks_per_sm = 0;         // blocks resident on one multiprocessor at once
-  std::int64_t waves = 0;        // ceil(blocks / (multiprocessors x blocks_per_sm))
-  double wave_efficiency = 0;    // blocks / (waves x resident slots): how full the waves are
+  std::int64_t waves = 0;        // rounds of resident blocks on the busiest multiprocessor
+  double wave_efficiency = 0;    // work / (multiprocessors x rounds x resident): how full they are
   double tile_efficiency = 0;    // M N / (M and N padded to whole tiles): work not spent on tails
-  double memory_parallelism = 0; // weight bytes in flight / bytes needed to cover latency, <= 1
+  double memory_parallelism = 0; // a multiprocessor's bytes in flight / what covers its latency
   double estimated_us = 0;
-  // What sets the time: "memory" (DRAM / L2 bandwidth and loads in flight), "load" (L1 load
-  // throughput: small tiles re-read the operands) or "compute" (matrix instructions).
+  // What sets the time: "memory" (DRAM bandwidth, or a multiprocessor's loads in flight), "load"
+  // (L1: register tiles re-read the tokens), "compute" (matrix instructions) or "latency" (a
+  // warp's chain of dependent loads).
   const char* bound = "memory";
 
   // "64 blocks, 5 per multiprocessor, waves 1 (10% full), tile efficiency 100%, memory
@@ -60,22 +67,31 @@ struct GemmEstimate {
   std::string summary() const;
 };
 
-// The model's prediction for `config` (which must be valid for the target's family).
-// `multiprocessors` <= 0 means the arch's usual count (132 for sm_90a, 304 for gfx942, ...).
-// Every M, N, K within the limits of compiler/gemm_limits.hpp (and multiprocessors up to
-// kMaxCuNum, select/tuned_table.hpp) is modelled without integer overflow; callers check the
-// limits first.
+// The model's prediction for `config` (which must be valid for the target's family) on `machine`.
+// Every M, N, K within the limits of compiler/gemm_limits.hpp is modelled without integer
+// overflow; callers check the limits first.
+GemmEstimate estimate_gemm(const compiler::Target& target, const compiler::MachineModel& machine,
+                           std::int64_t m, std::int64_t n, std::int64_t k,
+                           const compiler::GemmConfig& config);
+// The same on the arch's default figures with `multiprocessors` (<= 0: the arch's usual count:
+// 132 for sm_90a, 304 for gfx942, ...; at most kMaxCuNum, select/tuned_table.hpp).
 GemmEstimate estimate_gemm(const compiler::Target& target, int multiprocessors, std::int64_t m,
                            std::int64_t n, std::int64_t k, const compiler::GemmConfig& config);
 
 // Every candidate config the heuristic considers for m's bucket, best first (ties keep a fixed
 // candidate order, so the ranking is deterministic). Never empty.
+std::vector<GemmEstimate> rank_configs(const compiler::Target& target,
+                                       const compiler::MachineModel& machine, std::int64_t m,
+                                       std::int64_t n, std::int64_t k);
 std::vector<GemmEstimate> rank_configs(const compiler::Target& target, int multiprocessors,
                                        std::int64_t m, std::int64_t n, std::int64_t k);
 
 // The heuristic's config for m's bucket (rank_configs(...).front().config): valid
 // (KernelSpec::validate accepts it) for any N % 16 == 0, K % 32 == 0 and M >= 1 on an arch with
-// fp8 matrix instructions. Deterministic in (target arch, multiprocessors, m_bucket_m(m), n, k).
+// fp8 matrix instructions. Deterministic in (target arch, machine, m_bucket_m(m), n, k).
+compiler::GemmConfig heuristic_config(const compiler::Target& target,
+                                      const compiler::MachineModel& machine, std::int64_t m,
+                                      std::int64_t n, std::int64_t k);
 compiler::GemmConfig heuristic_config(const compiler::Target& target, int multiprocessors,
                                       std::int64_t m, std::int64_t n, std::int64_t k);
 

@@ -18,12 +18,14 @@ namespace fp8jit::select {
 
 namespace {
 
-// The columns a table must have, in no particular order (the header gives the order).
+// The columns, in no particular order (the header gives the order): every one up to c_required
+// must be there; the device columns came later, and a table without them records no device.
 enum Column { c_arch, c_cu, c_m, c_n, c_k, c_q, c_out, c_bias, c_config, c_us, c_tflops, c_bw,
-              c_count };
+              c_required, c_device = c_required, c_mem_bw, c_count };
 constexpr std::array<std::string_view, c_count> kColumns = {
     "arch", "cu_num", "M", "N", "K", "q_dtype_w", "out_dtype", "bias", "config", "us", "tflops",
-    "bw"};
+    "bw", "device", "mem_bw"};
+constexpr std::size_t kMaxDeviceName = 128;
 
 struct Field {
   std::string_view text;  // without surrounding blanks
@@ -119,6 +121,17 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
                    const std::array<std::size_t, c_count>& at) {
   const auto field = [&](Column c) -> const Field& { return fields[at[c]]; };
   TunedRow row;
+  if (at[c_device] != SIZE_MAX) {
+    const Field& d = field(c_device);
+    for (const char ch : d.text)
+      if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f)
+        r.fail(d, "device must be printable ASCII (the name the driver reports)");
+    if (d.text.size() > kMaxDeviceName)
+      r.fail(d, "device must be at most " + std::to_string(kMaxDeviceName) + " characters");
+    row.device = d.text;
+  }
+  if (at[c_mem_bw] != SIZE_MAX)
+    row.mem_bw = static_cast<int>(parse_int(r, field(c_mem_bw), "mem_bw", 0, 1'000'000));
   const Field& arch = field(c_arch);
   try {
     row.target = compiler::Target::parse(arch.text);
@@ -183,10 +196,17 @@ struct ShapeKey {
 
 ShapeKey key_of(const TunedRow& r) { return {r.n, r.k, r.q_dtype_w, r.out, r.bias}; }
 
-// How well `row` fits a device of `target` with `cu_num` multiprocessors (0: unknown): lower is
-// better; nullopt when it does not apply at all.
-std::optional<std::pair<int, int>> fit(const TunedRow& row, const compiler::Target& target,
-                                       int cu_num) {
+// Whether `row` was measured on `device` (which must name itself: a cross-compile has no device).
+bool is_device(const TunedRow& row, const DeviceKey& device) {
+  return !device.name.empty() && row.device == device.name && row.cu_num == device.cu_num &&
+         row.mem_bw == device.mem_bw;
+}
+
+// How well `row` fits `device` of `target` (cu_num 0: unknown): lower is better; nullopt when it
+// does not apply at all. First whether it is this device's row, then the arch's features, then
+// the multiprocessor count.
+using Fit = std::array<int, 3>;
+std::optional<Fit> fit(const TunedRow& row, const compiler::Target& target, const DeviceKey& device) {
   // NOTE: an emulated target's rows were timed on the CPU emulator, and a GPU's on the GPU: a
   // row applies only to its own kind of target.
   if (row.target.arch != target.arch || row.target.emulated != target.emulated) return std::nullopt;
@@ -197,37 +217,55 @@ std::optional<std::pair<int, int>> fit(const TunedRow& row, const compiler::Targ
     arch_rank = 1;
   else
     return std::nullopt;
-  int cu_rank = 0;
-  if (cu_num > 0) {
-    if (row.cu_num == cu_num)
+  int device_rank = 0, cu_rank = 0;
+  if (device.cu_num > 0) {
+    if (row.cu_num == device.cu_num)
       cu_rank = 0;
     else if (row.cu_num == 0)
       cu_rank = 1;
     else
       return std::nullopt;
+    device_rank = is_device(row, device) ? 0 : 1;
   } else {
     cu_rank = -row.cu_num;  // cross-compiling: the largest part of the arch first
   }
-  return std::pair{arch_rank, cu_rank};
+  return Fit{device_rank, arch_rank, cu_rank};
 }
 
 const TunedRow* best_row(const std::vector<TunedRow>& rows, const compiler::Target& target,
-                         int cu_num, std::int64_t m) {
+                         const DeviceKey& device, std::int64_t m) {
   const TunedRow* best = nullptr;
-  std::pair<int, int> best_rank{};
+  Fit best_rank{};
   for (const auto& r : rows) {
     if (r.m != m) continue;
-    const auto rank = fit(r, target, cu_num);
+    const auto rank = fit(r, target, device);
     if (rank && (!best || *rank < best_rank)) best = &r, best_rank = *rank;
   }
   return best;
 }
 
-std::string device_str(const compiler::Target& target, int cu_num) {
-  return target.str() + (cu_num > 0 ? " cu_num=" + std::to_string(cu_num) : " (any cu_num)");
+std::string device_str(const compiler::Target& target, const DeviceKey& device) {
+  if (device.cu_num <= 0) return target.str() + " (any cu_num)";
+  return target.str() + " cu_num=" + std::to_string(device.cu_num) +
+         (device.name.empty() ? "" : " " + device.name) +
+         (device.mem_bw ? " " + std::to_string(device.mem_bw) + " GB/s" : "");
 }
 
-}  // namespace
+// "(sm_90a NVIDIA H200, 132 multiprocessors, 4900 GB/s, M=64): this device's row", or the row's
+// device and why it is second best.
+std::string row_words(const TunedRow& r, const DeviceKey& device, std::int64_t m) {
+  std::string s = " (" + r.target.str() + " cu_num=" + std::to_string(r.cu_num) +
+                  (r.device.empty() ? "" : " " + r.device) +
+                  (r.mem_bw ? " " + std::to_string(r.mem_bw) + " GB/s" : "") +
+                  " M=" + std::to_string(m) + ")";
+  if (!device.name.empty())
+    s += is_device(r, device) ? ": this device's row"
+                              : ": measured on another or an unrecorded device of " +
+                                    std::string(r.cu_num ? "the same arch and multiprocessor count"
+                                                         : "the same arch") +
+                                    ", no row of this device (" + device.str() + ")";
+  return s;
+}}  // namespace
 
 void check_cu_num(std::int64_t cu_num, std::string_view what) {
   if (cu_num < 0 || cu_num > kMaxCuNum)
@@ -236,15 +274,27 @@ void check_cu_num(std::int64_t cu_num, std::string_view what) {
                           "] (a multiprocessor / CU count; 0: any device of the arch)");
 }
 
+std::string DeviceKey::str() const {
+  std::string s = name;
+  if (cu_num > 0) s += (s.empty() ? "" : ", ") + std::to_string(cu_num) + " multiprocessors";
+  if (mem_bw > 0) s += (s.empty() ? "" : ", ") + std::to_string(mem_bw) + " GB/s";
+  return s.empty() ? "unknown device" : s;
+}
+
+int memory_bandwidth_class(double bytes_per_s) {
+  return bytes_per_s > 0 ? static_cast<int>(std::lround(bytes_per_s / 1e11)) * 100 : 0;
+}
+
 struct TunedTable::Impl {
   std::map<ShapeKey, std::vector<TunedRow>> shapes;
   std::size_t count = 0;
 
-  // Adds `row`; it replaces a row of the same key (arch with features, cu_num, M, shape).
+  // Adds `row`; it replaces a row of the same key (arch with features, device, M, shape).
   void add(TunedRow row) {
     auto& rows = shapes[key_of(row)];
     for (auto& r : rows)
-      if (r.m == row.m && r.cu_num == row.cu_num && r.target.str() == row.target.str()) {
+      if (r.m == row.m && r.cu_num == row.cu_num && r.device == row.device &&
+          r.mem_bw == row.mem_bw && r.target.str() == row.target.str()) {
         r = std::move(row);
         return;
       }
@@ -277,7 +327,7 @@ struct TunedTable::Impl {
                                                            std::string(kColumns[c]) + "' twice");
               at[c] = i;
             }
-        for (std::size_t c = 0; c < c_count; ++c)
+        for (std::size_t c = 0; c < c_required; ++c)
           if (at[c] == SIZE_MAX)
             r.fail(first + 1, "header has no column '" + std::string(kColumns[c]) + "'", line);
         columns = fields.size();
@@ -299,13 +349,14 @@ struct TunedTable::Impl {
 struct TunedTable::HeuristicMemo {
   struct Key {
     std::string arch;
+    const compiler::MachineModel* machine;  // the caller's (a Context's, for its lifetime)
     int cu_num;
     std::int64_t bucket_m, n, k;
     bool operator==(const Key&) const = default;
   };
   struct Hash {
     std::size_t operator()(const Key& k) const {
-      std::size_t h = std::hash<std::string>()(k.arch);
+      std::size_t h = std::hash<std::string>()(k.arch) ^ std::hash<const void*>()(k.machine);
       for (const std::int64_t v : {std::int64_t{k.cu_num}, k.bucket_m, k.n, k.k})
         h = h * 0x9E3779B97F4A7C15ull + std::hash<std::int64_t>()(v);
       return h;
@@ -315,15 +366,17 @@ struct TunedTable::HeuristicMemo {
   std::shared_mutex mu;
   std::unordered_map<Key, compiler::GemmConfig, Hash> configs;
 
-  compiler::GemmConfig get(const compiler::Target& target, int cu_num, std::int64_t m,
-                           std::int64_t n, std::int64_t k) {
-    Key key{target.arch, cu_num, m_bucket_m(m), n, k};
+  compiler::GemmConfig get(const compiler::Target& target, int cu_num,
+                           const compiler::MachineModel* machine, std::int64_t m, std::int64_t n,
+                           std::int64_t k) {
+    Key key{target.arch, machine, cu_num, m_bucket_m(m), n, k};
     {
       std::shared_lock lock(mu);
       const auto it = configs.find(key);
       if (it != configs.end()) return it->second;
     }
-    const compiler::GemmConfig c = heuristic_config(target, cu_num, m, n, k);
+    const compiler::GemmConfig c = machine ? heuristic_config(target, *machine, m, n, k)
+                                           : heuristic_config(target, cu_num, m, n, k);
     std::unique_lock lock(mu);
     if (configs.size() >= kMaxEntries) configs.clear();
     configs.emplace(std::move(key), c);
@@ -360,50 +413,64 @@ TunedTable TunedTable::merged(const TunedTable& later) const {
   return t;
 }
 
-ConfigChoice TunedTable::select(const compiler::Target& target, int cu_num, std::int64_t m,
-                                std::int64_t n, std::int64_t k, OutDType out, bool bias) const {
+ConfigChoice TunedTable::select(const compiler::Target& target, const DeviceKey& device,
+                                std::int64_t m, std::int64_t n, std::int64_t k, OutDType out,
+                                bool bias, const compiler::MachineModel* machine) const {
   ConfigChoice c;
   c.m = m;
   c.bucket_m = m_bucket_m(m);
-  c.cu_num = cu_num;
+  c.cu_num = device.cu_num;
   const std::vector<TunedRow>* rows = nullptr;
   if (impl_) {
     const auto it = impl_->shapes.find({n, k, target.fp8_format(), out, bias});
     if (it != impl_->shapes.end()) rows = &it->second;
   }
   if (rows) {
-    if (const TunedRow* r = best_row(*rows, target, cu_num, m)) {
-      c.config = r->config;
-      c.source = ConfigChoice::Source::exact_row;
-      c.row = r->source;
-      c.rule = "exact row " + r->source + " (" + r->target.str() + " cu_num=" +
-               std::to_string(r->cu_num) + " M=" + std::to_string(m) + ")";
+    // The row of exactly M, else of M's bucket, else of the power of two that holds the bucket
+    // (the buckets of tables tuned before the halfway bounds existed); this device's first.
+    std::int64_t pow2 = 1;
+    while (pow2 < c.bucket_m) pow2 *= 2;
+    const std::int64_t at[] = {m, c.bucket_m, pow2};
+    const TunedRow* found[3] = {};
+    for (int i = 0; i < 3; ++i)
+      if (i == 0 || (at[i] != at[i - 1] && at[i] != m)) found[i] = best_row(*rows, target, device, at[i]);
+    int pick = -1;
+    for (int i = 0; i < 3 && pick < 0; ++i)
+      if (found[i] && is_device(*found[i], device)) pick = i;
+    for (int i = 0; i < 3 && pick < 0; ++i)
+      if (found[i]) pick = i;
+    if (pick >= 0) {
+      const TunedRow& r = *found[pick];
+      c.config = r.config;
+      c.source = pick == 0 ? ConfigChoice::Source::exact_row : ConfigChoice::Source::bucket_row;
+      c.row = r.source;
+      c.this_device = is_device(r, device);
+      c.rule = (pick == 0 ? "exact row " : "bucket row ") + r.source + row_words(r, device, r.m);
+      if (pick > 0)
+        c.rule += "; no row for M=" + std::to_string(m) +
+                  (m > c.bucket_m ? ", above the largest bucket, which is M="
+                                  : ", which rounds up to bucket M=") +
+                  std::to_string(c.bucket_m) +
+                  (pick == 2 ? " (no row there either; " + std::to_string(r.m) +
+                                   " is the power of two that holds it)"
+                             : "");
       return c;
     }
-    if (c.bucket_m != m)
-      if (const TunedRow* r = best_row(*rows, target, cu_num, c.bucket_m)) {
-        c.config = r->config;
-        c.source = ConfigChoice::Source::bucket_row;
-        c.row = r->source;
-        c.rule = "bucket row " + r->source + " (" + r->target.str() + " cu_num=" +
-                 std::to_string(r->cu_num) + " M=" + std::to_string(c.bucket_m) + "): no row for M=" +
-                 std::to_string(m) + (m > c.bucket_m ? ", above the largest bucket, which is M="
-                                                     : ", which rounds up to bucket M=") +
-                 std::to_string(c.bucket_m);
-        return c;
-      }
   }
-  c.config = memo_ ? memo_->get(target, cu_num, m, n, k) : heuristic_config(target, cu_num, m, n, k);
+  c.config = memo_ ? memo_->get(target, device.cu_num, machine, m, n, k)
+            : machine ? heuristic_config(target, *machine, m, n, k)
+                      : heuristic_config(target, device.cu_num, m, n, k);
   c.source = ConfigChoice::Source::heuristic;
   c.rule = "heuristic (cost model at bucket M=" + std::to_string(c.bucket_m) + "): no tuned row for " +
-           device_str(target, cu_num) + " N=" + std::to_string(n) + " K=" + std::to_string(k) +
+           device_str(target, device) + " N=" + std::to_string(n) + " K=" + std::to_string(k) +
            " out=" + std::string(to_string(out)) + " bias=" + (bias ? "1" : "0") + " at M=" +
-           std::to_string(m) + (c.bucket_m != m ? " or M=" + std::to_string(c.bucket_m) : "");
+           std::to_string(m) + (c.bucket_m != m ? " or M=" + std::to_string(c.bucket_m) : "") +
+           (c.bucket_m & (c.bucket_m - 1) ? " or its power of two" : "");
   if (!impl_ || impl_->count == 0)
     c.rule += " (no tuned table loaded)";
   else if (rows)
     c.rule += " (" + std::to_string(rows->size()) + " rows of this shape are for other archs, " +
-              "cu_num or M)";
+              "devices or M)";
   return c;
 }
 
@@ -423,7 +490,7 @@ std::vector<ConfigChoice> TunedTable::choices_for_range(const compiler::Target& 
   std::vector<int> cus = {cu_num};
   if (cu_num == 0 && rows)
     for (const auto& r : *rows)
-      if (r.cu_num > 0 && fit(r, target, 0) &&
+      if (r.cu_num > 0 && fit(r, target, DeviceKey{}) &&
           std::find(cus.begin(), cus.end(), r.cu_num) == cus.end())
         cus.push_back(r.cu_num);
   std::vector<ConfigChoice> out_choices;
@@ -436,22 +503,22 @@ std::vector<ConfigChoice> TunedTable::choices_for_range(const compiler::Target& 
     }
     if (rows)
       for (const auto& r : *rows)
-        if (r.m >= m_lo && r.m <= m_hi && fit(r, target, cu))
+        if (r.m >= m_lo && r.m <= m_hi && fit(r, target, DeviceKey{.cu_num = cu}))
           out_choices.push_back(select(target, cu, r.m, n, k, out, bias));
   }
   return out_choices;
 }
 
 std::vector<compiler::GemmConfig> TunedTable::neighbour_configs(
-    const compiler::Target& target, int cu_num, std::int64_t m, std::int64_t n, std::int64_t k,
-    OutDType out, bool bias) const {
+    const compiler::Target& target, const DeviceKey& device, std::int64_t m, std::int64_t n,
+    std::int64_t k, OutDType out, bool bias) const {
   std::vector<compiler::GemmConfig> configs;
   if (!impl_ || m < 1) return configs;
   const auto it = impl_->shapes.find({n, k, target.fp8_format(), out, bias});
   if (it == impl_->shapes.end()) return configs;
   std::vector<const TunedRow*> near;
   for (const auto& r : it->second)
-    if (r.m != m && r.m <= 16 * m && 16 * r.m >= m && fit(r, target, cu_num)) near.push_back(&r);
+    if (r.m != m && r.m <= 16 * m && 16 * r.m >= m && fit(r, target, device)) near.push_back(&r);
   const auto distance = [m](const TunedRow* r) {
     return std::abs(std::log2(static_cast<double>(r->m) / static_cast<double>(m)));
   };

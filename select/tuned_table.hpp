@@ -15,11 +15,27 @@
 
 namespace fp8jit::select {
 
+// What sets a kernel's speed besides the arch: the device a tuned row was measured on, and the
+// device a config is chosen for. Two parts of one arch with the same multiprocessor count (an
+// H100 SXM and an H200) differ in memory bandwidth, so a row names its device and bandwidth class.
+struct DeviceKey {
+  int cu_num = 0;    // multiprocessors / CUs; 0: unknown (a cross-compile) / any device of the arch
+  std::string name;  // "NVIDIA H200"; empty: unknown / not recorded
+  int mem_bw = 0;    // memory bandwidth class: the peak in GB/s rounded to 100; 0: unknown
+
+  // "NVIDIA H200, 132 multiprocessors, 4900 GB/s" (the parts that are known).
+  std::string str() const;
+};
+// The class of a peak memory bandwidth in bytes/s: GB/s rounded to the nearest 100 (0 for 0).
+int memory_bandwidth_class(double bytes_per_s);
+
 // One row of a tuned table, checked: the arch parses and has fp8 matrix instructions, q_dtype_w
 // agrees with it, and `config` passes KernelSpec::validate for (arch, N, K, out, bias).
 struct TunedRow {
   compiler::Target target;  // arch with its features, as written ("gfx942:sramecc+:xnack-")
   int cu_num = 0;           // multiprocessors / CUs it was tuned on; 0: any device of the arch
+  std::string device;       // the device's name (column `device`); empty: not recorded
+  int mem_bw = 0;           // its bandwidth class (column `mem_bw`, GB/s); 0: not recorded
   std::int64_t m = 0, n = 0, k = 0;
   Fp8Format q_dtype_w = Fp8Format::e4m3fn;
   OutDType out = OutDType::bf16;
@@ -41,6 +57,9 @@ struct ConfigChoice {
   std::int64_t m = 0;       // the M it was chosen for
   std::int64_t bucket_m = 0;  // m_bucket_m(m): the row M of the bucket rule, the heuristic's M
   int cu_num = 0;           // the multiprocessor count asked for (0: cross-compiling)
+  // The row was measured on the device asked for (name, multiprocessors and bandwidth class all
+  // known and equal); false for another device's row and for the heuristic.
+  bool this_device = false;
 };
 
 // The largest tuned-table file read: a table of every shape of several models at every bucket M
@@ -73,8 +92,19 @@ class TunedTable {
   // cross-compiling for a device that is not here: rows of any cu_num match then, the largest
   // cu_num first (the full-size part of the arch), and the heuristic models the arch's usual
   // count.
+  //
+  // With a DeviceKey that names the device, its own rows (same name, cu_num and bandwidth class)
+  // come first, then rows of the same arch and cu_num measured elsewhere or on an unrecorded
+  // device, then the heuristic; ConfigChoice::this_device says which.
+  // The heuristic models `machine` (the device's calibrated figures) where given, else the arch's
+  // figures with device.cu_num multiprocessors.
+  ConfigChoice select(const compiler::Target& target, const DeviceKey& device, std::int64_t m,
+                      std::int64_t n, std::int64_t k, OutDType out, bool bias,
+                      const compiler::MachineModel* machine = nullptr) const;
   ConfigChoice select(const compiler::Target& target, int cu_num, std::int64_t m, std::int64_t n,
-                      std::int64_t k, OutDType out, bool bias) const;
+                      std::int64_t k, OutDType out, bool bias) const {
+    return select(target, DeviceKey{.cu_num = cu_num}, m, n, k, out, bias);
+  }
 
   // Every choice the runtime can make for weight (n, k) on `target` while M stays in
   // [m_lo, m_hi]: select() at the M of each bucket that meets the range (what Plans use), and at
@@ -93,10 +123,16 @@ class TunedTable {
   // 8..64, wgmma_sm90 and mfma_cdna3 16..128), where that config is still valid; no duplicates.
   // The tuner times them: the cost model ties memory-bound configs of a family that measure 10%
   // apart, so its ranking alone may never reach the config that won next door.
+  std::vector<compiler::GemmConfig> neighbour_configs(const compiler::Target& target,
+                                                      const DeviceKey& device, std::int64_t m,
+                                                      std::int64_t n, std::int64_t k,
+                                                      OutDType out, bool bias) const;
   std::vector<compiler::GemmConfig> neighbour_configs(const compiler::Target& target, int cu_num,
                                                       std::int64_t m, std::int64_t n,
                                                       std::int64_t k, OutDType out,
-                                                      bool bias) const;
+                                                      bool bias) const {
+    return neighbour_configs(target, DeviceKey{.cu_num = cu_num}, m, n, k, out, bias);
+  }
 
   // All rows after merging, ordered by (N, K, q_dtype_w, out, bias) and then as first read.
   std::vector<TunedRow> entries() const;

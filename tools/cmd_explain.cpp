@@ -83,7 +83,8 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
     for (const auto& f : files) std::printf(", %s", f.c_str());
     std::printf("\n");
   }
-  std::printf("bucket    M=%lld is in bucket M=%lld (M rounded up to a power of two, at most %lld)\n",
+  std::printf("bucket    M=%lld is in bucket M=%lld (M rounded up to the next bucket bound: powers of "
+              "two and the points halfway between, at most %lld)\n",
               static_cast<long long>(args.m), static_cast<long long>(choice.bucket_m),
               static_cast<long long>(select::kLargestBucketM));
   std::printf("config    %s\n", choice.config.str().c_str());

@@ -15,8 +15,11 @@ struct TuneArgs {
   std::vector<std::int64_t> ms = {1, 2, 4, 8, 16, 32, 64};
   int candidates = 16;
   int reps = 10;
+  int min_calls = 8;
+  unsigned jobs = 0;  // kernels built at once (0: one per hardware thread)
   bool bias = true;
-  std::string out;  // the table to write (required)
+  std::string out;   // the table to write (required)
+  std::string dump;  // also every candidate's outcome, one CSV line each (empty: none)
 };
 
 int cmd_tune(const Options& options, const TuneArgs& args);

@@ -6,6 +6,7 @@
 
 #include "fp8jit/fp8jit.hpp"
 #include "tools/cmd_bench.hpp"
+#include "tools/cmd_model.hpp"
 #include "tools/cmd_tune.hpp"
 #include "tools/cmd_explain.hpp"
 #include "tools/commands.hpp"
@@ -207,12 +208,48 @@ CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
                 "family's best-ranked in turn")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  t->add_option("--reps", a.reps, "Timed repetitions per candidate")->capture_default_str();
+  t->add_option("--reps", a.reps, "Timed regions per candidate (median kept)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  t->add_option("--min-calls", a.min_calls, "Calls per timed region")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  t->add_option("-j,--jobs", a.jobs, "Kernels built at once (0: one per CPU)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1024));
   t->add_flag("!--no-bias", a.bias, "Tune without bias (default: with)");
   t->add_option("--out", a.out, "The tuned table to write (CSV)")->required();
+  t->add_option("--dump", a.dump,
+                "Also write every candidate's outcome (time, error, or why it was not timed) "
+                "to this CSV file");
   t->footer("Examples:\n  fp8jit tune --out tuned/h100.csv\n"
             "  FP8JIT_TUNED_TABLES=tuned/h100.csv fp8jit bench --m 1,16");
   return t;
+}
+
+CLI::App* add_model(CLI::App& app, ModelArgs& a) {
+  auto* m = app.add_subcommand(
+      "model", "Check the cost model against measured candidates (fp8jit tune --dump) and fit "
+               "its figures to them");
+  m->add_option("dumps", a.dumps, "Dumps of fp8jit tune --dump the model is scored on (and fitted to)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  m->add_option("--check", a.check_dumps, "Held-out dumps: scored, never fitted to")
+      ->delimiter(',')
+      ->check(CLI::ExistingFile);
+  m->add_option("--target", a.target, "Arch the dumps were measured on")->capture_default_str();
+  m->add_option("--cu", a.cu, "Its multiprocessor count (0: the arch's usual)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
+  m->add_flag("--fit", a.fit, "Fit the model's figures to the dumps and print them");
+  m->add_option("--iterations", a.iterations, "Steps of the fit")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  m->add_option("--worst", a.worst, "List the N points where the model chooses worst")
+      ->check(CLI::Range(0, 100000));
+  m->footer("Examples:\n  fp8jit model bench/results/h200-tune-sweep/dump-shapes.csv --check "
+            "bench/results/h200-tune-sweep/dump-heldout.csv --fit --worst 10");
+  return m;
 }
 
 }  // namespace
@@ -249,6 +286,8 @@ int main(int argc, char** argv) {
   auto* bench = add_bench(app, bench_args);
   tools::TuneArgs tune_args;
   auto* tune = add_tune(app, tune_args);
+  tools::ModelArgs model_args;
+  auto* model = add_model(app, model_args);
 
   try {
     app.parse(argc, argv);
@@ -265,6 +304,7 @@ int main(int argc, char** argv) {
     if (*explain) return tools::cmd_explain(options, explain_args);
     if (*bench) return tools::cmd_bench(options, bench_args);
     if (*tune) return tools::cmd_tune(options, tune_args);
+    if (*model) return tools::cmd_model(model_args);
     if (*cache) {
       if (cache_args.action.empty()) {
         std::fprintf(stderr, "fp8jit cache: %s\nRun with --help for more information.\n",

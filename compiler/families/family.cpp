@@ -1,11 +1,13 @@
 #include "compiler/families/family.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "compiler/families/mfma_cdna3.hpp"
 #include "compiler/families/mma_sm89.hpp"
 #include "compiler/families/wgmma_sm90.hpp"
 #include "compiler/kernel_spec.hpp"
+#include "util/arith.hpp"
 
 namespace fp8jit::compiler {
 
@@ -17,6 +19,21 @@ std::string GemmFamily::describe(const GemmLaunch& l, int) const {
                 static_cast<long long>(l.grid[0]), static_cast<long long>(l.grid[1]),
                 static_cast<long long>(l.grid[2]), l.threads);
   return buf;
+}
+
+CostGrid GemmFamily::cost_grid(const ArchSpec& arch, const MachineModel& machine,
+                               const GemmConfig& c, std::int64_t m, std::int64_t n,
+                               std::int64_t k) const {
+  CostGrid g;
+  g.m = std::max<std::int64_t>(m, 1), g.n = n, g.k = k;
+  g.tiles_m = util::ceil_div(g.m, std::max(1, c.bm));
+  g.tiles_n = util::ceil_div(n, std::max(1, c.bn));
+  const Occupancy o = occupancy(arch, c);
+  g.work = g.tiles_m * g.tiles_n * o.blocks_per_tile;
+  g.blocks = g.work;
+  g.items = util::ceil_div(g.work, std::max(1, machine.multiprocessors));
+  g.resident = o.blocks_per_multiprocessor;
+  return g;
 }
 
 std::vector<int> GemmFamily::token_tiles(std::int64_t bucket_m) const {

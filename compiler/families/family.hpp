@@ -61,21 +61,57 @@ struct Occupancy {
   int blocks_per_multiprocessor = 1; // resident at once, >= 1
   int blocks_per_tile = 1;           // blocks that share one output tile (a cluster's CTAs)
 };
-// The grid the cost model has laid out for one config, for the family's terms.
+
+// A family's figures in the cost model: what its instructions and its fixed work cost on one
+// multiprocessor. ArchSpec holds each arch's values (fitted to tuning measurements, see
+// select/machine.hpp); they are data, so a fit on new measurements changes no code.
+struct FamilyFigures {
+  double matrix_flops_per_clock = 0;  // one multiprocessor's fp8 matrix peak
+  double cycles_per_mma = 0;          // issue floor of one matrix instruction (warp / warpgroup)
+  double cycles_per_step = 0;         // fixed cycles of one main-loop step
+  double l1_bytes_per_clock = 0;      // L1 load throughput (register-tile families)
+  double epilogue_s = 0;              // fixed time of one tile's epilogue
+  double store_bytes_per_s = 0;       // one multiprocessor's output stores
+  double split_s = 0;                 // fixed cost of combining a split-K tile's partial sums
+  double split_bytes_per_s = 0;       // partial sums moved while combining them
+};
+
+// The machine the cost model ranks configs for: the device's own figures (measured by
+// runtime/calibration, else the arch's defaults) and every family's.
+struct MachineModel {
+  int multiprocessors = 0;
+  double clock_hz = 0;
+  double dram_bytes_per_s = 0;  // sustained read bandwidth of a weight stream
+  double latency_s = 0;         // a global load's latency while the weight streams
+  double launch_s = 0;          // launch, grid ramp-up and the first loads of a call
+  double sm_bytes_per_s = 0;    // operand bytes one multiprocessor pulls at most
+  double l2_bytes = 0;
+  FamilyFigures family[kFamilyCount] = {};
+  const FamilyFigures& figures(Family f) const { return family[static_cast<int>(f)]; }
+};
+
+// The grid one config runs on: what the family's launch makes of (m, n, k).
 struct CostGrid {
   std::int64_t m = 0, n = 0, k = 0;
   std::int64_t tiles_m = 0, tiles_n = 0;
-  std::int64_t waves = 0;
-  double resident_blocks = 0;  // blocks running at once
-  int multiprocessors = 0;
+  std::int64_t blocks = 0;     // blocks launched
+  std::int64_t work = 0;       // blocks' worth of work: tiles x k-slices (a persistent grid
+                               // launches fewer blocks that loop over them)
+  std::int64_t items = 0;      // work on the busiest multiprocessor: ceil(work / multiprocessors)
+  int resident = 1;            // blocks resident on a multiprocessor at once
 };
-// The family's terms of the estimate; select/heuristic.cpp combines them the same way for all.
+
+// A config's cost on its grid, as the family sees it; select/heuristic.cpp turns the terms into a
+// time the same way for every family:
+//   time = launch + max(DRAM, multiprocessor memory, L1, matrix, chain) + fixed
 struct CostTerms {
-  double bytes_in_flight = 0;     // operand bytes the resident blocks keep in flight
+  double sm_bytes = 0;            // operand bytes the busiest multiprocessor loads
+  double sm_bytes_in_flight = 0;  // operand bytes its resident blocks keep in flight
+  double sm_l1_s = 0;             // its warps' loads through L1 (0: operands arrive by TMA)
+  double sm_matrix_s = 0;         // its matrix instructions and main-loop steps
+  double chain_s = 0;             // one warp's dependent chain: each step waits for its loads
   std::int64_t weight_passes = 1; // times the weight streams from DRAM
-  double l1_bytes = 0;            // bytes loaded through L1 (0: operands arrive in shared memory)
-  double matrix_flops = 0;        // fp8 matrix throughput the resident blocks reach
-  double pipeline_seconds = 0;    // filling and draining the pipeline, over the whole grid
+  double fixed_s = 0;             // not overlapped with main loops: fills, epilogues, reductions
 };
 
 class GemmFamily {
@@ -105,8 +141,12 @@ class GemmFamily {
   virtual std::string describe(const GemmLaunch& launch, int multiprocessors) const;
   // ---- cost model (select/heuristic.cpp) ----
   virtual Occupancy occupancy(const ArchSpec& arch, const GemmConfig& c) const = 0;
-  virtual CostTerms cost_terms(const ArchSpec& arch, const GemmConfig& c,
-                               const CostGrid& grid) const = 0;
+  // The grid of `c` for (m, n, k) on `machine` (blocks, the busiest multiprocessor's work).
+  virtual CostGrid cost_grid(const ArchSpec& arch, const MachineModel& machine,
+                             const GemmConfig& c, std::int64_t m, std::int64_t n,
+                             std::int64_t k) const;
+  virtual CostTerms cost_terms(const ArchSpec& arch, const MachineModel& machine,
+                               const GemmConfig& c, const CostGrid& grid) const = 0;
   // Appends the configs the heuristic ranks for a bucket of bucket_m tokens and reduction
   // length k on `target`, in preference order for ties. Each passes broken_rule.
   virtual void candidates(const Target& target, std::int64_t bucket_m, std::int64_t k,

@@ -65,37 +65,41 @@ Occupancy RegisterTileFamily::occupancy(const ArchSpec& arch, const GemmConfig& 
   return o;
 }
 
-CostTerms RegisterTileFamily::cost_terms(const ArchSpec& arch, const GemmConfig& c,
-                                         const CostGrid& g) const {
-  CostTerms t;
-  // Memory: the weight is the stream to cover. Each resident block keeps KU x stages 16-byte
-  // loads per lane in flight for each of its n-fragments that lies inside N (fragments past N
-  // load nothing), per k-slice; K shorter than a step caps KU.
-  const int bn = std::max(1, c.bn);
+// Each warp streams its FN n-fragments of the weight (16-byte loads, KU per step and stage) and
+// reads the block's bm tokens through L1 — every warp along n the same tokens, so small tiles are
+// load-bound long before the matrix units are. A warp issues its step's KU x FM x FN
+// instructions only once its loads are in, so with few warps it waits a load latency per
+// `stages` steps (the chain). The grid runs along N first, so a weight larger than L2 streams
+// from DRAM once per token tile (H100, llama3-70b.o at M = 16: 46 us with bm = 8, 26 us with
+// bm = 16).
+CostTerms RegisterTileFamily::cost_terms(const ArchSpec& arch, const MachineModel& machine,
+                                         const GemmConfig& c, const CostGrid& g) const {
+  const FamilyFigures& f = machine.figures(id);
+  const int bn = std::max(1, c.bn), warps = std::max(1, c.warps);
+  const int fn = std::max(1, bn / (16 * warps));
+  const int fm = std::max(1, c.bm / fragment_.m);
   const int ku = std::max(1, c.bk / fragment_.k);
-  const double useful_fragments =
-      std::min(static_cast<double>(bn / 16),
-               static_cast<double>(g.n / 16) / static_cast<double>(g.tiles_n));
-  const double ku_used =
-      std::min<double>(ku, static_cast<double>(util::ceil_div(g.k, fragment_.k)));
-  t.bytes_in_flight = g.resident_blocks * useful_fragments * std::max(1, c.split_k) * ku_used *
-                      std::max(1, c.stages) * fragment_.lanes * 16.0;
-  // Token tiles do not walk the weight in step (the grid runs along N first), so a weight larger
-  // than the cache streams from DRAM once per token tile (H100, llama3-70b.o at M = 16: 46 us
-  // with bm = 8, 26 us with bm = 16).
-  const double mk = static_cast<double>(g.m) * static_cast<double>(g.k);
-  const double nk = static_cast<double>(g.n) * static_cast<double>(g.k);
-  t.weight_passes = nk > arch.l2_bytes ? g.tiles_m : 1;
-  // Loads through L1: no shared memory, so every warp along n reads all bm tokens of its block:
-  // the token traffic is M K (N / bn) warps, the weight's N K (M / bm). Small tiles make a GEMM
-  // load-bound long before the matrix units are.
-  t.l1_bytes = nk * static_cast<double>(g.tiles_m) +
-               mk * static_cast<double>(g.tiles_n) * std::max(1, c.warps);
-  // Matrix units: a multiprocessor needs a warp per sub-partition (NVIDIA) / SIMD (AMD).
-  const int warps = std::max(1, c.warps) * std::max(1, c.split_k);
-  const double use = std::min(1.0, g.resident_blocks * warps /
-                                       (static_cast<double>(arch.schedulers) * g.multiprocessors));
-  t.matrix_flops = arch.matrix_flops(id) * use;
+  const int split = std::max(1, c.split_k), stages = std::max(1, c.stages);
+  const std::int64_t steps = util::ceil_div(g.k, std::int64_t{c.bk} * split);  // per k-slice
+  const double items = static_cast<double>(g.items);
+  const double together = std::min<double>(items, g.resident);
+  // Rows of a block that lie inside N (fragments past N load nothing).
+  const double rows = std::min<double>(bn, double(g.n) / double(g.tiles_n));
+  CostTerms t;
+  t.sm_bytes = items * (rows + c.bm) * double(g.k);
+  t.sm_bytes_in_flight =
+      together * warps * split * fn * ku * stages * fragment_.lanes * 16.0 * rows / bn;
+  t.sm_l1_s = items * warps * double(c.bm) * double(g.k) / (f.l1_bytes_per_clock * machine.clock_hz);
+  const double mmas = double(warps) * split * double(steps) * ku * fm * fn;
+  const double flops = 2.0 * bn * fm * fragment_.m * double(g.k);
+  t.sm_matrix_s = items * std::max(flops / f.matrix_flops_per_clock,
+                                   mmas * f.cycles_per_mma / arch.schedulers) /
+                  machine.clock_hz;
+  t.chain_s = double(steps) * std::max(ku * fm * fn * f.cycles_per_mma / machine.clock_hz,
+                                       machine.latency_s / stages);
+  if (double(g.n) * double(g.k) > machine.l2_bytes / 2) t.weight_passes = g.tiles_m;
+  t.fixed_s = machine.latency_s + f.epilogue_s * double(util::ceil_div(g.items, g.resident)) +
+              (split > 1 ? f.split_s : 0.0);
   return t;
 }
 

@@ -24,7 +24,7 @@ class RegisterTileFamily : public GemmFamily {
   std::string broken_rule(const Target& target, const GemmConfig& c) const override;
   GemmLaunch launch(const KernelSpec& spec, std::int64_t m, int multiprocessors) const override;
   Occupancy occupancy(const ArchSpec& arch, const GemmConfig& c) const override;
-  CostTerms cost_terms(const ArchSpec& arch, const GemmConfig& c,
+  CostTerms cost_terms(const ArchSpec& arch, const MachineModel& machine, const GemmConfig& c,
                        const CostGrid& grid) const override;
   void candidates(const Target& target, std::int64_t bucket_m, std::int64_t k,
                   std::vector<GemmConfig>& out) const override;

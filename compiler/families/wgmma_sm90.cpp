@@ -15,6 +15,7 @@ constexpr const ArchSpec& kArch = kSm90aSpec;  // the one arch with wgmma and se
 constexpr int kWarpgroupThreads = 128;        // the producer warpgroup, and each consumer one
 constexpr int kSwizzleBytes = 128;            // one row of a stage: a 128-byte swizzle atom (bk)
 constexpr int kMaxStages = 8;
+constexpr int kRasterGroup = 8;               // token tiles per raster group (kGroupM)
 
 // The stages (A and W boxes) with their two barriers each, and the consumer warpgroups' epilogue
 // buffers (bm rows of 128 bytes per warpgroup: 32 bytes per warp) of a block.
@@ -196,20 +197,46 @@ class WgmmaSm90 final : public GemmFamily {
     return o;
   }
 
-  // The matrix units run at full rate with two consumer warpgroups and lose about a third with
-  // one. Each wave of blocks fills its pipeline (a load latency before the first wgmma) and
-  // drains it through the epilogue: the cost that makes many small waves (a split that
-  // multiplies an already full grid) slower than one. A persistent grid pays it once: its
-  // producer fills the next tile's stages during the epilogue.
-  CostTerms cost_terms(const ArchSpec& arch, const GemmConfig& c,
+  // A persistent config launches one block per multiprocessor that loops over the tiles.
+  CostGrid cost_grid(const ArchSpec& arch, const MachineModel& machine, const GemmConfig& c,
+                     std::int64_t m, std::int64_t n, std::int64_t k) const override {
+    CostGrid g = GemmFamily::cost_grid(arch, machine, c, m, n, k);
+    if (wgmma_persistent(c)) g.blocks = std::min<std::int64_t>(g.work, machine.multiprocessors);
+    return g;
+  }
+
+  // Per step a block loads (bm + bn) x 128 bytes by TMA and issues FW x 4 wgmmas per consumer
+  // warpgroup; the tensor units of a multiprocessor are shared by its blocks, the issue floor of
+  // each block's wgmmas is not. Token tiles of one raster group (kRasterGroup) run together and
+  // share the weight in L2, so a weight larger than L2 streams once per group. Every round of
+  // blocks on a multiprocessor fills its pipeline (a load latency) and runs its epilogue; a
+  // persistent block fills once and stores while its producer loads the next tile. A split-K
+  // cluster adds the ranks' partial sums through distributed shared memory.
+  CostTerms cost_terms(const ArchSpec&, const MachineModel& machine, const GemmConfig& c,
                        const CostGrid& g) const override {
+    const FamilyFigures& f = machine.figures(id);
+    const int cw = std::max(1, c.warps / 4);
+    const int fw = std::max(1, c.bn / (64 * cw));
+    const std::int64_t steps = util::ceil_div(util::ceil_div(g.k, kSwizzleBytes), c.split_k);
+    const double items = static_cast<double>(g.items);
+    const double together = std::min<double>(items, g.resident);
+    const double step_bytes = double(c.bm + c.bn) * kSwizzleBytes;
     CostTerms t;
-    t.bytes_in_flight = g.resident_blocks * c.stages * (c.bm + c.bn) * double(kSwizzleBytes);
-    const double rate = c.warps == 8 ? 1.0 : 0.65;
-    const double busy_sms = std::min<double>(g.resident_blocks, g.multiprocessors);
-    t.matrix_flops = arch.matrix_flops(id) * rate * busy_sms / g.multiprocessors;
-    t.pipeline_seconds =
-        static_cast<double>(wgmma_persistent(c) ? 1 : g.waves) * 2.0 * arch.latency_s;
+    t.sm_bytes = items * double(steps) * step_bytes;
+    t.sm_bytes_in_flight = together * c.stages * step_bytes;
+    const double tensor_cycles = 2.0 * c.bn * c.bm * kSwizzleBytes / f.matrix_flops_per_clock;
+    const double issue_cycles = fw * (kSwizzleBytes / 32) * f.cycles_per_mma + f.cycles_per_step;
+    t.sm_matrix_s = items * double(steps) * std::max(tensor_cycles, issue_cycles / together) /
+                    machine.clock_hz;
+    if (2.0 * double(g.n) * double(g.k) > machine.l2_bytes)
+      t.weight_passes = util::ceil_div(g.tiles_m, kRasterGroup);
+    const bool persistent = wgmma_persistent(c);
+    const std::int64_t tiles_here = util::ceil_div(g.tiles_m * g.tiles_n, machine.multiprocessors);
+    const double rounds = persistent ? 1.0 : double(util::ceil_div(tiles_here, g.resident));
+    const double epilogue = f.epilogue_s + 2.0 * c.bm * c.bn / f.store_bytes_per_s;
+    t.fixed_s = rounds * (machine.latency_s + epilogue);
+    if (c.split_k > 1)
+      t.fixed_s += f.split_s + (c.split_k - 1) * 4.0 * c.bm * c.bn / f.split_bytes_per_s;
     return t;
   }
 

@@ -15,20 +15,28 @@ compiler::Target target(const char* t) { return compiler::Target::parse(t); }
 
 }  // namespace
 
-TEST_CASE("heuristic: M buckets are powers of two up to 8192", "[heuristic]") {
+TEST_CASE("heuristic: M buckets are powers of two and the points halfway between, up to 8192",
+          "[heuristic]") {
   const auto& b = select::m_buckets();
-  REQUIRE(b.size() == 14);
-  CHECK(b.front() == 1);
-  CHECK(b[12] == 4096);
-  CHECK(b.back() == select::kUnboundedM);
+  const std::vector<std::int64_t> expected = {1,    2,    4,    8,    12,   16,   24,  32,  48,
+                                              64,   96,   128,  192,  256,  384,  512, 768, 1024,
+                                              1536, 2048, 3072, 4096, 6144, select::kUnboundedM};
+  CHECK(b == expected);
   CHECK(select::m_bucket_m(1) == 1);
   CHECK(select::m_bucket_m(3) == 4);
-  CHECK(select::m_bucket_m(37) == 64);
+  CHECK(select::m_bucket_m(9) == 12);
+  CHECK(select::m_bucket_m(37) == 48);
   CHECK(select::m_bucket_m(64) == 64);
-  CHECK(select::m_bucket_m(4097) == 8192);
+  CHECK(select::m_bucket_m(100) == 128);
+  CHECK(select::m_bucket_m(200) == 256);
+  CHECK(select::m_bucket_m(4097) == 6144);
+  CHECK(select::m_bucket_m(6145) == 8192);
+  CHECK(select::m_bucket_m(8192) == 8192);
+  CHECK(select::m_bucket_m(12000) == 8192);
   CHECK(select::m_bucket_m(100000) == 8192);
   CHECK(select::m_bucket_m(0) == 1);
-  CHECK(select::m_bucket_index(select::kUnboundedM) == 13);
+  CHECK(select::m_bucket_index(6145) == static_cast<int>(b.size()) - 1);
+  CHECK(select::m_bucket_index(select::kUnboundedM) == static_cast<int>(b.size()) - 1);
   for (std::int64_t m = 1; m <= 20000; ++m) {
     const int i = select::m_bucket_index(m);
     INFO("M = " << m);
@@ -81,9 +89,11 @@ TEST_CASE("heuristic: the ranking explains its choice", "[heuristic]") {
         CHECK(e.tile_efficiency <= 1);
         CHECK(e.memory_parallelism > 0);
         CHECK(e.memory_parallelism <= 1);
-        // No taller token tile than the bucket needs, but at least the family's smallest (wgmma_sm90: 16).
-        CHECK(e.config.bm <= std::max<std::int64_t>(compiler::family(e.config.family).min_bm,
-                                                    select::m_bucket_m(m)));
+        // No taller token tile than the bucket needs (the power of two that holds its M), but at
+        // least the family's smallest (wgmma_sm90: 16).
+        std::int64_t holds = 1;
+        while (holds < select::m_bucket_m(m)) holds *= 2;
+        CHECK(e.config.bm <= std::max<std::int64_t>(compiler::family(e.config.family).min_bm, holds));
       }
       CHECK_THAT(ranked.front().summary(), Contains("waves") && Contains("tile efficiency"));
     }

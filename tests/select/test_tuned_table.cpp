@@ -238,19 +238,24 @@ TEST_CASE("tuned table: exact row, then M's bucket row, then the heuristic", "[t
   CHECK(c.source == Source::exact_row);
   CHECK(c.config.str() == A);
   CHECK(c.rule == "exact row h100.csv:2 (sm_90a cu_num=132 M=37)");
-  c = pick(40);
+  c = pick(40);  // bucket M=48 has no row: the power of two that holds it, 64, has
   CHECK(c.source == Source::bucket_row);
   CHECK(c.config.str() == B);
-  CHECK(c.bucket_m == 64);
-  CHECK(c.rule == "bucket row h100.csv:3 (sm_90a cu_num=132 M=64): no row for M=40, which rounds "
-                  "up to bucket M=64");
+  CHECK(c.bucket_m == 48);
+  CHECK(c.rule == "bucket row h100.csv:3 (sm_90a cu_num=132 M=64); no row for M=40, which rounds "
+                  "up to bucket M=48 (no row there either; 64 is the power of two that holds it)");
   CHECK(pick(33).config.str() == B);
+  c = pick(60);  // bucket M=64 itself
+  CHECK(c.source == Source::bucket_row);
+  CHECK(c.rule == "bucket row h100.csv:3 (sm_90a cu_num=132 M=64); no row for M=60, which rounds "
+                  "up to bucket M=64");
   CHECK(pick(64).source == Source::exact_row);
-  c = pick(65);  // bucket M=128 has no row
+  c = pick(65);  // bucket M=96 and its power of two, 128, have no row
   CHECK(c.source == Source::heuristic);
-  CHECK(c.config == select::heuristic_config(h, 132, 128, 4096, 1024));
-  CHECK_THAT(c.rule, StartsWith("heuristic (cost model at bucket M=128): no tuned row for sm_90a "
-                                "cu_num=132 N=4096 K=1024 out=bf16 bias=0 at M=65 or M=128"));
+  CHECK(c.config == select::heuristic_config(h, 132, 96, 4096, 1024));
+  CHECK_THAT(c.rule, StartsWith("heuristic (cost model at bucket M=96): no tuned row for sm_90a "
+                                "cu_num=132 N=4096 K=1024 out=bf16 bias=0 at M=65 or M=96 "
+                                "or its power of two"));
   CHECK(c.row.empty());
   c = pick(5000);
   CHECK(c.source == Source::bucket_row);
@@ -402,7 +407,8 @@ TEST_CASE("tuned table: a Context runs the config of a table row", "[tuned][cont
   const Plan plan = ctx.plan(pw, OutDType::bf16, false);
   const auto lines = plan.describe();
   REQUIRE(lines.size() == select::m_buckets().size());
-  CHECK(lines[6] == "m<=64: " + name_c);  // buckets 1, 2, 4, 8, 16, 32, 64
+  CHECK(lines[9] == "m<=64: " + name_c);  // buckets 1, 2, 4, 8, 12, 16, 24, 32, 48, 64
+  CHECK(lines[8] == "m<=48: " + name_c);  // no row at 48: the row of its power of two, 64
   g.m = 50;
   plan.gemm(g);
   CHECK(fake->launches.back().dims.grid[1] == 2);  // ceil(50 / 32)

@@ -1,97 +1,69 @@
 #include "tools/bench/tune.hpp"
 
-#include <algorithm>
-#include <cmath>
+#include <chrono>
 #include <cstdio>
 #include <random>
 
-#include "tools/bench/operands.hpp"
-#include "tools/bench/timing.hpp"
 #include "compiler/kernel_spec.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/context_state.hpp"
-#include "select/heuristic.hpp"
+#include "select/autotune.hpp"
+#include "tools/gemm_check.hpp"
 
 namespace fp8jit::bench {
 
-const char* tuned_table_header() {
-  return "arch,cu_num,M,N,K,q_dtype_w,out_dtype,bias,config,us,tflops,bw";
+const char* tuned_table_header() { return select::tuned_row_header(); }
+
+int TunedPoint::failed() const {
+  int n = 0;
+  for (const auto& t : trials) n += !t.ok();
+  return n;
 }
 
 std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
                              const std::function<void(const TunedPoint&)>& on_point) {
-  const auto target = compiler::Target::parse(ctx.target());
-  const int sms = ctx.multiprocessors();
+  ContextState& state = runtime::state_of(ctx);
+  const compiler::Target& target = state.target;
   std::mt19937_64 rng(std::random_device{}());
   std::vector<TunedPoint> points;
-  const std::int64_t max_m = *std::max_element(args.ms.begin(), args.ms.end());
+  std::int64_t max_m = 1;
+  for (const auto m : args.ms) max_m = std::max(max_m, m);
   for (const auto& s : args.shapes) {
-    const Operands ops(ctx, max_m, s.n, s.k, args.bias, rng);
+    // A random weight (never zeros), packed on the device; the bench makes its copies.
+    const tools::GemmProblem p =
+        tools::make_problem(1, s.n, s.k, target.fp8_format(), OutDType::bf16, false, rng);
+    DeviceBuffer raw = ctx.alloc(p.w.size()), sw = ctx.alloc(p.sw.size() * 4);
+    ctx.copy_to_device(raw.get(), p.w.data(), p.w.size());
+    ctx.copy_to_device(sw.get(), p.sw.data(), p.sw.size() * 4);
+    const PackedWeight weight =
+        ctx.pack_weight(raw.get(), static_cast<const float*>(sw.get()), s.n, s.k);
+    runtime::TuningBench bench(ctx, weight, max_m, OutDType::bf16, args.bias, rng());
     for (const std::int64_t m : args.ms) {
+      const auto t0 = std::chrono::steady_clock::now();
       TunedPoint pt{s.name, m, s.n, s.k};
-      const auto ranked = select::rank_configs(target, sms, m, s.n, s.k);
-      const auto heuristic = select::heuristic_config(target, sms, m, s.n, s.k);
-      // The heuristic's choice, the table's row, the configs that won for this weight at nearby
-      // M, then the cost model's best of each family in turn: its estimates tie across families
-      // where both are memory-bound, and only a measurement tells them apart.
-      std::vector<compiler::GemmConfig> configs = {heuristic};
-      const auto current = runtime::state_of(ctx).tuned.select(target, sms, m, s.n, s.k, OutDType::bf16, args.bias);
-      const bool incumbent = current.source == select::ConfigChoice::Source::exact_row;
-      if (incumbent && !(current.config == heuristic)) configs.push_back(current.config);
-      for (const auto& cfg :
-           runtime::state_of(ctx).tuned.neighbour_configs(target, sms, m, s.n, s.k, OutDType::bf16, args.bias))
-        if (static_cast<int>(configs.size()) < args.candidates &&
-            std::find(configs.begin(), configs.end(), cfg) == configs.end())
-          configs.push_back(cfg);
-      std::vector<compiler::GemmConfig> family[compiler::kFamilyCount];
-      for (const auto& e : ranked)
-        if (std::find(configs.begin(), configs.end(), e.config) == configs.end())
-          family[static_cast<int>(e.config.family)].push_back(e.config);
-      for (std::size_t i = 0; static_cast<int>(configs.size()) < args.candidates; ++i) {
-        if (std::all_of(std::begin(family), std::end(family), [&](const auto& f) { return i >= f.size(); }))
-          break;
-        for (const auto& f : family)
-          if (i < f.size() && static_cast<int>(configs.size()) < args.candidates) configs.push_back(f[i]);
+      const auto configs = select::tuning_candidates(state.tuned, target, state.device, m, s.n,
+                                                     s.k, OutDType::bf16, args.bias,
+                                                     args.candidates);
+      const auto current =
+          state.tuned.select(target, state.device, m, s.n, s.k, OutDType::bf16, args.bias);
+      pt.trials = bench.run(m, configs, args.budget);
+      for (int i = 0; i < static_cast<int>(pt.trials.size()); ++i) {
+        const runtime::Trial& t = pt.trials[i];
+        if (current.source == select::ConfigChoice::Source::exact_row && t.config == current.config)
+          pt.incumbent = i;
+        if (t.ok() && (pt.best < 0 || t.us < pt.trials[pt.best].us)) pt.best = i;
       }
-      const auto rows = tools::sample_rows(m, 2, rng);
-      const auto ref = tools::reference_rows(ops.problem, rows);
-      for (const auto& cfg : configs) {
-        // A config that spills is a tuning failure, however fast it measures.
-        const auto spec = compiler::gemm_spec(target, s.n, s.k, cfg, OutDType::bf16, args.bias);
-        if (runtime::state_of(ctx).kernels->get(spec).resources.spilled()) {
-          ++pt.spilled;
-          continue;
-        }
-        auto run = [&](int c) { runtime::gemm_with_config(ctx, ops.args(m, c), cfg, nullptr); };
-        ops.poison_out(ctx, m);
-        run(0);
-        const double err = ops.error(ctx, m, rows, ref);
-        if (!(err <= 1e-2)) {  // NaN and unwritten outputs fail too
-          ++pt.rejected;
-          continue;
-        }
-        const double us = median_us(ctx, ops.copies, args.reps, run);
-        ++pt.timed;
-        if (cfg == heuristic) pt.heuristic_us = us, pt.heuristic_config = cfg.str();
-        if (incumbent && cfg == current.config) pt.incumbent_us = us, pt.incumbent_config = cfg.str();
-        if (pt.best_config.empty() || us < pt.best_us)
-          pt.best_us = us, pt.best_config = cfg.str(), pt.best_err = err;
-      }
-      if (pt.best_config.empty())
-        throw Error("failed to tune " + s.name + " at M=" + std::to_string(m) +
-                    ": no candidate passed the accuracy check (" + std::to_string(pt.spilled) +
-                    " spilled)");
-      const double flops = 2.0 * m * s.n * s.k;
-      const double bytes = double(s.n) * s.k + double(m) * s.k + 2.0 * m * s.n;
-      char row[256];
-      std::snprintf(row, sizeof row, "%s,%d,%lld,%lld,%lld,%s,bf16,%d,%s,%.2f,%.2f,%.3f",
-                    target.arch.c_str(), sms, (long long)m, (long long)s.n, (long long)s.k,
-                    std::string(to_string(target.fp8_format())).c_str(), int(args.bias),
-                    pt.best_config.c_str(), pt.best_us, flops / pt.best_us * 1e-6,
-                    bytes / pt.best_us * 1e-6);
+      pt.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (pt.best < 0)
+        throw Error("failed to tune " + s.name + " at M=" + std::to_string(m) + ": none of " +
+                    std::to_string(pt.trials.size()) + " candidates passed (first: " +
+                    pt.trials.front().failure + ")");
+      const runtime::Trial& best = pt.trials[pt.best];
+      const select::TunedPoint point{target, state.device, s.n, s.k, m, OutDType::bf16, args.bias};
+      const std::string row = select::tuned_row_line(point, best.config, best.us);
       pt.csv_row = row;
       points.push_back(pt);
-      if (on_point) on_point(pt);
+      if (on_point) on_point(points.back());
     }
   }
   return points;

@@ -1,6 +1,7 @@
-// The tuner: for each (weight, M) it times the cost model's best-ranked configs on the GPU (plus
-// the heuristic's own pick) whose kernels do not spill, keeps the fastest whose result passes the
-// float64 check, and returns tuned-table rows (docs/tuned-table.md).
+// The tuner: for each (weight, M) it times the candidates select::tuning_candidates names on the
+// GPU (runtime::TuningBench: kernels built in parallel, each output checked against a float64
+// reference, spilling kernels skipped) and returns the fastest as a tuned-table row
+// (docs/tuned-table.md), with every candidate's outcome.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "fp8jit/gemm.hpp"
+#include "runtime/tuning_bench.hpp"
 #include "tools/models.hpp"
 
 namespace fp8jit::bench {
@@ -16,25 +18,24 @@ namespace fp8jit::bench {
 struct TuneArgs {
   std::vector<tools::WeightShape> shapes;
   std::vector<std::int64_t> ms = {1, 2, 4, 8, 16, 32, 64};
-  int candidates = 16;   // configs timed per point, best-ranked by the cost model first
-  int reps = 10;
+  int candidates = 16;  // configs timed per point
+  runtime::TrialBudget budget{.reps = 10, .min_calls = 8};
   bool bias = true;
 };
 
 struct TunedPoint {
   std::string shape;
   std::int64_t m = 0, n = 0, k = 0;
-  std::string best_config, heuristic_config;
-  double best_us = 0, heuristic_us = 0, best_err = 0;
-  // The exact row the loaded tuned tables already have for the point (timed as a candidate, so
-  // a re-tune never writes a slower row); empty where there is none.
-  std::string incumbent_config;
-  double incumbent_us = 0;
-  int timed = 0, rejected = 0;  // candidates timed; candidates that failed the check
-  int spilled = 0;              // candidates not timed because their kernel spills
-  std::string csv_row;          // the tuned-table row of the winner
+  std::vector<runtime::Trial> trials;  // every candidate, in the order they were chosen
+  int best = -1;                       // index of the fastest that passed; -1 when none did
+  int heuristic = 0;                   // index of the cost model's pick (the first candidate)
+  int incumbent = -1;                  // index of the loaded tables' exact row for the point
+  double seconds = 0;                  // wall time of the point, builds included
+  std::string csv_row;                 // the tuned-table row of the winner
+  int failed() const;
 };
 
+// Throws Error when no candidate of a point passes (the points before it are reported).
 std::vector<TunedPoint> tune(Context& ctx, const TuneArgs& args,
                              const std::function<void(const TunedPoint&)>& on_point);
 
