@@ -4,19 +4,21 @@
 // NOTE: cuda.h is deliberately not included, so that the library builds where the toolkit is
 // absent. The few types, enum values and prototypes used are declared below; each was checked
 // against cuda.h of CUDA 13.0 and none has changed since CUDA 11.
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "util/dynlib.hpp"
+#include "util/text.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
 
 namespace fp8jit::runtime {
 
 namespace {
+
+using util::address;
 
 // --- the part of cuda.h fp8jit needs ---------------------------------------------------------
 using CUresult = int;
@@ -201,12 +203,6 @@ struct CudaApi {
   }
 };
 
-std::string hex(const void* p) {
-  char buf[2 + 2 * sizeof(void*) + 1];
-  std::snprintf(buf, sizeof buf, "%p", p);
-  return buf;
-}
-
 CUdeviceptr dptr(const void* p) { return reinterpret_cast<CUdeviceptr>(p); }
 
 // What every module and allocation needs to outlive: the library, its entry points and the
@@ -379,7 +375,7 @@ class CudaDriver final : public Driver {
     ScopedContext scope(*s_);
     auto f = static_cast<CUfunction>(function);
     if (d.shared_bytes > kDefaultDynamicShared) opt_in_shared(f, d.shared_bytes);
-    const auto what = [&] { return "launch kernel " + hex(function) + " (" + dims(d) + ") on stream " + hex(stream); };
+    const auto what = [&] { return "launch kernel " + address(function) + " (" + dims(d) + ") on stream " + address(stream); };
     if (d.programmatic && api.cuLaunchKernelEx) {
       CUlaunchAttribute attr{};
       attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
@@ -419,7 +415,7 @@ class CudaDriver final : public Driver {
     if (bytes == 0) return;
     ScopedContext scope(*s_);
     s_->api.check(s_->api.cuMemcpyHtoD(dptr(dst), src, bytes), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from host " + hex(src) + " to device " + hex(dst);
+      return "copy " + std::to_string(bytes) + " bytes from host " + address(src) + " to device " + address(dst);
     });
   }
 
@@ -427,7 +423,7 @@ class CudaDriver final : public Driver {
     if (bytes == 0) return;
     ScopedContext scope(*s_);
     s_->api.check(s_->api.cuMemcpyDtoH(dst, dptr(src), bytes), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) + " to host " + hex(dst);
+      return "copy " + std::to_string(bytes) + " bytes from device " + address(src) + " to host " + address(dst);
     });
   }
 
@@ -435,7 +431,7 @@ class CudaDriver final : public Driver {
     if (bytes == 0) return;
     ScopedContext scope(*s_);
     s_->api.check(s_->api.cuMemsetD8(dptr(dst), static_cast<unsigned char>(byte), bytes), [&] {
-      return "set " + std::to_string(bytes) + " bytes at device " + hex(dst) + " to " + std::to_string(byte & 0xff);
+      return "set " + std::to_string(bytes) + " bytes at device " + address(dst) + " to " + std::to_string(byte & 0xff);
     });
   }
 
@@ -445,7 +441,7 @@ class CudaDriver final : public Driver {
     // An asynchronous fault (CUDA_ERROR_ILLEGAL_ADDRESS, ...) surfaces here as a DriverError.
     if (stream)
       api.check(api.cuStreamSynchronize(static_cast<CUstream>(stream)),
-                [&] { return "synchronize CUDA stream " + hex(stream); });
+                [&] { return "synchronize CUDA stream " + address(stream); });
     else
       api.check(api.cuCtxSynchronize(), [&] {
         return "synchronize CUDA device " + std::to_string(s_->ordinal);
@@ -483,7 +479,7 @@ class CudaDriver final : public Driver {
       std::string d = "build a TMA descriptor for a tensor of ";
       for (int i = t.rank - 1; i >= 0; --i)
         d += std::to_string(t.dims[i]) + (i ? " x " : "");
-      d += " elements of " + std::to_string(t.element_bytes) + " bytes at " + hex(t.base) +
+      d += " elements of " + std::to_string(t.element_bytes) + " bytes at " + address(t.base) +
            " (byte strides";
       for (int i = t.rank - 2; i >= 0; --i) d += " " + std::to_string(t.strides[i]);
       d += ", box";
@@ -509,8 +505,8 @@ class CudaDriver final : public Driver {
     require(api.cuMemcpyDtoDAsync, "copy device memory");
     ScopedContext scope(*s_);
     api.check(api.cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, static_cast<CUstream>(stream)), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) + " to device " +
-             hex(dst) + " on stream " + hex(stream);
+      return "copy " + std::to_string(bytes) + " bytes from device " + address(src) + " to device " +
+             address(dst) + " on stream " + address(stream);
     });
   }
 
@@ -540,7 +536,7 @@ class CudaDriver final : public Driver {
     require(api.cuStreamBeginCapture, "begin a stream capture");
     ScopedContext scope(*s_);
     api.check(api.cuStreamBeginCapture(static_cast<CUstream>(stream), CU_STREAM_CAPTURE_MODE_GLOBAL),
-              [&] { return "begin capturing CUDA stream " + hex(stream); });
+              [&] { return "begin capturing CUDA stream " + address(stream); });
   }
 
   void* end_capture(void* stream) override {
@@ -550,7 +546,7 @@ class CudaDriver final : public Driver {
     CUgraph graph = nullptr;
     const CUresult r = api.cuStreamEndCapture(static_cast<CUstream>(stream), &graph);
     if (r != CUDA_SUCCESS && graph && api.cuGraphDestroy) api.cuGraphDestroy(graph);
-    api.check(r, [&] { return "end capturing CUDA stream " + hex(stream); });
+    api.check(r, [&] { return "end capturing CUDA stream " + address(stream); });
     return graph;
   }
 
@@ -560,7 +556,7 @@ class CudaDriver final : public Driver {
     ScopedContext scope(*s_);
     CUgraphExec exec = nullptr;
     api.check(api.cuGraphInstantiateWithFlags(&exec, static_cast<CUgraph>(graph), 0),
-              [&] { return "instantiate CUDA graph " + hex(graph); });
+              [&] { return "instantiate CUDA graph " + address(graph); });
     return exec;
   }
 
@@ -569,7 +565,7 @@ class CudaDriver final : public Driver {
     require(api.cuGraphLaunch, "launch a CUDA graph");
     ScopedContext scope(*s_);
     api.check(api.cuGraphLaunch(static_cast<CUgraphExec>(exec), static_cast<CUstream>(stream)),
-              [&] { return "launch CUDA graph " + hex(exec) + " on stream " + hex(stream); });
+              [&] { return "launch CUDA graph " + address(exec) + " on stream " + address(stream); });
   }
 
   void destroy_graph(void* graph) noexcept override {
@@ -605,7 +601,7 @@ class CudaDriver final : public Driver {
     s_->api.check(
         s_->api.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)),
         [&] {
-          return "allow " + std::to_string(bytes) + " B of dynamic shared memory for kernel " + hex(f) +
+          return "allow " + std::to_string(bytes) + " B of dynamic shared memory for kernel " + address(f) +
                  " (device opt-in limit " + std::to_string(info_.shared_per_block_optin) + " B)";
         });
   }

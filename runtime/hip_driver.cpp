@@ -7,19 +7,21 @@
 // read only for the arch name, and that defensively: see arch_from_properties().
 
 #include <cctype>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "util/dynlib.hpp"
+#include "util/text.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
 
 namespace fp8jit::runtime {
 
 namespace {
+
+using util::address;
 
 // --- the part of hip_runtime_api.h fp8jit needs -------------------------------------------------
 using hipError_t = int;
@@ -123,12 +125,6 @@ struct HipApi {
     if (r != hipSuccess) throw DriverError("failed to " + what() + ": " + describe(r));
   }
 };
-
-std::string hex(const void* p) {
-  char buf[2 + 2 * sizeof(void*) + 1];
-  std::snprintf(buf, sizeof buf, "%p", p);
-  return buf;
-}
 
 // The gcnArchName ("gfx942:sramecc+:xnack-") out of a hipDeviceProp_t of either layout: the first
 // NUL-terminated "gfx<hex digits>[:feature+|-]..." string after the 256-byte name field.
@@ -293,7 +289,7 @@ class HipDriver final : public Driver {
                                       d.grid[2], d.block[0], d.block[1], d.block[2], d.shared_bytes,
                                       static_cast<hipStream_t>(stream), args, nullptr),
         [&] {
-          return "launch kernel " + hex(function) + " (" + dims(d) + ") on stream " + hex(stream);
+          return "launch kernel " + address(function) + " (" + dims(d) + ") on stream " + address(stream);
         });
   }
 
@@ -331,8 +327,8 @@ class HipDriver final : public Driver {
     if (bytes == 0) return;
     ScopedDevice scope(*s_);
     s_->api.check(s_->api.hipMemcpy(dst, src, bytes, kind), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from " + from + " " + hex(src) + " to " + to +
-             " " + hex(dst);
+      return "copy " + std::to_string(bytes) + " bytes from " + from + " " + address(src) + " to " + to +
+             " " + address(dst);
     });
   }
 
@@ -340,7 +336,7 @@ class HipDriver final : public Driver {
     if (bytes == 0) return;
     ScopedDevice scope(*s_);
     s_->api.check(s_->api.hipMemset(dst, byte & 0xff, bytes), [&] {
-      return "set " + std::to_string(bytes) + " bytes at device " + hex(dst) + " to " +
+      return "set " + std::to_string(bytes) + " bytes at device " + address(dst) + " to " +
              std::to_string(byte & 0xff);
     });
   }
@@ -351,7 +347,7 @@ class HipDriver final : public Driver {
     // An asynchronous fault (hipErrorIllegalAddress, ...) surfaces here as a DriverError.
     if (stream)
       api.check(api.hipStreamSynchronize(static_cast<hipStream_t>(stream)),
-                [&] { return "synchronize HIP stream " + hex(stream); });
+                [&] { return "synchronize HIP stream " + address(stream); });
     else
       api.check(api.hipDeviceSynchronize(),
                 [&] { return "synchronize HIP device " + std::to_string(s_->ordinal); });
@@ -388,8 +384,8 @@ class HipDriver final : public Driver {
     api.check(api.hipMemcpyAsync(dst, src, bytes, hipMemcpyDeviceToDevice,
                                  static_cast<hipStream_t>(stream)),
               [&] {
-                return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) +
-                       " to device " + hex(dst) + " on stream " + hex(stream);
+                return "copy " + std::to_string(bytes) + " bytes from device " + address(src) +
+                       " to device " + address(dst) + " on stream " + address(stream);
               });
   }
 
