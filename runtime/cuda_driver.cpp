@@ -82,107 +82,80 @@ constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;  // out-of-bounds elements 
 // Dynamic shared memory a kernel may use without opting in.
 constexpr unsigned kDefaultDynamicShared = 48 * 1024;
 
-// One entry per CUDA call fp8jit makes; the _v2 symbols where cuda.h maps the name to one (the
-// unversioned symbols are the CUDA 3.x ABI with 32-bit sizes).
-struct CudaApi {
-  CUresult (*cuInit)(unsigned) = nullptr;
-  CUresult (*cuDriverGetVersion)(int*) = nullptr;
-  CUresult (*cuGetErrorName)(CUresult, const char**) = nullptr;
-  CUresult (*cuGetErrorString)(CUresult, const char**) = nullptr;
-  CUresult (*cuDeviceGetCount)(int*) = nullptr;
-  CUresult (*cuDeviceGet)(CUdevice*, int) = nullptr;
-  CUresult (*cuDeviceGetName)(char*, int, CUdevice) = nullptr;
-  CUresult (*cuDeviceGetAttribute)(int*, int, CUdevice) = nullptr;
-  CUresult (*cuDeviceTotalMem)(std::size_t*, CUdevice) = nullptr;
-  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext*, CUdevice) = nullptr;
-  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice) = nullptr;
-  CUresult (*cuCtxSetCurrent)(CUcontext) = nullptr;
-  CUresult (*cuCtxGetCurrent)(CUcontext*) = nullptr;
-  CUresult (*cuCtxSynchronize)() = nullptr;
-  CUresult (*cuModuleLoadData)(CUmodule*, const void*) = nullptr;
-  CUresult (*cuModuleUnload)(CUmodule) = nullptr;
-  CUresult (*cuModuleGetFunction)(CUfunction*, CUmodule, const char*) = nullptr;
-  CUresult (*cuFuncGetAttribute)(int*, int, CUfunction) = nullptr;
-  CUresult (*cuFuncSetAttribute)(CUfunction, int, int) = nullptr;
-  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, CUstream, void**, void**) = nullptr;
-  // Optional (CUDA 12+): programmatic dependent launch.
-  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig*, CUfunction, void**, void**) = nullptr;
-  CUresult (*cuMemAlloc)(CUdeviceptr*, std::size_t) = nullptr;
-  CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
-  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void*, std::size_t) = nullptr;
-  CUresult (*cuMemcpyDtoH)(void*, CUdeviceptr, std::size_t) = nullptr;
-  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, std::size_t) = nullptr;
-  CUresult (*cuStreamSynchronize)(CUstream) = nullptr;
-  CUresult (*cuEventCreate)(CUevent*, unsigned) = nullptr;
-  CUresult (*cuEventRecord)(CUevent, CUstream) = nullptr;
-  CUresult (*cuEventSynchronize)(CUevent) = nullptr;
-  CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent) = nullptr;
-  CUresult (*cuEventDestroy)(CUevent) = nullptr;
-  // Optional (CUDA 12+): TMA descriptors for the wgmma family.
-  CUresult (*cuTensorMapEncodeTiled)(void* map, int data_type, unsigned rank, void* base,
-                                     const unsigned long long* dims,
-                                     const unsigned long long* strides, const unsigned* box,
-                                     const unsigned* element_strides, int interleave, int swizzle,
-                                     int l2_promotion, int oob_fill) = nullptr;
-  // Optional (benchmarks and tests; Driver's optional part): bound when present, checked on use,
-  // so that a driver without them still opens.
-  CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, std::size_t, CUstream) = nullptr;
-  CUresult (*cuStreamCreate)(CUstream*, unsigned) = nullptr;
-  CUresult (*cuStreamDestroy)(CUstream) = nullptr;
-  CUresult (*cuStreamBeginCapture)(CUstream, int) = nullptr;
-  CUresult (*cuStreamEndCapture)(CUstream, CUgraph*) = nullptr;
-  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec*, CUgraph, unsigned long long) = nullptr;
-  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream) = nullptr;
-  CUresult (*cuGraphDestroy)(CUgraph) = nullptr;
-  CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
+// The CUDA calls fp8jit makes, each listed once: the name and the parameters (every one returns
+// CUresult). An entry written V2 is bound to the name's _v2 symbol, as cuda.h maps the name (the
+// unversioned symbols are the CUDA 3.x ABI with 32-bit sizes). CudaApi's members and its bind() are
+// made from these lists; binding follows their order, so that missing names are listed in it.
+#define FP8JIT_CUDA_REQUIRED(X, V2)                                               \
+  X(cuInit, unsigned)                                                             \
+  X(cuDriverGetVersion, int*)                                                     \
+  X(cuGetErrorName, CUresult, const char**)                                       \
+  X(cuGetErrorString, CUresult, const char**)                                     \
+  X(cuDeviceGetCount, int*)                                                       \
+  X(cuDeviceGet, CUdevice*, int)                                                  \
+  X(cuDeviceGetName, char*, int, CUdevice)                                        \
+  X(cuDeviceGetAttribute, int*, int, CUdevice)                                    \
+  V2(cuDeviceTotalMem, std::size_t*, CUdevice)                                    \
+  X(cuDevicePrimaryCtxRetain, CUcontext*, CUdevice)                               \
+  V2(cuDevicePrimaryCtxRelease, CUdevice)                                         \
+  X(cuCtxSetCurrent, CUcontext)                                                   \
+  X(cuCtxGetCurrent, CUcontext*)                                                  \
+  X(cuCtxSynchronize)                                                             \
+  X(cuModuleLoadData, CUmodule*, const void*)                                     \
+  X(cuModuleUnload, CUmodule)                                                     \
+  X(cuModuleGetFunction, CUfunction*, CUmodule, const char*)                      \
+  X(cuFuncGetAttribute, int*, int, CUfunction)                                    \
+  X(cuFuncSetAttribute, CUfunction, int, int)                                     \
+  X(cuLaunchKernel, CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, \
+    unsigned, unsigned, CUstream, void**, void**)                                 \
+  V2(cuMemAlloc, CUdeviceptr*, std::size_t)                                       \
+  V2(cuMemFree, CUdeviceptr)                                                      \
+  V2(cuMemcpyHtoD, CUdeviceptr, const void*, std::size_t)                         \
+  V2(cuMemcpyDtoH, void*, CUdeviceptr, std::size_t)                               \
+  V2(cuMemsetD8, CUdeviceptr, unsigned char, std::size_t)                         \
+  X(cuStreamSynchronize, CUstream)                                                \
+  X(cuEventCreate, CUevent*, unsigned)                                            \
+  X(cuEventRecord, CUevent, CUstream)                                             \
+  X(cuEventSynchronize, CUevent)                                                  \
+  V2(cuEventElapsedTime, float*, CUevent, CUevent)                                \
+  V2(cuEventDestroy, CUevent)
 
-  // Binds every entry; returns the names that are missing ("" when none).
+// Optional: bound when present (nullptr otherwise, and not counted as missing), checked where
+// used, so that a driver without them still opens. The TMA descriptors of the wgmma family and
+// programmatic dependent launch (CUDA 12+); then Driver's optional part (benchmarks and tests).
+#define FP8JIT_CUDA_OPTIONAL(X, V2)                                                         \
+  X(cuTensorMapEncodeTiled, void* map, int data_type, unsigned rank, void* base,            \
+    const unsigned long long* dims, const unsigned long long* strides, const unsigned* box, \
+    const unsigned* element_strides, int interleave, int swizzle, int l2_promotion,         \
+    int oob_fill)                                                                           \
+  X(cuLaunchKernelEx, const CUlaunchConfig*, CUfunction, void**, void**)                    \
+  V2(cuMemcpyDtoDAsync, CUdeviceptr, CUdeviceptr, std::size_t, CUstream)                    \
+  X(cuStreamCreate, CUstream*, unsigned)                                                    \
+  V2(cuStreamDestroy, CUstream)                                                             \
+  V2(cuStreamBeginCapture, CUstream, int)                                                   \
+  X(cuStreamEndCapture, CUstream, CUgraph*)                                                 \
+  X(cuGraphInstantiateWithFlags, CUgraphExec*, CUgraph, unsigned long long)                 \
+  X(cuGraphLaunch, CUgraphExec, CUstream)                                                   \
+  X(cuGraphDestroy, CUgraph)                                                                \
+  X(cuGraphExecDestroy, CUgraphExec)
+
+struct CudaApi {
+#define FP8JIT_CUDA_MEMBER(name, ...) CUresult (*name)(__VA_ARGS__) = nullptr;
+  FP8JIT_CUDA_REQUIRED(FP8JIT_CUDA_MEMBER, FP8JIT_CUDA_MEMBER)
+  FP8JIT_CUDA_OPTIONAL(FP8JIT_CUDA_MEMBER, FP8JIT_CUDA_MEMBER)
+#undef FP8JIT_CUDA_MEMBER
+
+  // Binds every entry; returns the names of the required ones that are missing ("" when none).
   std::string bind(const util::DynLib& lib) {
     std::string missing;
-    lib.bind(cuInit, "cuInit", &missing);
-    lib.bind(cuDriverGetVersion, "cuDriverGetVersion", &missing);
-    lib.bind(cuGetErrorName, "cuGetErrorName", &missing);
-    lib.bind(cuGetErrorString, "cuGetErrorString", &missing);
-    lib.bind(cuDeviceGetCount, "cuDeviceGetCount", &missing);
-    lib.bind(cuDeviceGet, "cuDeviceGet", &missing);
-    lib.bind(cuDeviceGetName, "cuDeviceGetName", &missing);
-    lib.bind(cuDeviceGetAttribute, "cuDeviceGetAttribute", &missing);
-    lib.bind(cuDeviceTotalMem, "cuDeviceTotalMem_v2", &missing);
-    lib.bind(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", &missing);
-    lib.bind(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", &missing);
-    lib.bind(cuCtxSetCurrent, "cuCtxSetCurrent", &missing);
-    lib.bind(cuCtxGetCurrent, "cuCtxGetCurrent", &missing);
-    lib.bind(cuCtxSynchronize, "cuCtxSynchronize", &missing);
-    lib.bind(cuModuleLoadData, "cuModuleLoadData", &missing);
-    lib.bind(cuModuleUnload, "cuModuleUnload", &missing);
-    lib.bind(cuModuleGetFunction, "cuModuleGetFunction", &missing);
-    lib.bind(cuFuncGetAttribute, "cuFuncGetAttribute", &missing);
-    lib.bind(cuFuncSetAttribute, "cuFuncSetAttribute", &missing);
-    lib.bind(cuLaunchKernel, "cuLaunchKernel", &missing);
-    lib.bind(cuMemAlloc, "cuMemAlloc_v2", &missing);
-    lib.bind(cuMemFree, "cuMemFree_v2", &missing);
-    lib.bind(cuMemcpyHtoD, "cuMemcpyHtoD_v2", &missing);
-    lib.bind(cuMemcpyDtoH, "cuMemcpyDtoH_v2", &missing);
-    lib.bind(cuMemsetD8, "cuMemsetD8_v2", &missing);
-    lib.bind(cuStreamSynchronize, "cuStreamSynchronize", &missing);
-    lib.bind(cuEventCreate, "cuEventCreate", &missing);
-    lib.bind(cuEventRecord, "cuEventRecord", &missing);
-    lib.bind(cuEventSynchronize, "cuEventSynchronize", &missing);
-    lib.bind(cuEventElapsedTime, "cuEventElapsedTime_v2", &missing);
-    lib.bind(cuEventDestroy, "cuEventDestroy_v2", &missing);
-    // Optional symbols (nullptr: not collected as missing); checked where used.
-    lib.bind(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", nullptr);
-    lib.bind(cuLaunchKernelEx, "cuLaunchKernelEx", nullptr);
-    lib.bind(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", nullptr);
-    lib.bind(cuStreamCreate, "cuStreamCreate", nullptr);
-    lib.bind(cuStreamDestroy, "cuStreamDestroy_v2", nullptr);
-    lib.bind(cuStreamBeginCapture, "cuStreamBeginCapture_v2", nullptr);
-    lib.bind(cuStreamEndCapture, "cuStreamEndCapture", nullptr);
-    lib.bind(cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", nullptr);
-    lib.bind(cuGraphLaunch, "cuGraphLaunch", nullptr);
-    lib.bind(cuGraphDestroy, "cuGraphDestroy", nullptr);
-    lib.bind(cuGraphExecDestroy, "cuGraphExecDestroy", nullptr);
+    std::string* collect = &missing;
+#define FP8JIT_CUDA_BIND(name, ...) lib.bind(name, #name, collect);
+#define FP8JIT_CUDA_BIND_V2(name, ...) lib.bind(name, #name "_v2", collect);
+    FP8JIT_CUDA_REQUIRED(FP8JIT_CUDA_BIND, FP8JIT_CUDA_BIND_V2)
+    collect = nullptr;
+    FP8JIT_CUDA_OPTIONAL(FP8JIT_CUDA_BIND, FP8JIT_CUDA_BIND_V2)
+#undef FP8JIT_CUDA_BIND
+#undef FP8JIT_CUDA_BIND_V2
     return missing;
   }
 

@@ -45,68 +45,59 @@ constexpr int hipMemcpyDeviceToDevice = 3;
 // ROCm 5, about 1.5 KiB in ROCm 6/7), so that a newer, larger struct cannot overrun it.
 constexpr std::size_t kPropertiesBuffer = 64 * 1024;
 
+// The HIP calls fp8jit makes, each listed once: the name, the result type and the parameters.
+// HipApi's members and its bind() are made from these lists, and the two entries they leave out
+// are written by hand. Binding follows the lists' order, so that missing names are listed in it.
+// The runtime and its devices:
+#define FP8JIT_HIP_DEVICE_API(X)                       \
+  X(hipInit, hipError_t, unsigned)                     \
+  X(hipRuntimeGetVersion, hipError_t, int*)            \
+  X(hipGetErrorString, const char*, hipError_t)        \
+  X(hipGetErrorName, const char*, hipError_t)          \
+  X(hipGetDeviceCount, hipError_t, int*)               \
+  X(hipGetDevice, hipError_t, int*)                    \
+  X(hipSetDevice, hipError_t, int)                     \
+  X(hipDeviceGetName, hipError_t, char*, int, int)     \
+  X(hipDeviceGetAttribute, hipError_t, int*, int, int) \
+  X(hipDeviceTotalMem, hipError_t, std::size_t*, int)
+// Modules, launches, memory, synchronization and events:
+#define FP8JIT_HIP_WORK_API(X)                                                                \
+  X(hipModuleLoadData, hipError_t, hipModule_t*, const void*)                                 \
+  X(hipModuleUnload, hipError_t, hipModule_t)                                                 \
+  X(hipModuleGetFunction, hipError_t, hipFunction_t*, hipModule_t, const char*)               \
+  X(hipModuleLaunchKernel, hipError_t, hipFunction_t, unsigned, unsigned, unsigned, unsigned, \
+    unsigned, unsigned, unsigned, hipStream_t, void**, void**)                                \
+  X(hipMalloc, hipError_t, void**, std::size_t)                                               \
+  X(hipFree, hipError_t, void*)                                                               \
+  X(hipMemcpy, hipError_t, void*, const void*, std::size_t, int)                              \
+  X(hipMemset, hipError_t, void*, int, std::size_t)                                           \
+  X(hipStreamSynchronize, hipError_t, hipStream_t)                                            \
+  X(hipEventCreate, hipError_t, hipEvent_t*)                                                  \
+  X(hipEventRecord, hipError_t, hipEvent_t, hipStream_t)                                      \
+  X(hipEventSynchronize, hipError_t, hipEvent_t)                                              \
+  X(hipEventElapsedTime, hipError_t, float*, hipEvent_t, hipEvent_t)                          \
+  X(hipEventDestroy, hipError_t, hipEvent_t)                                                  \
+  X(hipDeviceSynchronize, hipError_t)
+
 struct HipApi {
-  hipError_t (*hipInit)(unsigned) = nullptr;
-  hipError_t (*hipRuntimeGetVersion)(int*) = nullptr;
-  const char* (*hipGetErrorString)(hipError_t) = nullptr;
-  const char* (*hipGetErrorName)(hipError_t) = nullptr;
-  hipError_t (*hipGetDeviceCount)(int*) = nullptr;
-  hipError_t (*hipGetDevice)(int*) = nullptr;
-  hipError_t (*hipSetDevice)(int) = nullptr;
-  hipError_t (*hipDeviceGetName)(char*, int, int) = nullptr;
-  hipError_t (*hipDeviceGetAttribute)(int*, int, int) = nullptr;
-  hipError_t (*hipDeviceTotalMem)(std::size_t*, int) = nullptr;
+#define FP8JIT_HIP_MEMBER(name, result, ...) result (*name)(__VA_ARGS__) = nullptr;
+  FP8JIT_HIP_DEVICE_API(FP8JIT_HIP_MEMBER)
   hipError_t (*hipGetDeviceProperties)(void*, int) = nullptr;  // either layout, see above
-  hipError_t (*hipModuleLoadData)(hipModule_t*, const void*) = nullptr;
-  hipError_t (*hipModuleUnload)(hipModule_t) = nullptr;
-  hipError_t (*hipModuleGetFunction)(hipFunction_t*, hipModule_t, const char*) = nullptr;
-  hipError_t (*hipModuleLaunchKernel)(hipFunction_t, unsigned, unsigned, unsigned, unsigned,
-                                      unsigned, unsigned, unsigned, hipStream_t, void**,
-                                      void**) = nullptr;
-  hipError_t (*hipMalloc)(void**, std::size_t) = nullptr;
-  hipError_t (*hipFree)(void*) = nullptr;
-  hipError_t (*hipMemcpy)(void*, const void*, std::size_t, int) = nullptr;
-  hipError_t (*hipMemset)(void*, int, std::size_t) = nullptr;
-  hipError_t (*hipStreamSynchronize)(hipStream_t) = nullptr;
-  hipError_t (*hipEventCreate)(hipEvent_t*) = nullptr;
-  hipError_t (*hipEventRecord)(hipEvent_t, hipStream_t) = nullptr;
-  hipError_t (*hipEventSynchronize)(hipEvent_t) = nullptr;
-  hipError_t (*hipEventElapsedTime)(float*, hipEvent_t, hipEvent_t) = nullptr;
-  hipError_t (*hipEventDestroy)(hipEvent_t) = nullptr;
-  hipError_t (*hipDeviceSynchronize)() = nullptr;
+  FP8JIT_HIP_WORK_API(FP8JIT_HIP_MEMBER)
+#undef FP8JIT_HIP_MEMBER
   // Optional (Driver's optional part): bound when present, checked on use.
   hipError_t (*hipMemcpyAsync)(void*, const void*, std::size_t, int, hipStream_t) = nullptr;
 
+  // Binds every entry; returns the names of the required ones that are missing ("" when none).
   std::string bind(const util::DynLib& lib) {
     std::string missing;
-    lib.bind(hipInit, "hipInit", &missing);
-    lib.bind(hipRuntimeGetVersion, "hipRuntimeGetVersion", &missing);
-    lib.bind(hipGetErrorString, "hipGetErrorString", &missing);
-    lib.bind(hipGetErrorName, "hipGetErrorName", &missing);
-    lib.bind(hipGetDeviceCount, "hipGetDeviceCount", &missing);
-    lib.bind(hipGetDevice, "hipGetDevice", &missing);
-    lib.bind(hipSetDevice, "hipSetDevice", &missing);
-    lib.bind(hipDeviceGetName, "hipDeviceGetName", &missing);
-    lib.bind(hipDeviceGetAttribute, "hipDeviceGetAttribute", &missing);
-    lib.bind(hipDeviceTotalMem, "hipDeviceTotalMem", &missing);
+#define FP8JIT_HIP_BIND(name, ...) lib.bind(name, #name, &missing);
+    FP8JIT_HIP_DEVICE_API(FP8JIT_HIP_BIND)
     // ROCm 6+ exports the new layout as ...R0600; the plain name is the ROCm 5 layout there.
     if (!lib.bind(hipGetDeviceProperties, "hipGetDevicePropertiesR0600", nullptr))
       lib.bind(hipGetDeviceProperties, "hipGetDeviceProperties", &missing);
-    lib.bind(hipModuleLoadData, "hipModuleLoadData", &missing);
-    lib.bind(hipModuleUnload, "hipModuleUnload", &missing);
-    lib.bind(hipModuleGetFunction, "hipModuleGetFunction", &missing);
-    lib.bind(hipModuleLaunchKernel, "hipModuleLaunchKernel", &missing);
-    lib.bind(hipMalloc, "hipMalloc", &missing);
-    lib.bind(hipFree, "hipFree", &missing);
-    lib.bind(hipMemcpy, "hipMemcpy", &missing);
-    lib.bind(hipMemset, "hipMemset", &missing);
-    lib.bind(hipStreamSynchronize, "hipStreamSynchronize", &missing);
-    lib.bind(hipEventCreate, "hipEventCreate", &missing);
-    lib.bind(hipEventRecord, "hipEventRecord", &missing);
-    lib.bind(hipEventSynchronize, "hipEventSynchronize", &missing);
-    lib.bind(hipEventElapsedTime, "hipEventElapsedTime", &missing);
-    lib.bind(hipEventDestroy, "hipEventDestroy", &missing);
-    lib.bind(hipDeviceSynchronize, "hipDeviceSynchronize", &missing);
+    FP8JIT_HIP_WORK_API(FP8JIT_HIP_BIND)
+#undef FP8JIT_HIP_BIND
     lib.bind(hipMemcpyAsync, "hipMemcpyAsync", nullptr);
     return missing;
   }
