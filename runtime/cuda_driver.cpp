@@ -13,6 +13,7 @@
 #include "util/text.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
+#include "runtime/gpu_driver.hpp"
 
 namespace fp8jit::runtime {
 
@@ -181,17 +182,17 @@ CUdeviceptr dptr(const void* p) { return reinterpret_cast<CUdeviceptr>(p); }
 // What every module and allocation needs to outlive: the library, its entry points and the
 // retained primary context. Shared by the driver and each of its modules, so a module destroyed
 // after its driver still unloads from a live context through a loaded library.
-struct Session {
+struct CudaSession {
   util::DynLib lib;
   CudaApi api;
   int ordinal = 0;
   CUdevice device = 0;
   CUcontext ctx = nullptr;
 
-  Session() = default;
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-  ~Session() {
+  CudaSession() = default;
+  CudaSession(const CudaSession&) = delete;
+  CudaSession& operator=(const CudaSession&) = delete;
+  ~CudaSession() {
     // Fails only with CUDA_ERROR_DEINITIALIZED at process exit, when there is nothing to release.
     if (ctx) api.cuDevicePrimaryCtxRelease(device);
   }
@@ -203,7 +204,7 @@ struct Session {
 // one cuCtxGetCurrent and nothing else.
 class ScopedContext {
  public:
-  explicit ScopedContext(const Session& s) : s_(s) {
+  explicit ScopedContext(const CudaSession& s) : s_(s) {
     CUcontext current = nullptr;
     s.api.check(s.api.cuCtxGetCurrent(&current),
                 [] { return std::string("query the current CUDA context"); });
@@ -220,45 +221,73 @@ class ScopedContext {
   }
 
  private:
-  const Session& s_;
+  const CudaSession& s_;
   CUcontext previous_ = nullptr;
 };
 
-// What Module::get() points to for a CUDA module. Opaque outside this file.
-struct CudaModule {
-  std::shared_ptr<const Session> session;
-  CUmodule module = nullptr;
+// CUDA in the terms of GpuDriver (runtime/gpu_driver.hpp).
+struct Cuda {
+  static constexpr const char* kName = "CUDA";
+  static constexpr const char* kSharedMemory = "shared";
+  using Session = CudaSession;
+  using Scope = ScopedContext;
+  using ModuleHandle = CUmodule;
+  using Event = CUevent;
+
+  static CUresult alloc(const Session& s, void** p, std::size_t bytes) {
+    CUdeviceptr d = 0;
+    const CUresult r = s.api.cuMemAlloc(&d, bytes);
+    *p = reinterpret_cast<void*>(d);
+    return r;
+  }
+  static CUresult free(const Session& s, void* p) { return s.api.cuMemFree(dptr(p)); }
+  static CUresult copy_to_device(const Session& s, void* dst, const void* src, std::size_t bytes) {
+    return s.api.cuMemcpyHtoD(dptr(dst), src, bytes);
+  }
+  static CUresult copy_to_host(const Session& s, void* dst, const void* src, std::size_t bytes) {
+    return s.api.cuMemcpyDtoH(dst, dptr(src), bytes);
+  }
+  static CUresult memset(const Session& s, void* dst, unsigned char value, std::size_t bytes) {
+    return s.api.cuMemsetD8(dptr(dst), value, bytes);
+  }
+  static CUresult synchronize_stream(const Session& s, void* stream) {
+    return s.api.cuStreamSynchronize(static_cast<CUstream>(stream));
+  }
+  static CUresult synchronize_device(const Session& s) { return s.api.cuCtxSynchronize(); }
+  static CUresult create_event(const Session& s, CUevent* e) { return s.api.cuEventCreate(e, 0); }
+  static CUresult record_event(const Session& s, CUevent e, void* stream) {
+    return s.api.cuEventRecord(e, static_cast<CUstream>(stream));
+  }
+  static CUresult wait_event(const Session& s, CUevent e) { return s.api.cuEventSynchronize(e); }
+  static CUresult elapsed_ms(const Session& s, float* ms, CUevent from, CUevent to) {
+    return s.api.cuEventElapsedTime(ms, from, to);
+  }
+  static CUresult destroy_event(const Session& s, CUevent e) { return s.api.cuEventDestroy(e); }
+
+  // Never throws; tolerates driver shutdown (CUDA_ERROR_DEINITIALIZED from static destructors at
+  // exit), in which case the driver has already freed the module.
+  static void unload_module(const Session& s, CUmodule module) noexcept {
+    const CudaApi& api = s.api;
+    CUcontext previous = nullptr;
+    if (api.cuCtxGetCurrent(&previous) == CUDA_SUCCESS) {
+      const bool switched = previous != s.ctx && api.cuCtxSetCurrent(s.ctx) == CUDA_SUCCESS;
+      // Any error here (CUDA_ERROR_DEINITIALIZED included) leaves nothing to undo.
+      api.cuModuleUnload(module);
+      if (switched && previous) api.cuCtxSetCurrent(previous);
+    }
+  }
 };
 
-// Module's unload function. Never throws; tolerates driver shutdown (CUDA_ERROR_DEINITIALIZED
-// from static destructors at exit), in which case the driver has already freed the module.
-void unload_module(void* handle) noexcept {
-  auto* m = static_cast<CudaModule*>(handle);
-  const CudaApi& api = m->session->api;
-  CUcontext previous = nullptr;
-  if (api.cuCtxGetCurrent(&previous) == CUDA_SUCCESS) {
-    const bool switched = previous != m->session->ctx &&
-                          api.cuCtxSetCurrent(m->session->ctx) == CUDA_SUCCESS;
-    // Any error here (CUDA_ERROR_DEINITIALIZED included) leaves nothing to undo.
-    api.cuModuleUnload(m->module);
-    if (switched && previous) api.cuCtxSetCurrent(previous);
-  }
-  delete m;
-}
-
-class CudaDriver final : public Driver {
+class CudaDriver final : public GpuDriver<Cuda> {
  public:
-  explicit CudaDriver(int ordinal) : s_(std::make_shared<Session>()) {
+  explicit CudaDriver(int ordinal) {
     Session& s = *s_;
     const CudaApi& api = s.api;
     std::string why;
     s.lib = util::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why);
     if (!s.lib)
       throw DriverError("failed to load the CUDA driver (tried libcuda.so.1, libcuda.so): " + why);
-    const std::string missing = s.api.bind(s.lib);
-    if (!missing.empty())
-      throw DriverError("failed to load the CUDA driver from " + s.lib.path() +
-                        ": missing symbols " + missing);
+    bind_entry_points("the CUDA driver");
 
     api.check(api.cuInit(0), [&] { return "initialize the CUDA driver " + s.lib.path(); });
     int version = 0;
@@ -270,14 +299,8 @@ class CudaDriver final : public Driver {
     if (count == 0)
       throw DriverError("failed to open CUDA device " + std::to_string(ordinal) +
                         ": no CUDA device is present (" + name_ + ")");
-    if (ordinal < 0 || ordinal >= count)
-      throw DriverError("failed to open CUDA device " + std::to_string(ordinal) +
-                        ": the ordinal is out of range (" + std::to_string(count) +
-                        " device(s) present, 0.." + std::to_string(count - 1) + ")");
+    check_ordinal(ordinal, count);
     s.ordinal = ordinal;
-    const auto on_device = [&](const char* what) {
-      return [&, what] { return std::string(what) + " of CUDA device " + std::to_string(ordinal); };
-    };
     api.check(api.cuDeviceGet(&s.device, ordinal), on_device("get the handle"));
 
     char name[256] = {};
@@ -301,9 +324,6 @@ class CudaDriver final : public Driver {
 
     api.check(api.cuDevicePrimaryCtxRetain(&s.ctx, s.device), on_device("retain the primary context"));
   }
-
-  std::string name() const override { return name_; }
-  const DeviceInfo& device() const override { return info_; }
 
   Module load(const std::vector<std::uint8_t>& binary) override {
     if (binary.empty()) throw DriverError("failed to load a CUDA module: the binary is empty");
@@ -330,15 +350,14 @@ class CudaDriver final : public Driver {
                             " (a kernel must be loaded before a stream capture begins: make a "
                             "Plan, or run each shape and M bucket once, before capturing)");
     s_->api.check(r, what);
-    return Module(new CudaModule{s_, module}, &unload_module);
+    return own(module);
   }
 
   void* function(const Module& module, const std::string& name) override {
     if (!module.get()) throw DriverError("failed to find kernel '" + name + "': the module is empty");
     ScopedContext scope(*s_);
     CUfunction f = nullptr;
-    s_->api.check(s_->api.cuModuleGetFunction(&f, static_cast<const CudaModule*>(module.get())->module,
-                                              name.c_str()),
+    s_->api.check(s_->api.cuModuleGetFunction(&f, handle(module), name.c_str()),
                   [&] { return "find kernel '" + name + "' in its CUDA module"; });
     return f;
   }
@@ -348,7 +367,7 @@ class CudaDriver final : public Driver {
     ScopedContext scope(*s_);
     auto f = static_cast<CUfunction>(function);
     if (d.shared_bytes > kDefaultDynamicShared) opt_in_shared(f, d.shared_bytes);
-    const auto what = [&] { return "launch kernel " + address(function) + " (" + dims(d) + ") on stream " + address(stream); };
+    const auto what = [&] { return launch_text(function, d, stream); };
     if (d.programmatic && api.cuLaunchKernelEx) {
       CUlaunchAttribute attr{};
       attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
@@ -362,86 +381,6 @@ class CudaDriver final : public Driver {
                                  d.block[2], d.shared_bytes, static_cast<CUstream>(stream), args,
                                  nullptr),
               what);
-  }
-
-  void* alloc(std::size_t bytes) override {
-    ScopedContext scope(*s_);
-    CUdeviceptr p = 0;
-    s_->api.check(s_->api.cuMemAlloc(&p, bytes), [&] {
-      return "allocate " + std::to_string(bytes) + " bytes on CUDA device " + std::to_string(s_->ordinal);
-    });
-    return reinterpret_cast<void*>(p);
-  }
-
-  void free(void* ptr) noexcept override {
-    if (!ptr) return;
-    // NOTE: a failure cannot be reported from here; CUDA_ERROR_DEINITIALIZED at exit means the
-    // memory is gone with the context already.
-    try {
-      ScopedContext scope(*s_);
-      s_->api.cuMemFree(dptr(ptr));
-    } catch (const DriverError&) {
-    }
-  }
-
-  void copy_to_device(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ScopedContext scope(*s_);
-    s_->api.check(s_->api.cuMemcpyHtoD(dptr(dst), src, bytes), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from host " + address(src) + " to device " + address(dst);
-    });
-  }
-
-  void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ScopedContext scope(*s_);
-    s_->api.check(s_->api.cuMemcpyDtoH(dst, dptr(src), bytes), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from device " + address(src) + " to host " + address(dst);
-    });
-  }
-
-  void memset(void* dst, int byte, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ScopedContext scope(*s_);
-    s_->api.check(s_->api.cuMemsetD8(dptr(dst), static_cast<unsigned char>(byte), bytes), [&] {
-      return "set " + std::to_string(bytes) + " bytes at device " + address(dst) + " to " + std::to_string(byte & 0xff);
-    });
-  }
-
-  void synchronize(void* stream) override {
-    const CudaApi& api = s_->api;
-    ScopedContext scope(*s_);
-    // An asynchronous fault (CUDA_ERROR_ILLEGAL_ADDRESS, ...) surfaces here as a DriverError.
-    if (stream)
-      api.check(api.cuStreamSynchronize(static_cast<CUstream>(stream)),
-                [&] { return "synchronize CUDA stream " + address(stream); });
-    else
-      api.check(api.cuCtxSynchronize(), [&] {
-        return "synchronize CUDA device " + std::to_string(s_->ordinal);
-      });
-  }
-
-  double time_ms(void* stream, const std::function<void()>& enqueue) override {
-    const CudaApi& api = s_->api;
-    ScopedContext scope(*s_);
-    // Owns the two events on every path out.
-    struct Events {
-      const CudaApi& api;
-      CUevent e[2] = {nullptr, nullptr};
-      ~Events() {
-        for (CUevent x : e)
-          if (x) api.cuEventDestroy(x);
-      }
-    } ev{api};
-    for (CUevent& e : ev.e) api.check(api.cuEventCreate(&e, 0), [] { return std::string("create a CUDA event"); });
-    const auto s = static_cast<CUstream>(stream);
-    api.check(api.cuEventRecord(ev.e[0], s), [] { return std::string("record a CUDA event"); });
-    enqueue();
-    api.check(api.cuEventRecord(ev.e[1], s), [] { return std::string("record a CUDA event"); });
-    api.check(api.cuEventSynchronize(ev.e[1]), [] { return std::string("wait for a CUDA event"); });
-    float ms = 0;
-    api.check(api.cuEventElapsedTime(&ms, ev.e[0], ev.e[1]), [] { return std::string("time two CUDA events"); });
-    return ms;
   }
 
   void encode_tma(void* map, const TmaTensor& t) override {
@@ -478,8 +417,7 @@ class CudaDriver final : public Driver {
     require(api.cuMemcpyDtoDAsync, "copy device memory");
     ScopedContext scope(*s_);
     api.check(api.cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, static_cast<CUstream>(stream)), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from device " + address(src) + " to device " +
-             address(dst) + " on stream " + address(stream);
+      return copy_text(bytes, "device", src, "device", dst) + " on stream " + address(stream);
     });
   }
 
@@ -559,14 +497,6 @@ class CudaDriver final : public Driver {
                         ") lacks the entry point");
   }
 
-  static std::string dims(const LaunchDims& d) {
-    const auto xyz = [](const unsigned* v) {
-      return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
-    };
-    return "grid " + xyz(d.grid) + ", block " + xyz(d.block) + ", " + std::to_string(d.shared_bytes) +
-           " B dynamic shared";
-  }
-
   // Lets f use `bytes` of dynamic shared memory (above the 48 KiB default).
   // NOTE: set on every such launch rather than remembered per CUfunction: a function handle can be
   // reused by another module after an unload, and the call costs about as much as a lookup.
@@ -578,10 +508,6 @@ class CudaDriver final : public Driver {
                  " (device opt-in limit " + std::to_string(info_.shared_per_block_optin) + " B)";
         });
   }
-
-  std::shared_ptr<Session> s_;
-  std::string name_;
-  DeviceInfo info_;
 };
 
 }  // namespace
