@@ -16,11 +16,23 @@ using namespace fp8jit::tools;
 
 constexpr int kUsageError = 2;
 
+// A subcommand `name` of `parent`: `help` is its line in the parent's --help, and `examples`
+// (lines of "  fp8jit ...", then any notes) end its own --help.
+CLI::App* add_command(CLI::App& parent, const char* name, const std::string& help,
+                      const std::string& examples) {
+  auto* command = parent.add_subcommand(name, help);
+  command->footer("Examples:\n" + examples);
+  return command;
+}
+
 CLI::App* add_run(CLI::App& app, RunArgs& a) {
-  auto* run = app.add_subcommand(
-      "run", "The main job. With a GPU: compile, run and check the GEMMs of a model's weight "
-             "shapes and print their times. Without one: cross-compile them into the cache and "
-             "list what was built");
+  auto* run = add_command(
+      app, "run",
+      "The main job. With a GPU: compile, run and check the GEMMs of a model's weight shapes and "
+      "print their times. Without one: cross-compile them into the cache and list what was built",
+      "  fp8jit run\n  fp8jit run --model all --m 1,16\n"
+      "  fp8jit run --cross --target gfx942,gfx950\n"
+      "  fp8jit run --target emu-gfx942 --shapes shapes.txt --m 1,37   # on the CPU");
   run->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
       ->capture_default_str();
   run->add_option("--shapes", a.shape_file,
@@ -37,19 +49,20 @@ CLI::App* add_run(CLI::App& app, RunArgs& a) {
                   "Rows of each result checked against the float64 reference")
       ->capture_default_str();
   run->add_option("--iters", a.iters, "Timed calls per GEMM")->capture_default_str();
-  run->footer("Examples:\n  fp8jit run\n  fp8jit run --model all --m 1,16\n"
-              "  fp8jit run --cross --target gfx942,gfx950\n"
-              "  fp8jit run --target emu-gfx942 --shapes shapes.txt --m 1,37   # on the CPU");
   return run;
 }
 
 CLI::App* add_warmup(CLI::App& app, WarmupArgs& a) {
-  auto* w = app.add_subcommand(
-      "warmup",
+  auto* w = add_command(
+      app, "warmup",
       "Compile every kernel a deployment will need into the cache before it starts: for each "
       "weight shape, M value (or M bucket of an M range), output dtype and bias, the config the "
       "tuned tables choose (else the heuristic), deduplicated. For the local GPU, or for "
-      "--target without one. A second run compiles nothing");
+      "--target without one. A second run compiles nothing",
+      "  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2\n"
+      "  fp8jit warmup --shapes weights.csv --m 1,16,64,256 --tables tuned/mi300x.csv\n"
+      "  fp8jit warmup --model llama3-8b --dry-run          # what would be built, and why\n"
+      "Exit status: 0 all built or cached, 1 a build failed, 2 bad input.");
   w->add_option("--model", a.models, "Model preset(s): llama3-8b, llama3-70b, all")
       ->delimiter(',');
   w->add_option("--shapes", a.shape_files,
@@ -86,29 +99,30 @@ CLI::App* add_warmup(CLI::App& app, WarmupArgs& a) {
   w->add_option("--progress", a.progress,
                 "auto (a bar on a terminal, lines otherwise), bar, lines or none")
       ->capture_default_str();
-  w->footer(
-      "Examples:\n"
-      "  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2\n"
-      "  fp8jit warmup --shapes weights.csv --m 1,16,64,256 --tables tuned/mi300x.csv\n"
-      "  fp8jit warmup --model llama3-8b --dry-run          # what would be built, and why\n"
-      "Exit status: 0 all built or cached, 1 a build failed, 2 bad input.");
   return w;
 }
 
 CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
-  auto* cache = app.add_subcommand(
-      "cache", "Inspect and maintain the kernel cache (FP8JIT_CACHE_DIR and the read-only layers "
-               "of FP8JIT_CACHE_READONLY_DIRS)");
+  auto* cache = add_command(
+      app, "cache",
+      "Inspect and maintain the kernel cache (FP8JIT_CACHE_DIR and the read-only layers of "
+      "FP8JIT_CACHE_READONLY_DIRS)",
+      "  fp8jit cache ls --target gfx942\n"
+      "  fp8jit cache show 3f9a1c --disasm\n"
+      "  fp8jit cache verify --json\n"
+      "  fp8jit cache prune --max-bytes 2G\n"
+      "  fp8jit cache export kernels.tar && fp8jit cache import kernels.tar\n"
+      "Exit status: 0 success, 1 damage found or an operation failed, 2 bad input.");
   // NOTE: not require_subcommand(1): its error does not name a mistyped command; the hidden
   // positional catches the word instead, and main() reports it.
   cache->require_subcommand(0, 1);
   cache->add_option("command", a.unknown_action)->group("");
   auto sub = [&](const char* name, const char* help, const std::string& examples) {
-    auto* s = cache->add_subcommand(name, help);
+    auto* s = add_command(*cache, name, help,
+                          examples + "\nCache: FP8JIT_CACHE_DIR or --cache-dir, then "
+                                     "FP8JIT_CACHE_READONLY_DIRS (docs/env.md).");
     s->add_flag("--json", a.json, "Machine-readable output (stable keys) on stdout");
     s->final_callback([&a, name] { a.action = name; });
-    s->footer("Examples:\n" + examples + "\nCache: FP8JIT_CACHE_DIR or --cache-dir, then "
-              "FP8JIT_CACHE_READONLY_DIRS (docs/env.md).");
     return s;
   };
   auto* ls = sub("ls", "List the entries of every layer: key, target, size, last use, kernel",
@@ -144,20 +158,16 @@ CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
   auto* imp = sub("import", "Verify and publish the entries of an archive into the writable layer",
                   "  fp8jit --cache-dir /opt/fp8jit-cache cache import kernels.tar");
   imp->add_option("FILE", a.file, "Archive to read")->required()->check(CLI::ExistingFile);
-  cache->footer("Examples:\n"
-                "  fp8jit cache ls --target gfx942\n"
-                "  fp8jit cache show 3f9a1c --disasm\n"
-                "  fp8jit cache verify --json\n"
-                "  fp8jit cache prune --max-bytes 2G\n"
-                "  fp8jit cache export kernels.tar && fp8jit cache import kernels.tar\n"
-                "Exit status: 0 success, 1 damage found or an operation failed, 2 bad input.");
   return cache;
 }
 
 CLI::App* add_explain(CLI::App& app, ExplainArgs& a) {
-  auto* e = app.add_subcommand(
-      "explain", "Show which tuned-table row or rule chooses the config of one GEMM, and why "
-                 "(the cost model's view, runner-up configs). No GPU needed with --target");
+  auto* e = add_command(
+      app, "explain",
+      "Show which tuned-table row or rule chooses the config of one GEMM, and why (the cost "
+      "model's view, runner-up configs). No GPU needed with --target",
+      "  fp8jit explain 37 8192 8192 --target gfx942\n"
+      "  fp8jit explain 1 57344 8192 --target sm_90a --tables tuned/h100.csv --bias");
   e->add_option("M", a.m, "Tokens")->required();
   e->add_option("N", a.n, "Weight rows (output columns)")->required();
   e->add_option("K", a.k, "Reduction length")->required();
@@ -170,14 +180,13 @@ CLI::App* add_explain(CLI::App& app, ExplainArgs& a) {
       ->delimiter(',');
   e->add_option("--candidates", a.candidates, "Runner-up configs of the cost model to print")
       ->capture_default_str();
-  e->footer("Examples:\n  fp8jit explain 37 8192 8192 --target gfx942\n"
-            "  fp8jit explain 1 57344 8192 --target sm_90a --tables tuned/h100.csv --bias");
   return e;
 }
 
 CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
-  auto* b = app.add_subcommand(
-      "bench", "Benchmark fp8jit against cuBLASLt (outer-vector scales) in one process on the GPU");
+  auto* b = add_command(
+      app, "bench", "Benchmark fp8jit against cuBLASLt (outer-vector scales) in one process on the GPU",
+      "  fp8jit bench\n  fp8jit bench --model llama3-70b --m 1,64,4096 --csv bench/results/h100.csv");
   b->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
       ->capture_default_str();
   b->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
@@ -190,15 +199,16 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
       ->check(CLI::Range(1, 1000));
   b->add_option("--csv", a.csv, "Also write the rows to this CSV file");
   b->add_flag("!--no-bias", a.bias, "Benchmark without bias (default: with)");
-  b->footer("Examples:\n  fp8jit bench\n  fp8jit bench --model llama3-70b --m 1,64,4096 --csv "
-            "bench/results/h100.csv");
   return b;
 }
 
 CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
-  auto* t = app.add_subcommand(
-      "tune", "Time candidate configs on the GPU and write the fastest that passes the accuracy "
-              "check to a tuned table");
+  auto* t = add_command(
+      app, "tune",
+      "Time candidate configs on the GPU and write the fastest that passes the accuracy check to "
+      "a tuned table",
+      "  fp8jit tune --out tuned/h100.csv\n"
+      "  FP8JIT_TUNED_TABLES=tuned/h100.csv fp8jit bench --m 1,16");
   t->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
       ->capture_default_str();
   t->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
@@ -210,8 +220,6 @@ CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
   t->add_option("--reps", a.reps, "Timed repetitions per candidate")->capture_default_str();
   t->add_flag("!--no-bias", a.bias, "Tune without bias (default: with)");
   t->add_option("--out", a.out, "The tuned table to write (CSV)")->required();
-  t->footer("Examples:\n  fp8jit tune --out tuned/h100.csv\n"
-            "  FP8JIT_TUNED_TABLES=tuned/h100.csv fp8jit bench --m 1,16");
   return t;
 }
 
@@ -233,10 +241,10 @@ int main(int argc, char** argv) {
              "  fp8jit cache ls\n"
              "Run 'fp8jit <command> --help' for a command's options. Environment: docs/env.md.");
 
-  auto* info = app.add_subcommand("info", "Show the version and build id, the GPU, the toolchains "
-                                          "found (or why not), the cache directory and the "
-                                          "environment variables");
-  info->footer("Examples:\n  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
+  auto* info = add_command(app, "info",
+                           "Show the version and build id, the GPU, the toolchains found (or why "
+                           "not), the cache directory and the environment variables",
+                           "  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
   tools::RunArgs run_args;
   auto* run = add_run(app, run_args);
   tools::WarmupArgs warmup_args;
