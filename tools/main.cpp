@@ -3,6 +3,8 @@
 // from the parser, or InvalidArgument from the library, whose message names the value).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <functional>
+#include <memory>
 
 #include "fp8jit/fp8jit.hpp"
 #include "tools/cmd_bench.hpp"
@@ -23,6 +25,13 @@ CLI::App* add_command(CLI::App& parent, const char* name, const std::string& hel
   auto* command = parent.add_subcommand(name, help);
   command->footer("Examples:\n" + examples);
   return command;
+}
+
+CLI::App* add_info(CLI::App& app) {
+  return add_command(app, "info",
+                     "Show the version and build id, the GPU, the toolchains found (or why not), "
+                     "the cache directory and the environment variables",
+                     "  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
 }
 
 CLI::App* add_run(CLI::App& app, RunArgs& a) {
@@ -114,7 +123,7 @@ CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
       "  fp8jit cache export kernels.tar && fp8jit cache import kernels.tar\n"
       "Exit status: 0 success, 1 damage found or an operation failed, 2 bad input.");
   // NOTE: not require_subcommand(1): its error does not name a mistyped command; the hidden
-  // positional catches the word instead, and main() reports it.
+  // positional catches the word instead, and run_cache() reports it.
   cache->require_subcommand(0, 1);
   cache->add_option("command", a.unknown_action)->group("");
   auto sub = [&](const char* name, const char* help, const std::string& examples) {
@@ -223,6 +232,37 @@ CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
   return t;
 }
 
+// `fp8jit cache`: a missing or unknown command (which the parser lets through, see add_cache) is a
+// usage error, reported here; else the command runs.
+int run_cache(const fp8jit::Options& options, const CacheArgs& a) {
+  if (a.action.empty()) {
+    std::fprintf(stderr, "fp8jit cache: %s\nRun with --help for more information.\n",
+                 a.unknown_action.empty()
+                     ? "a command is required: ls, show, verify, prune, clear, stats, export or "
+                       "import"
+                     : ("unknown command '" + a.unknown_action +
+                        "': expected ls, show, verify, prune, clear, stats, export or import")
+                           .c_str());
+    return kUsageError;
+  }
+  return cmd_cache(options, a);
+}
+
+// A command of `fp8jit`: its parser, and what carries it out once the command line named it.
+struct Command {
+  CLI::App* parser;
+  std::function<int(const fp8jit::Options&)> run;
+};
+
+// A command whose options `add` declares into an Args of its own, carried out by `run`.
+template <class Args>
+Command command(CLI::App& app, CLI::App* (*add)(CLI::App&, Args&),
+                int (*run)(const fp8jit::Options&, const Args&)) {
+  auto args = std::make_shared<Args>();
+  return {add(app, *args),
+          [args, run](const fp8jit::Options& options) { return run(options, *args); }};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -241,22 +281,16 @@ int main(int argc, char** argv) {
              "  fp8jit cache ls\n"
              "Run 'fp8jit <command> --help' for a command's options. Environment: docs/env.md.");
 
-  auto* info = add_command(app, "info",
-                           "Show the version and build id, the GPU, the toolchains found (or why "
-                           "not), the cache directory and the environment variables",
-                           "  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
-  tools::RunArgs run_args;
-  auto* run = add_run(app, run_args);
-  tools::WarmupArgs warmup_args;
-  auto* warmup = add_warmup(app, warmup_args);
-  tools::CacheArgs cache_args;
-  auto* cache = add_cache(app, cache_args);
-  tools::ExplainArgs explain_args;
-  auto* explain = add_explain(app, explain_args);
-  tools::BenchArgs bench_args;
-  auto* bench = add_bench(app, bench_args);
-  tools::TuneArgs tune_args;
-  auto* tune = add_tune(app, tune_args);
+  // In the order of the help's list of commands.
+  const Command commands[] = {
+      {add_info(app), tools::cmd_info},
+      command(app, add_run, tools::cmd_run),
+      command(app, add_warmup, tools::cmd_warmup),
+      command(app, add_cache, run_cache),
+      command(app, add_explain, tools::cmd_explain),
+      command(app, add_bench, tools::cmd_bench),
+      command(app, add_tune, tools::cmd_tune),
+  };
 
   try {
     app.parse(argc, argv);
@@ -267,25 +301,8 @@ int main(int argc, char** argv) {
   try {
     Options options = Options::from_env();
     if (!cache_dir.empty()) options.cache_dir = cache_dir;
-    if (*info) return tools::cmd_info(options);
-    if (*run) return tools::cmd_run(options, run_args);
-    if (*warmup) return tools::cmd_warmup(options, warmup_args);
-    if (*explain) return tools::cmd_explain(options, explain_args);
-    if (*bench) return tools::cmd_bench(options, bench_args);
-    if (*tune) return tools::cmd_tune(options, tune_args);
-    if (*cache) {
-      if (cache_args.action.empty()) {
-        std::fprintf(stderr, "fp8jit cache: %s\nRun with --help for more information.\n",
-                     cache_args.unknown_action.empty()
-                         ? "a command is required: ls, show, verify, prune, clear, stats, export "
-                           "or import"
-                         : ("unknown command '" + cache_args.unknown_action +
-                            "': expected ls, show, verify, prune, clear, stats, export or import")
-                               .c_str());
-        return kUsageError;
-      }
-      return tools::cmd_cache(options, cache_args);
-    }
+    for (const Command& c : commands)
+      if (*c.parser) return c.run(options);
   } catch (const InvalidArgument& e) {
     std::fprintf(stderr, "fp8jit: error: %s\n", e.what());
     return kUsageError;
