@@ -116,6 +116,12 @@ void CublasLt::gemm(const void* a, const float* sa, const void* w, const float* 
   const auto key = std::make_tuple(m, n, k, dt, bias != nullptr);
   auto& plan = plans_[key];
   const Api& api = *api_;
+  // Sets the scale (and bias) pointers of this call into the descriptor `desc`.
+  const auto set_pointers = [&](void* desc) {
+    api.check(api.DescSetAttribute(desc, DESC_A_SCALE_POINTER, &sw, sizeof sw), "set A_SCALE_POINTER");
+    api.check(api.DescSetAttribute(desc, DESC_B_SCALE_POINTER, &sa, sizeof sa), "set B_SCALE_POINTER");
+    if (bias) api.check(api.DescSetAttribute(desc, DESC_BIAS_POINTER, &bias, sizeof bias), "set BIAS_POINTER");
+  };
   if (!plan) {
     auto p = std::make_unique<Plan>(api);
     api.check(api.DescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "create a matmul descriptor");
@@ -129,9 +135,7 @@ void CublasLt::gemm(const void* a, const float* sa, const void* w, const float* 
     if (bias) api.check(api.DescSetAttribute(p->desc, DESC_BIAS_DATA_TYPE, &dt, sizeof dt), "set BIAS_DATA_TYPE");
     // The scale (and bias) pointers are set before the query too: some scale modes are checked
     // against them. They are set again on every call below.
-    api.check(api.DescSetAttribute(p->desc, DESC_A_SCALE_POINTER, &sw, sizeof sw), "set A_SCALE_POINTER");
-    api.check(api.DescSetAttribute(p->desc, DESC_B_SCALE_POINTER, &sa, sizeof sa), "set B_SCALE_POINTER");
-    if (bias) api.check(api.DescSetAttribute(p->desc, DESC_BIAS_POINTER, &bias, sizeof bias), "set BIAS_POINTER");
+    set_pointers(p->desc);
     api.check(api.LayoutCreate(&p->layout[0], CUDA_R_8F_E4M3, k, n, k), "create the W layout");
     api.check(api.LayoutCreate(&p->layout[1], CUDA_R_8F_E4M3, k, m, k), "create the A layout");
     api.check(api.LayoutCreate(&p->layout[2], dt, n, m, n), "create the out layout");
@@ -177,9 +181,7 @@ void CublasLt::gemm(const void* a, const float* sa, const void* w, const float* 
     p->algo = result.algo;
     plan = std::move(p);
   }
-  api.check(api.DescSetAttribute(plan->desc, DESC_A_SCALE_POINTER, &sw, sizeof sw), "set A_SCALE_POINTER");
-  api.check(api.DescSetAttribute(plan->desc, DESC_B_SCALE_POINTER, &sa, sizeof sa), "set B_SCALE_POINTER");
-  if (bias) api.check(api.DescSetAttribute(plan->desc, DESC_BIAS_POINTER, &bias, sizeof bias), "set BIAS_POINTER");
+  set_pointers(plan->desc);
   const float one = 1.f, zero = 0.f;
   api.check(api.Matmul(handle_, plan->desc, &one, w, plan->layout[0], a, plan->layout[1], &zero,
                        out, plan->layout[2], out, plan->layout[2], &plan->algo, workspace_,
