@@ -2,7 +2,6 @@
 // an exception becomes a status code and a per-thread message, never a crossing into C.
 #include "fp8jit/fp8jit.h"
 
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -13,6 +12,7 @@
 
 #include "fp8jit/error.hpp"
 #include "fp8jit/gemm.hpp"
+#include "util/text.hpp"
 
 struct fp8jit_context {
   explicit fp8jit_context(fp8jit::Options options) : context(std::move(options)) {}
@@ -74,12 +74,6 @@ void require(const void* p, const char* action, const char* name) {
   if (!p)
     throw fp8jit::InvalidArgument(std::string("failed to ") + action + ": parameter '" + name +
                                   "' is NULL");
-}
-
-std::string hex(const void* p) {
-  char buf[2 + 2 * sizeof(void*) + 1];
-  std::snprintf(buf, sizeof buf, "%p", p);
-  return buf;
 }
 
 }  // namespace
@@ -196,7 +190,8 @@ fp8jit_status fp8jit_free(fp8jit_context* ctx, void* ptr) {
     std::lock_guard<std::mutex> lock(ctx->buffers_mu);
     auto it = ctx->buffers.find(ptr);
     if (it == ctx->buffers.end())
-      throw fp8jit::InvalidArgument("failed to free device memory at " + hex(ptr) +
+      throw fp8jit::InvalidArgument("failed to free device memory at " +
+                                    fp8jit::util::address(ptr) +
                                     ": it was not allocated by fp8jit_malloc on this context");
     doomed = std::move(it->second);
     ctx->buffers.erase(it);

@@ -9,6 +9,7 @@
 #include "runtime/context_state.hpp"
 #include "select/heuristic.hpp"
 #include "select/tuned_table.hpp"
+#include "util/text.hpp"
 
 namespace fp8jit {
 
@@ -17,17 +18,11 @@ namespace {
 using compiler::KernelSpec;
 using runtime::LoadedKernel;
 
-std::string ptr_str(const void* p) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%p", p);
-  return buf;
-}
-
 void require_pointer(const void* p, std::size_t align, const char* what, const char* verb) {
   if (!p) throw InvalidArgument(std::string("failed to ") + verb + ": " + what + " is null");
   if (reinterpret_cast<std::uintptr_t>(p) % align != 0)
-    throw InvalidArgument(std::string("failed to ") + verb + ": " + what + " = " + ptr_str(p) +
-                          " must be " + std::to_string(align) + "-byte aligned");
+    throw InvalidArgument(std::string("failed to ") + verb + ": " + what + " = " +
+                          util::address(p) + " must be " + std::to_string(align) + "-byte aligned");
 }
 
 std::unique_ptr<runtime::Driver> open_driver(int device) {

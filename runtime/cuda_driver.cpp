@@ -4,19 +4,22 @@
 // NOTE: cuda.h is deliberately not included, so that the library builds where the toolkit is
 // absent. The few types, enum values and prototypes used are declared below; each was checked
 // against cuda.h of CUDA 13.0 and none has changed since CUDA 11.
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "util/dynlib.hpp"
+#include "util/text.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
+#include "runtime/gpu_driver.hpp"
 
 namespace fp8jit::runtime {
 
 namespace {
+
+using util::address;
 
 // --- the part of cuda.h fp8jit needs ---------------------------------------------------------
 using CUresult = int;
@@ -82,107 +85,80 @@ constexpr int CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE = 0;  // out-of-bounds elements 
 // Dynamic shared memory a kernel may use without opting in.
 constexpr unsigned kDefaultDynamicShared = 48 * 1024;
 
-// One entry per CUDA call fp8jit makes; the _v2 symbols where cuda.h maps the name to one (the
-// unversioned symbols are the CUDA 3.x ABI with 32-bit sizes).
-struct CudaApi {
-  CUresult (*cuInit)(unsigned) = nullptr;
-  CUresult (*cuDriverGetVersion)(int*) = nullptr;
-  CUresult (*cuGetErrorName)(CUresult, const char**) = nullptr;
-  CUresult (*cuGetErrorString)(CUresult, const char**) = nullptr;
-  CUresult (*cuDeviceGetCount)(int*) = nullptr;
-  CUresult (*cuDeviceGet)(CUdevice*, int) = nullptr;
-  CUresult (*cuDeviceGetName)(char*, int, CUdevice) = nullptr;
-  CUresult (*cuDeviceGetAttribute)(int*, int, CUdevice) = nullptr;
-  CUresult (*cuDeviceTotalMem)(std::size_t*, CUdevice) = nullptr;
-  CUresult (*cuDevicePrimaryCtxRetain)(CUcontext*, CUdevice) = nullptr;
-  CUresult (*cuDevicePrimaryCtxRelease)(CUdevice) = nullptr;
-  CUresult (*cuCtxSetCurrent)(CUcontext) = nullptr;
-  CUresult (*cuCtxGetCurrent)(CUcontext*) = nullptr;
-  CUresult (*cuCtxSynchronize)() = nullptr;
-  CUresult (*cuModuleLoadData)(CUmodule*, const void*) = nullptr;
-  CUresult (*cuModuleUnload)(CUmodule) = nullptr;
-  CUresult (*cuModuleGetFunction)(CUfunction*, CUmodule, const char*) = nullptr;
-  CUresult (*cuFuncGetAttribute)(int*, int, CUfunction) = nullptr;
-  CUresult (*cuFuncSetAttribute)(CUfunction, int, int) = nullptr;
-  CUresult (*cuLaunchKernel)(CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned,
-                             unsigned, unsigned, CUstream, void**, void**) = nullptr;
-  // Optional (CUDA 12+): programmatic dependent launch.
-  CUresult (*cuLaunchKernelEx)(const CUlaunchConfig*, CUfunction, void**, void**) = nullptr;
-  CUresult (*cuMemAlloc)(CUdeviceptr*, std::size_t) = nullptr;
-  CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
-  CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void*, std::size_t) = nullptr;
-  CUresult (*cuMemcpyDtoH)(void*, CUdeviceptr, std::size_t) = nullptr;
-  CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, std::size_t) = nullptr;
-  CUresult (*cuStreamSynchronize)(CUstream) = nullptr;
-  CUresult (*cuEventCreate)(CUevent*, unsigned) = nullptr;
-  CUresult (*cuEventRecord)(CUevent, CUstream) = nullptr;
-  CUresult (*cuEventSynchronize)(CUevent) = nullptr;
-  CUresult (*cuEventElapsedTime)(float*, CUevent, CUevent) = nullptr;
-  CUresult (*cuEventDestroy)(CUevent) = nullptr;
-  // Optional (CUDA 12+): TMA descriptors for the wgmma family.
-  CUresult (*cuTensorMapEncodeTiled)(void* map, int data_type, unsigned rank, void* base,
-                                     const unsigned long long* dims,
-                                     const unsigned long long* strides, const unsigned* box,
-                                     const unsigned* element_strides, int interleave, int swizzle,
-                                     int l2_promotion, int oob_fill) = nullptr;
-  // Optional (benchmarks and tests; Driver's optional part): bound when present, checked on use,
-  // so that a driver without them still opens.
-  CUresult (*cuMemcpyDtoDAsync)(CUdeviceptr, CUdeviceptr, std::size_t, CUstream) = nullptr;
-  CUresult (*cuStreamCreate)(CUstream*, unsigned) = nullptr;
-  CUresult (*cuStreamDestroy)(CUstream) = nullptr;
-  CUresult (*cuStreamBeginCapture)(CUstream, int) = nullptr;
-  CUresult (*cuStreamEndCapture)(CUstream, CUgraph*) = nullptr;
-  CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec*, CUgraph, unsigned long long) = nullptr;
-  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream) = nullptr;
-  CUresult (*cuGraphDestroy)(CUgraph) = nullptr;
-  CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
+// The CUDA calls fp8jit makes, each listed once: the name and the parameters (every one returns
+// CUresult). An entry written V2 is bound to the name's _v2 symbol, as cuda.h maps the name (the
+// unversioned symbols are the CUDA 3.x ABI with 32-bit sizes). CudaApi's members and its bind() are
+// made from these lists; binding follows their order, so that missing names are listed in it.
+#define FP8JIT_CUDA_REQUIRED(X, V2)                                               \
+  X(cuInit, unsigned)                                                             \
+  X(cuDriverGetVersion, int*)                                                     \
+  X(cuGetErrorName, CUresult, const char**)                                       \
+  X(cuGetErrorString, CUresult, const char**)                                     \
+  X(cuDeviceGetCount, int*)                                                       \
+  X(cuDeviceGet, CUdevice*, int)                                                  \
+  X(cuDeviceGetName, char*, int, CUdevice)                                        \
+  X(cuDeviceGetAttribute, int*, int, CUdevice)                                    \
+  V2(cuDeviceTotalMem, std::size_t*, CUdevice)                                    \
+  X(cuDevicePrimaryCtxRetain, CUcontext*, CUdevice)                               \
+  V2(cuDevicePrimaryCtxRelease, CUdevice)                                         \
+  X(cuCtxSetCurrent, CUcontext)                                                   \
+  X(cuCtxGetCurrent, CUcontext*)                                                  \
+  X(cuCtxSynchronize)                                                             \
+  X(cuModuleLoadData, CUmodule*, const void*)                                     \
+  X(cuModuleUnload, CUmodule)                                                     \
+  X(cuModuleGetFunction, CUfunction*, CUmodule, const char*)                      \
+  X(cuFuncGetAttribute, int*, int, CUfunction)                                    \
+  X(cuFuncSetAttribute, CUfunction, int, int)                                     \
+  X(cuLaunchKernel, CUfunction, unsigned, unsigned, unsigned, unsigned, unsigned, \
+    unsigned, unsigned, CUstream, void**, void**)                                 \
+  V2(cuMemAlloc, CUdeviceptr*, std::size_t)                                       \
+  V2(cuMemFree, CUdeviceptr)                                                      \
+  V2(cuMemcpyHtoD, CUdeviceptr, const void*, std::size_t)                         \
+  V2(cuMemcpyDtoH, void*, CUdeviceptr, std::size_t)                               \
+  V2(cuMemsetD8, CUdeviceptr, unsigned char, std::size_t)                         \
+  X(cuStreamSynchronize, CUstream)                                                \
+  X(cuEventCreate, CUevent*, unsigned)                                            \
+  X(cuEventRecord, CUevent, CUstream)                                             \
+  X(cuEventSynchronize, CUevent)                                                  \
+  V2(cuEventElapsedTime, float*, CUevent, CUevent)                                \
+  V2(cuEventDestroy, CUevent)
 
-  // Binds every entry; returns the names that are missing ("" when none).
+// Optional: bound when present (nullptr otherwise, and not counted as missing), checked where
+// used, so that a driver without them still opens. The TMA descriptors of the wgmma family and
+// programmatic dependent launch (CUDA 12+); then Driver's optional part (benchmarks and tests).
+#define FP8JIT_CUDA_OPTIONAL(X, V2)                                                         \
+  X(cuTensorMapEncodeTiled, void* map, int data_type, unsigned rank, void* base,            \
+    const unsigned long long* dims, const unsigned long long* strides, const unsigned* box, \
+    const unsigned* element_strides, int interleave, int swizzle, int l2_promotion,         \
+    int oob_fill)                                                                           \
+  X(cuLaunchKernelEx, const CUlaunchConfig*, CUfunction, void**, void**)                    \
+  V2(cuMemcpyDtoDAsync, CUdeviceptr, CUdeviceptr, std::size_t, CUstream)                    \
+  X(cuStreamCreate, CUstream*, unsigned)                                                    \
+  V2(cuStreamDestroy, CUstream)                                                             \
+  V2(cuStreamBeginCapture, CUstream, int)                                                   \
+  X(cuStreamEndCapture, CUstream, CUgraph*)                                                 \
+  X(cuGraphInstantiateWithFlags, CUgraphExec*, CUgraph, unsigned long long)                 \
+  X(cuGraphLaunch, CUgraphExec, CUstream)                                                   \
+  X(cuGraphDestroy, CUgraph)                                                                \
+  X(cuGraphExecDestroy, CUgraphExec)
+
+struct CudaApi {
+#define FP8JIT_CUDA_MEMBER(name, ...) CUresult (*name)(__VA_ARGS__) = nullptr;
+  FP8JIT_CUDA_REQUIRED(FP8JIT_CUDA_MEMBER, FP8JIT_CUDA_MEMBER)
+  FP8JIT_CUDA_OPTIONAL(FP8JIT_CUDA_MEMBER, FP8JIT_CUDA_MEMBER)
+#undef FP8JIT_CUDA_MEMBER
+
+  // Binds every entry; returns the names of the required ones that are missing ("" when none).
   std::string bind(const util::DynLib& lib) {
     std::string missing;
-    lib.bind(cuInit, "cuInit", &missing);
-    lib.bind(cuDriverGetVersion, "cuDriverGetVersion", &missing);
-    lib.bind(cuGetErrorName, "cuGetErrorName", &missing);
-    lib.bind(cuGetErrorString, "cuGetErrorString", &missing);
-    lib.bind(cuDeviceGetCount, "cuDeviceGetCount", &missing);
-    lib.bind(cuDeviceGet, "cuDeviceGet", &missing);
-    lib.bind(cuDeviceGetName, "cuDeviceGetName", &missing);
-    lib.bind(cuDeviceGetAttribute, "cuDeviceGetAttribute", &missing);
-    lib.bind(cuDeviceTotalMem, "cuDeviceTotalMem_v2", &missing);
-    lib.bind(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain", &missing);
-    lib.bind(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2", &missing);
-    lib.bind(cuCtxSetCurrent, "cuCtxSetCurrent", &missing);
-    lib.bind(cuCtxGetCurrent, "cuCtxGetCurrent", &missing);
-    lib.bind(cuCtxSynchronize, "cuCtxSynchronize", &missing);
-    lib.bind(cuModuleLoadData, "cuModuleLoadData", &missing);
-    lib.bind(cuModuleUnload, "cuModuleUnload", &missing);
-    lib.bind(cuModuleGetFunction, "cuModuleGetFunction", &missing);
-    lib.bind(cuFuncGetAttribute, "cuFuncGetAttribute", &missing);
-    lib.bind(cuFuncSetAttribute, "cuFuncSetAttribute", &missing);
-    lib.bind(cuLaunchKernel, "cuLaunchKernel", &missing);
-    lib.bind(cuMemAlloc, "cuMemAlloc_v2", &missing);
-    lib.bind(cuMemFree, "cuMemFree_v2", &missing);
-    lib.bind(cuMemcpyHtoD, "cuMemcpyHtoD_v2", &missing);
-    lib.bind(cuMemcpyDtoH, "cuMemcpyDtoH_v2", &missing);
-    lib.bind(cuMemsetD8, "cuMemsetD8_v2", &missing);
-    lib.bind(cuStreamSynchronize, "cuStreamSynchronize", &missing);
-    lib.bind(cuEventCreate, "cuEventCreate", &missing);
-    lib.bind(cuEventRecord, "cuEventRecord", &missing);
-    lib.bind(cuEventSynchronize, "cuEventSynchronize", &missing);
-    lib.bind(cuEventElapsedTime, "cuEventElapsedTime_v2", &missing);
-    lib.bind(cuEventDestroy, "cuEventDestroy_v2", &missing);
-    // Optional symbols (nullptr: not collected as missing); checked where used.
-    lib.bind(cuTensorMapEncodeTiled, "cuTensorMapEncodeTiled", nullptr);
-    lib.bind(cuLaunchKernelEx, "cuLaunchKernelEx", nullptr);
-    lib.bind(cuMemcpyDtoDAsync, "cuMemcpyDtoDAsync_v2", nullptr);
-    lib.bind(cuStreamCreate, "cuStreamCreate", nullptr);
-    lib.bind(cuStreamDestroy, "cuStreamDestroy_v2", nullptr);
-    lib.bind(cuStreamBeginCapture, "cuStreamBeginCapture_v2", nullptr);
-    lib.bind(cuStreamEndCapture, "cuStreamEndCapture", nullptr);
-    lib.bind(cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags", nullptr);
-    lib.bind(cuGraphLaunch, "cuGraphLaunch", nullptr);
-    lib.bind(cuGraphDestroy, "cuGraphDestroy", nullptr);
-    lib.bind(cuGraphExecDestroy, "cuGraphExecDestroy", nullptr);
+    std::string* collect = &missing;
+#define FP8JIT_CUDA_BIND(name, ...) lib.bind(name, #name, collect);
+#define FP8JIT_CUDA_BIND_V2(name, ...) lib.bind(name, #name "_v2", collect);
+    FP8JIT_CUDA_REQUIRED(FP8JIT_CUDA_BIND, FP8JIT_CUDA_BIND_V2)
+    collect = nullptr;
+    FP8JIT_CUDA_OPTIONAL(FP8JIT_CUDA_BIND, FP8JIT_CUDA_BIND_V2)
+#undef FP8JIT_CUDA_BIND
+#undef FP8JIT_CUDA_BIND_V2
     return missing;
   }
 
@@ -203,28 +179,22 @@ struct CudaApi {
   }
 };
 
-std::string hex(const void* p) {
-  char buf[2 + 2 * sizeof(void*) + 1];
-  std::snprintf(buf, sizeof buf, "%p", p);
-  return buf;
-}
-
 CUdeviceptr dptr(const void* p) { return reinterpret_cast<CUdeviceptr>(p); }
 
 // What every module and allocation needs to outlive: the library, its entry points and the
 // retained primary context. Shared by the driver and each of its modules, so a module destroyed
 // after its driver still unloads from a live context through a loaded library.
-struct Session {
+struct CudaSession {
   util::DynLib lib;
   CudaApi api;
   int ordinal = 0;
   CUdevice device = 0;
   CUcontext ctx = nullptr;
 
-  Session() = default;
-  Session(const Session&) = delete;
-  Session& operator=(const Session&) = delete;
-  ~Session() {
+  CudaSession() = default;
+  CudaSession(const CudaSession&) = delete;
+  CudaSession& operator=(const CudaSession&) = delete;
+  ~CudaSession() {
     // Fails only with CUDA_ERROR_DEINITIALIZED at process exit, when there is nothing to release.
     if (ctx) api.cuDevicePrimaryCtxRelease(device);
   }
@@ -236,7 +206,7 @@ struct Session {
 // one cuCtxGetCurrent and nothing else.
 class ScopedContext {
  public:
-  explicit ScopedContext(const Session& s) : s_(s) {
+  explicit ScopedContext(const CudaSession& s) : s_(s) {
     CUcontext current = nullptr;
     s.api.check(s.api.cuCtxGetCurrent(&current),
                 [] { return std::string("query the current CUDA context"); });
@@ -253,45 +223,73 @@ class ScopedContext {
   }
 
  private:
-  const Session& s_;
+  const CudaSession& s_;
   CUcontext previous_ = nullptr;
 };
 
-// What Module::get() points to for a CUDA module. Opaque outside this file.
-struct CudaModule {
-  std::shared_ptr<const Session> session;
-  CUmodule module = nullptr;
+// CUDA in the terms of GpuDriver (runtime/gpu_driver.hpp).
+struct Cuda {
+  static constexpr const char* kName = "CUDA";
+  static constexpr const char* kSharedMemory = "shared";
+  using Session = CudaSession;
+  using Scope = ScopedContext;
+  using ModuleHandle = CUmodule;
+  using Event = CUevent;
+
+  static CUresult alloc(const Session& s, void** p, std::size_t bytes) {
+    CUdeviceptr d = 0;
+    const CUresult r = s.api.cuMemAlloc(&d, bytes);
+    *p = reinterpret_cast<void*>(d);
+    return r;
+  }
+  static CUresult free(const Session& s, void* p) { return s.api.cuMemFree(dptr(p)); }
+  static CUresult copy_to_device(const Session& s, void* dst, const void* src, std::size_t bytes) {
+    return s.api.cuMemcpyHtoD(dptr(dst), src, bytes);
+  }
+  static CUresult copy_to_host(const Session& s, void* dst, const void* src, std::size_t bytes) {
+    return s.api.cuMemcpyDtoH(dst, dptr(src), bytes);
+  }
+  static CUresult memset(const Session& s, void* dst, unsigned char value, std::size_t bytes) {
+    return s.api.cuMemsetD8(dptr(dst), value, bytes);
+  }
+  static CUresult synchronize_stream(const Session& s, void* stream) {
+    return s.api.cuStreamSynchronize(static_cast<CUstream>(stream));
+  }
+  static CUresult synchronize_device(const Session& s) { return s.api.cuCtxSynchronize(); }
+  static CUresult create_event(const Session& s, CUevent* e) { return s.api.cuEventCreate(e, 0); }
+  static CUresult record_event(const Session& s, CUevent e, void* stream) {
+    return s.api.cuEventRecord(e, static_cast<CUstream>(stream));
+  }
+  static CUresult wait_event(const Session& s, CUevent e) { return s.api.cuEventSynchronize(e); }
+  static CUresult elapsed_ms(const Session& s, float* ms, CUevent from, CUevent to) {
+    return s.api.cuEventElapsedTime(ms, from, to);
+  }
+  static CUresult destroy_event(const Session& s, CUevent e) { return s.api.cuEventDestroy(e); }
+
+  // Never throws; tolerates driver shutdown (CUDA_ERROR_DEINITIALIZED from static destructors at
+  // exit), in which case the driver has already freed the module.
+  static void unload_module(const Session& s, CUmodule module) noexcept {
+    const CudaApi& api = s.api;
+    CUcontext previous = nullptr;
+    if (api.cuCtxGetCurrent(&previous) == CUDA_SUCCESS) {
+      const bool switched = previous != s.ctx && api.cuCtxSetCurrent(s.ctx) == CUDA_SUCCESS;
+      // Any error here (CUDA_ERROR_DEINITIALIZED included) leaves nothing to undo.
+      api.cuModuleUnload(module);
+      if (switched && previous) api.cuCtxSetCurrent(previous);
+    }
+  }
 };
 
-// Module's unload function. Never throws; tolerates driver shutdown (CUDA_ERROR_DEINITIALIZED
-// from static destructors at exit), in which case the driver has already freed the module.
-void unload_module(void* handle) noexcept {
-  auto* m = static_cast<CudaModule*>(handle);
-  const CudaApi& api = m->session->api;
-  CUcontext previous = nullptr;
-  if (api.cuCtxGetCurrent(&previous) == CUDA_SUCCESS) {
-    const bool switched = previous != m->session->ctx &&
-                          api.cuCtxSetCurrent(m->session->ctx) == CUDA_SUCCESS;
-    // Any error here (CUDA_ERROR_DEINITIALIZED included) leaves nothing to undo.
-    api.cuModuleUnload(m->module);
-    if (switched && previous) api.cuCtxSetCurrent(previous);
-  }
-  delete m;
-}
-
-class CudaDriver final : public Driver {
+class CudaDriver final : public GpuDriver<Cuda> {
  public:
-  explicit CudaDriver(int ordinal) : s_(std::make_shared<Session>()) {
+  explicit CudaDriver(int ordinal) {
     Session& s = *s_;
     const CudaApi& api = s.api;
     std::string why;
     s.lib = util::DynLib::open_first({"libcuda.so.1", "libcuda.so"}, &why);
     if (!s.lib)
       throw DriverError("failed to load the CUDA driver (tried libcuda.so.1, libcuda.so): " + why);
-    const std::string missing = s.api.bind(s.lib);
-    if (!missing.empty())
-      throw DriverError("failed to load the CUDA driver from " + s.lib.path() +
-                        ": missing symbols " + missing);
+    bind_entry_points("the CUDA driver");
 
     api.check(api.cuInit(0), [&] { return "initialize the CUDA driver " + s.lib.path(); });
     int version = 0;
@@ -303,14 +301,8 @@ class CudaDriver final : public Driver {
     if (count == 0)
       throw DriverError("failed to open CUDA device " + std::to_string(ordinal) +
                         ": no CUDA device is present (" + name_ + ")");
-    if (ordinal < 0 || ordinal >= count)
-      throw DriverError("failed to open CUDA device " + std::to_string(ordinal) +
-                        ": the ordinal is out of range (" + std::to_string(count) +
-                        " device(s) present, 0.." + std::to_string(count - 1) + ")");
+    check_ordinal(ordinal, count);
     s.ordinal = ordinal;
-    const auto on_device = [&](const char* what) {
-      return [&, what] { return std::string(what) + " of CUDA device " + std::to_string(ordinal); };
-    };
     api.check(api.cuDeviceGet(&s.device, ordinal), on_device("get the handle"));
 
     char name[256] = {};
@@ -341,9 +333,6 @@ class CudaDriver final : public Driver {
     api.check(api.cuDevicePrimaryCtxRetain(&s.ctx, s.device), on_device("retain the primary context"));
   }
 
-  std::string name() const override { return name_; }
-  const DeviceInfo& device() const override { return info_; }
-
   Module load(const std::vector<std::uint8_t>& binary) override {
     if (binary.empty()) throw DriverError("failed to load a CUDA module: the binary is empty");
     ScopedContext scope(*s_);
@@ -369,15 +358,14 @@ class CudaDriver final : public Driver {
                             " (a kernel must be loaded before a stream capture begins: make a "
                             "Plan, or run each shape and M bucket once, before capturing)");
     s_->api.check(r, what);
-    return Module(new CudaModule{s_, module}, &unload_module);
+    return own(module);
   }
 
   void* function(const Module& module, const std::string& name) override {
     if (!module.get()) throw DriverError("failed to find kernel '" + name + "': the module is empty");
     ScopedContext scope(*s_);
     CUfunction f = nullptr;
-    s_->api.check(s_->api.cuModuleGetFunction(&f, static_cast<const CudaModule*>(module.get())->module,
-                                              name.c_str()),
+    s_->api.check(s_->api.cuModuleGetFunction(&f, handle(module), name.c_str()),
                   [&] { return "find kernel '" + name + "' in its CUDA module"; });
     return f;
   }
@@ -387,7 +375,7 @@ class CudaDriver final : public Driver {
     ScopedContext scope(*s_);
     auto f = static_cast<CUfunction>(function);
     if (d.shared_bytes > kDefaultDynamicShared) opt_in_shared(f, d.shared_bytes);
-    const auto what = [&] { return "launch kernel " + hex(function) + " (" + dims(d) + ") on stream " + hex(stream); };
+    const auto what = [&] { return launch_text(function, d, stream); };
     if (d.programmatic && api.cuLaunchKernelEx) {
       CUlaunchAttribute attr{};
       attr.id = CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION;
@@ -403,86 +391,6 @@ class CudaDriver final : public Driver {
               what);
   }
 
-  void* alloc(std::size_t bytes) override {
-    ScopedContext scope(*s_);
-    CUdeviceptr p = 0;
-    s_->api.check(s_->api.cuMemAlloc(&p, bytes), [&] {
-      return "allocate " + std::to_string(bytes) + " bytes on CUDA device " + std::to_string(s_->ordinal);
-    });
-    return reinterpret_cast<void*>(p);
-  }
-
-  void free(void* ptr) noexcept override {
-    if (!ptr) return;
-    // NOTE: a failure cannot be reported from here; CUDA_ERROR_DEINITIALIZED at exit means the
-    // memory is gone with the context already.
-    try {
-      ScopedContext scope(*s_);
-      s_->api.cuMemFree(dptr(ptr));
-    } catch (const DriverError&) {
-    }
-  }
-
-  void copy_to_device(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ScopedContext scope(*s_);
-    s_->api.check(s_->api.cuMemcpyHtoD(dptr(dst), src, bytes), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from host " + hex(src) + " to device " + hex(dst);
-    });
-  }
-
-  void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ScopedContext scope(*s_);
-    s_->api.check(s_->api.cuMemcpyDtoH(dst, dptr(src), bytes), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) + " to host " + hex(dst);
-    });
-  }
-
-  void memset(void* dst, int byte, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ScopedContext scope(*s_);
-    s_->api.check(s_->api.cuMemsetD8(dptr(dst), static_cast<unsigned char>(byte), bytes), [&] {
-      return "set " + std::to_string(bytes) + " bytes at device " + hex(dst) + " to " + std::to_string(byte & 0xff);
-    });
-  }
-
-  void synchronize(void* stream) override {
-    const CudaApi& api = s_->api;
-    ScopedContext scope(*s_);
-    // An asynchronous fault (CUDA_ERROR_ILLEGAL_ADDRESS, ...) surfaces here as a DriverError.
-    if (stream)
-      api.check(api.cuStreamSynchronize(static_cast<CUstream>(stream)),
-                [&] { return "synchronize CUDA stream " + hex(stream); });
-    else
-      api.check(api.cuCtxSynchronize(), [&] {
-        return "synchronize CUDA device " + std::to_string(s_->ordinal);
-      });
-  }
-
-  double time_ms(void* stream, const std::function<void()>& enqueue) override {
-    const CudaApi& api = s_->api;
-    ScopedContext scope(*s_);
-    // Owns the two events on every path out.
-    struct Events {
-      const CudaApi& api;
-      CUevent e[2] = {nullptr, nullptr};
-      ~Events() {
-        for (CUevent x : e)
-          if (x) api.cuEventDestroy(x);
-      }
-    } ev{api};
-    for (CUevent& e : ev.e) api.check(api.cuEventCreate(&e, 0), [] { return std::string("create a CUDA event"); });
-    const auto s = static_cast<CUstream>(stream);
-    api.check(api.cuEventRecord(ev.e[0], s), [] { return std::string("record a CUDA event"); });
-    enqueue();
-    api.check(api.cuEventRecord(ev.e[1], s), [] { return std::string("record a CUDA event"); });
-    api.check(api.cuEventSynchronize(ev.e[1]), [] { return std::string("wait for a CUDA event"); });
-    float ms = 0;
-    api.check(api.cuEventElapsedTime(&ms, ev.e[0], ev.e[1]), [] { return std::string("time two CUDA events"); });
-    return ms;
-  }
-
   void encode_tma(void* map, const TmaTensor& t) override {
     const CudaApi& api = s_->api;
     require(api.cuTensorMapEncodeTiled, "build a TMA descriptor (CUDA 12 or later)");
@@ -491,7 +399,7 @@ class CudaDriver final : public Driver {
       std::string d = "build a TMA descriptor for a tensor of ";
       for (int i = t.rank - 1; i >= 0; --i)
         d += std::to_string(t.dims[i]) + (i ? " x " : "");
-      d += " elements of " + std::to_string(t.element_bytes) + " bytes at " + hex(t.base) +
+      d += " elements of " + std::to_string(t.element_bytes) + " bytes at " + address(t.base) +
            " (byte strides";
       for (int i = t.rank - 2; i >= 0; --i) d += " " + std::to_string(t.strides[i]);
       d += ", box";
@@ -517,8 +425,7 @@ class CudaDriver final : public Driver {
     require(api.cuMemcpyDtoDAsync, "copy device memory");
     ScopedContext scope(*s_);
     api.check(api.cuMemcpyDtoDAsync(dptr(dst), dptr(src), bytes, static_cast<CUstream>(stream)), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) + " to device " +
-             hex(dst) + " on stream " + hex(stream);
+      return copy_text(bytes, "device", src, "device", dst) + " on stream " + address(stream);
     });
   }
 
@@ -548,7 +455,7 @@ class CudaDriver final : public Driver {
     require(api.cuStreamBeginCapture, "begin a stream capture");
     ScopedContext scope(*s_);
     api.check(api.cuStreamBeginCapture(static_cast<CUstream>(stream), CU_STREAM_CAPTURE_MODE_GLOBAL),
-              [&] { return "begin capturing CUDA stream " + hex(stream); });
+              [&] { return "begin capturing CUDA stream " + address(stream); });
   }
 
   void* end_capture(void* stream) override {
@@ -558,7 +465,7 @@ class CudaDriver final : public Driver {
     CUgraph graph = nullptr;
     const CUresult r = api.cuStreamEndCapture(static_cast<CUstream>(stream), &graph);
     if (r != CUDA_SUCCESS && graph && api.cuGraphDestroy) api.cuGraphDestroy(graph);
-    api.check(r, [&] { return "end capturing CUDA stream " + hex(stream); });
+    api.check(r, [&] { return "end capturing CUDA stream " + address(stream); });
     return graph;
   }
 
@@ -568,7 +475,7 @@ class CudaDriver final : public Driver {
     ScopedContext scope(*s_);
     CUgraphExec exec = nullptr;
     api.check(api.cuGraphInstantiateWithFlags(&exec, static_cast<CUgraph>(graph), 0),
-              [&] { return "instantiate CUDA graph " + hex(graph); });
+              [&] { return "instantiate CUDA graph " + address(graph); });
     return exec;
   }
 
@@ -577,7 +484,7 @@ class CudaDriver final : public Driver {
     require(api.cuGraphLaunch, "launch a CUDA graph");
     ScopedContext scope(*s_);
     api.check(api.cuGraphLaunch(static_cast<CUgraphExec>(exec), static_cast<CUstream>(stream)),
-              [&] { return "launch CUDA graph " + hex(exec) + " on stream " + hex(stream); });
+              [&] { return "launch CUDA graph " + address(exec) + " on stream " + address(stream); });
   }
 
   void destroy_graph(void* graph) noexcept override {
@@ -598,14 +505,6 @@ class CudaDriver final : public Driver {
                         ") lacks the entry point");
   }
 
-  static std::string dims(const LaunchDims& d) {
-    const auto xyz = [](const unsigned* v) {
-      return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
-    };
-    return "grid " + xyz(d.grid) + ", block " + xyz(d.block) + ", " + std::to_string(d.shared_bytes) +
-           " B dynamic shared";
-  }
-
   // Lets f use `bytes` of dynamic shared memory (above the 48 KiB default).
   // NOTE: set on every such launch rather than remembered per CUfunction: a function handle can be
   // reused by another module after an unload, and the call costs about as much as a lookup.
@@ -613,14 +512,10 @@ class CudaDriver final : public Driver {
     s_->api.check(
         s_->api.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes)),
         [&] {
-          return "allow " + std::to_string(bytes) + " B of dynamic shared memory for kernel " + hex(f) +
+          return "allow " + std::to_string(bytes) + " B of dynamic shared memory for kernel " + address(f) +
                  " (device opt-in limit " + std::to_string(info_.shared_per_block_optin) + " B)";
         });
   }
-
-  std::shared_ptr<Session> s_;
-  std::string name_;
-  DeviceInfo info_;
 };
 
 }  // namespace

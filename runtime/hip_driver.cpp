@@ -7,19 +7,22 @@
 // read only for the arch name, and that defensively: see arch_from_properties().
 
 #include <cctype>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "util/dynlib.hpp"
+#include "util/text.hpp"
 #include "fp8jit/error.hpp"
 #include "runtime/driver.hpp"
+#include "runtime/gpu_driver.hpp"
 
 namespace fp8jit::runtime {
 
 namespace {
+
+using util::address;
 
 // --- the part of hip_runtime_api.h fp8jit needs -------------------------------------------------
 using hipError_t = int;
@@ -45,68 +48,59 @@ constexpr int hipMemcpyDeviceToDevice = 3;
 // ROCm 5, about 1.5 KiB in ROCm 6/7), so that a newer, larger struct cannot overrun it.
 constexpr std::size_t kPropertiesBuffer = 64 * 1024;
 
+// The HIP calls fp8jit makes, each listed once: the name, the result type and the parameters.
+// HipApi's members and its bind() are made from these lists, and the two entries they leave out
+// are written by hand. Binding follows the lists' order, so that missing names are listed in it.
+// The runtime and its devices:
+#define FP8JIT_HIP_DEVICE_API(X)                       \
+  X(hipInit, hipError_t, unsigned)                     \
+  X(hipRuntimeGetVersion, hipError_t, int*)            \
+  X(hipGetErrorString, const char*, hipError_t)        \
+  X(hipGetErrorName, const char*, hipError_t)          \
+  X(hipGetDeviceCount, hipError_t, int*)               \
+  X(hipGetDevice, hipError_t, int*)                    \
+  X(hipSetDevice, hipError_t, int)                     \
+  X(hipDeviceGetName, hipError_t, char*, int, int)     \
+  X(hipDeviceGetAttribute, hipError_t, int*, int, int) \
+  X(hipDeviceTotalMem, hipError_t, std::size_t*, int)
+// Modules, launches, memory, synchronization and events:
+#define FP8JIT_HIP_WORK_API(X)                                                                \
+  X(hipModuleLoadData, hipError_t, hipModule_t*, const void*)                                 \
+  X(hipModuleUnload, hipError_t, hipModule_t)                                                 \
+  X(hipModuleGetFunction, hipError_t, hipFunction_t*, hipModule_t, const char*)               \
+  X(hipModuleLaunchKernel, hipError_t, hipFunction_t, unsigned, unsigned, unsigned, unsigned, \
+    unsigned, unsigned, unsigned, hipStream_t, void**, void**)                                \
+  X(hipMalloc, hipError_t, void**, std::size_t)                                               \
+  X(hipFree, hipError_t, void*)                                                               \
+  X(hipMemcpy, hipError_t, void*, const void*, std::size_t, int)                              \
+  X(hipMemset, hipError_t, void*, int, std::size_t)                                           \
+  X(hipStreamSynchronize, hipError_t, hipStream_t)                                            \
+  X(hipEventCreate, hipError_t, hipEvent_t*)                                                  \
+  X(hipEventRecord, hipError_t, hipEvent_t, hipStream_t)                                      \
+  X(hipEventSynchronize, hipError_t, hipEvent_t)                                              \
+  X(hipEventElapsedTime, hipError_t, float*, hipEvent_t, hipEvent_t)                          \
+  X(hipEventDestroy, hipError_t, hipEvent_t)                                                  \
+  X(hipDeviceSynchronize, hipError_t)
+
 struct HipApi {
-  hipError_t (*hipInit)(unsigned) = nullptr;
-  hipError_t (*hipRuntimeGetVersion)(int*) = nullptr;
-  const char* (*hipGetErrorString)(hipError_t) = nullptr;
-  const char* (*hipGetErrorName)(hipError_t) = nullptr;
-  hipError_t (*hipGetDeviceCount)(int*) = nullptr;
-  hipError_t (*hipGetDevice)(int*) = nullptr;
-  hipError_t (*hipSetDevice)(int) = nullptr;
-  hipError_t (*hipDeviceGetName)(char*, int, int) = nullptr;
-  hipError_t (*hipDeviceGetAttribute)(int*, int, int) = nullptr;
-  hipError_t (*hipDeviceTotalMem)(std::size_t*, int) = nullptr;
+#define FP8JIT_HIP_MEMBER(name, result, ...) result (*name)(__VA_ARGS__) = nullptr;
+  FP8JIT_HIP_DEVICE_API(FP8JIT_HIP_MEMBER)
   hipError_t (*hipGetDeviceProperties)(void*, int) = nullptr;  // either layout, see above
-  hipError_t (*hipModuleLoadData)(hipModule_t*, const void*) = nullptr;
-  hipError_t (*hipModuleUnload)(hipModule_t) = nullptr;
-  hipError_t (*hipModuleGetFunction)(hipFunction_t*, hipModule_t, const char*) = nullptr;
-  hipError_t (*hipModuleLaunchKernel)(hipFunction_t, unsigned, unsigned, unsigned, unsigned,
-                                      unsigned, unsigned, unsigned, hipStream_t, void**,
-                                      void**) = nullptr;
-  hipError_t (*hipMalloc)(void**, std::size_t) = nullptr;
-  hipError_t (*hipFree)(void*) = nullptr;
-  hipError_t (*hipMemcpy)(void*, const void*, std::size_t, int) = nullptr;
-  hipError_t (*hipMemset)(void*, int, std::size_t) = nullptr;
-  hipError_t (*hipStreamSynchronize)(hipStream_t) = nullptr;
-  hipError_t (*hipEventCreate)(hipEvent_t*) = nullptr;
-  hipError_t (*hipEventRecord)(hipEvent_t, hipStream_t) = nullptr;
-  hipError_t (*hipEventSynchronize)(hipEvent_t) = nullptr;
-  hipError_t (*hipEventElapsedTime)(float*, hipEvent_t, hipEvent_t) = nullptr;
-  hipError_t (*hipEventDestroy)(hipEvent_t) = nullptr;
-  hipError_t (*hipDeviceSynchronize)() = nullptr;
+  FP8JIT_HIP_WORK_API(FP8JIT_HIP_MEMBER)
+#undef FP8JIT_HIP_MEMBER
   // Optional (Driver's optional part): bound when present, checked on use.
   hipError_t (*hipMemcpyAsync)(void*, const void*, std::size_t, int, hipStream_t) = nullptr;
 
+  // Binds every entry; returns the names of the required ones that are missing ("" when none).
   std::string bind(const util::DynLib& lib) {
     std::string missing;
-    lib.bind(hipInit, "hipInit", &missing);
-    lib.bind(hipRuntimeGetVersion, "hipRuntimeGetVersion", &missing);
-    lib.bind(hipGetErrorString, "hipGetErrorString", &missing);
-    lib.bind(hipGetErrorName, "hipGetErrorName", &missing);
-    lib.bind(hipGetDeviceCount, "hipGetDeviceCount", &missing);
-    lib.bind(hipGetDevice, "hipGetDevice", &missing);
-    lib.bind(hipSetDevice, "hipSetDevice", &missing);
-    lib.bind(hipDeviceGetName, "hipDeviceGetName", &missing);
-    lib.bind(hipDeviceGetAttribute, "hipDeviceGetAttribute", &missing);
-    lib.bind(hipDeviceTotalMem, "hipDeviceTotalMem", &missing);
+#define FP8JIT_HIP_BIND(name, ...) lib.bind(name, #name, &missing);
+    FP8JIT_HIP_DEVICE_API(FP8JIT_HIP_BIND)
     // ROCm 6+ exports the new layout as ...R0600; the plain name is the ROCm 5 layout there.
     if (!lib.bind(hipGetDeviceProperties, "hipGetDevicePropertiesR0600", nullptr))
       lib.bind(hipGetDeviceProperties, "hipGetDeviceProperties", &missing);
-    lib.bind(hipModuleLoadData, "hipModuleLoadData", &missing);
-    lib.bind(hipModuleUnload, "hipModuleUnload", &missing);
-    lib.bind(hipModuleGetFunction, "hipModuleGetFunction", &missing);
-    lib.bind(hipModuleLaunchKernel, "hipModuleLaunchKernel", &missing);
-    lib.bind(hipMalloc, "hipMalloc", &missing);
-    lib.bind(hipFree, "hipFree", &missing);
-    lib.bind(hipMemcpy, "hipMemcpy", &missing);
-    lib.bind(hipMemset, "hipMemset", &missing);
-    lib.bind(hipStreamSynchronize, "hipStreamSynchronize", &missing);
-    lib.bind(hipEventCreate, "hipEventCreate", &missing);
-    lib.bind(hipEventRecord, "hipEventRecord", &missing);
-    lib.bind(hipEventSynchronize, "hipEventSynchronize", &missing);
-    lib.bind(hipEventElapsedTime, "hipEventElapsedTime", &missing);
-    lib.bind(hipEventDestroy, "hipEventDestroy", &missing);
-    lib.bind(hipDeviceSynchronize, "hipDeviceSynchronize", &missing);
+    FP8JIT_HIP_WORK_API(FP8JIT_HIP_BIND)
+#undef FP8JIT_HIP_BIND
     lib.bind(hipMemcpyAsync, "hipMemcpyAsync", nullptr);
     return missing;
   }
@@ -125,12 +119,6 @@ struct HipApi {
     if (r != hipSuccess) throw DriverError("failed to " + what() + ": " + describe(r));
   }
 };
-
-std::string hex(const void* p) {
-  char buf[2 + 2 * sizeof(void*) + 1];
-  std::snprintf(buf, sizeof buf, "%p", p);
-  return buf;
-}
 
 // The gcnArchName ("gfx942:sramecc+:xnack-") out of a hipDeviceProp_t of either layout: the first
 // NUL-terminated "gfx<hex digits>[:feature+|-]..." string after the 256-byte name field.
@@ -152,7 +140,7 @@ std::string arch_from_properties(const std::vector<char>& props) {
 }
 
 // What modules and allocations need to outlive: the library and its entry points.
-struct Session {
+struct HipSession {
   util::DynLib lib;
   HipApi api;
   int ordinal = 0;
@@ -162,7 +150,7 @@ struct Session {
 // one afterwards when it differed.
 class ScopedDevice {
  public:
-  explicit ScopedDevice(const Session& s) : s_(s) {
+  explicit ScopedDevice(const HipSession& s) : s_(s) {
     int current = -1;
     s.api.check(s.api.hipGetDevice(&current),
                 [] { return std::string("query the current HIP device"); });
@@ -178,27 +166,59 @@ class ScopedDevice {
   }
 
  private:
-  const Session& s_;
+  const HipSession& s_;
   int previous_ = -1;
 };
 
-// What Module::get() points to for a HIP module.
-struct HipModule {
-  std::shared_ptr<const Session> session;
-  hipModule_t module = nullptr;
+// HIP in the terms of GpuDriver (runtime/gpu_driver.hpp).
+struct Hip {
+  static constexpr const char* kName = "HIP";
+  static constexpr const char* kSharedMemory = "LDS";
+  using Session = HipSession;
+  using Scope = ScopedDevice;
+  using ModuleHandle = hipModule_t;
+  using Event = hipEvent_t;
+
+  static hipError_t alloc(const Session& s, void** p, std::size_t bytes) {
+    return s.api.hipMalloc(p, bytes);
+  }
+  static hipError_t free(const Session& s, void* p) { return s.api.hipFree(p); }
+  static hipError_t copy_to_device(const Session& s, void* dst, const void* src, std::size_t bytes) {
+    return s.api.hipMemcpy(dst, src, bytes, hipMemcpyHostToDevice);
+  }
+  static hipError_t copy_to_host(const Session& s, void* dst, const void* src, std::size_t bytes) {
+    return s.api.hipMemcpy(dst, src, bytes, hipMemcpyDeviceToHost);
+  }
+  static hipError_t memset(const Session& s, void* dst, unsigned char value, std::size_t bytes) {
+    return s.api.hipMemset(dst, value, bytes);
+  }
+  static hipError_t synchronize_stream(const Session& s, void* stream) {
+    return s.api.hipStreamSynchronize(static_cast<hipStream_t>(stream));
+  }
+  static hipError_t synchronize_device(const Session& s) { return s.api.hipDeviceSynchronize(); }
+  static hipError_t create_event(const Session& s, hipEvent_t* e) { return s.api.hipEventCreate(e); }
+  static hipError_t record_event(const Session& s, hipEvent_t e, void* stream) {
+    return s.api.hipEventRecord(e, static_cast<hipStream_t>(stream));
+  }
+  static hipError_t wait_event(const Session& s, hipEvent_t e) {
+    return s.api.hipEventSynchronize(e);
+  }
+  static hipError_t elapsed_ms(const Session& s, float* ms, hipEvent_t from, hipEvent_t to) {
+    return s.api.hipEventElapsedTime(ms, from, to);
+  }
+  static hipError_t destroy_event(const Session& s, hipEvent_t e) {
+    return s.api.hipEventDestroy(e);
+  }
+
+  // Never throws; an error at process exit (runtime already torn down) leaves nothing to undo.
+  static void unload_module(const Session& s, hipModule_t module) noexcept {
+    s.api.hipModuleUnload(module);
+  }
 };
 
-// Module's unload function: never throws; an error at process exit (runtime already torn down)
-// leaves nothing to undo.
-void unload_module(void* handle) noexcept {
-  auto* m = static_cast<HipModule*>(handle);
-  m->session->api.hipModuleUnload(m->module);
-  delete m;
-}
-
-class HipDriver final : public Driver {
+class HipDriver final : public GpuDriver<Hip> {
  public:
-  explicit HipDriver(int ordinal) : s_(std::make_shared<Session>()) {
+  explicit HipDriver(int ordinal) {
     Session& s = *s_;
     const HipApi& api = s.api;
     std::string why;
@@ -208,10 +228,7 @@ class HipDriver final : public Driver {
     // NOTE: pinned for the life of the process: the HIP runtime starts threads and keeps device
     // state that do not survive an unload and reload.
     s.lib.pin();
-    const std::string missing = s.api.bind(s.lib);
-    if (!missing.empty())
-      throw DriverError("failed to load the HIP runtime from " + s.lib.path() +
-                        ": missing symbols " + missing);
+    bind_entry_points("the HIP runtime");
 
     int version = 0;
     api.check(api.hipRuntimeGetVersion(&version),
@@ -230,14 +247,8 @@ class HipDriver final : public Driver {
                         ": no HIP device: " +
                         (counted != hipSuccess ? api.describe(counted) : "the device count is 0") +
                         " (" + name_ + ", " + s.lib.path() + ")");
-    if (ordinal < 0 || ordinal >= count)
-      throw DriverError("failed to open HIP device " + std::to_string(ordinal) +
-                        ": the ordinal is out of range (" + std::to_string(count) +
-                        " device(s) present, 0.." + std::to_string(count - 1) + ")");
+    check_ordinal(ordinal, count);
     s.ordinal = ordinal;
-    const auto on_device = [&](const char* what) {
-      return [&, what] { return std::string(what) + " of HIP device " + std::to_string(ordinal); };
-    };
     ScopedDevice scope(s);
 
     char name[256] = {};
@@ -269,9 +280,6 @@ class HipDriver final : public Driver {
                         info_.name + "): no gcnArchName in its properties (" + name_ + ")");
   }
 
-  std::string name() const override { return name_; }
-  const DeviceInfo& device() const override { return info_; }
-
   Module load(const std::vector<std::uint8_t>& binary) override {
     if (binary.empty()) throw DriverError("failed to load a HIP module: the binary is empty");
     ScopedDevice scope(*s_);
@@ -280,15 +288,14 @@ class HipDriver final : public Driver {
       return "load a HIP module of " + std::to_string(binary.size()) + " bytes on device " +
              std::to_string(s_->ordinal) + " (" + info_.arch + ")";
     });
-    return Module(new HipModule{s_, module}, &unload_module);
+    return own(module);
   }
 
   void* function(const Module& module, const std::string& name) override {
     if (!module.get())
       throw DriverError("failed to find kernel '" + name + "': the module is empty");
     hipFunction_t f = nullptr;
-    s_->api.check(s_->api.hipModuleGetFunction(
-                      &f, static_cast<const HipModule*>(module.get())->module, name.c_str()),
+    s_->api.check(s_->api.hipModuleGetFunction(&f, handle(module), name.c_str()),
                   [&] { return "find kernel '" + name + "' in its HIP module"; });
     return f;
   }
@@ -299,92 +306,7 @@ class HipDriver final : public Driver {
         s_->api.hipModuleLaunchKernel(static_cast<hipFunction_t>(function), d.grid[0], d.grid[1],
                                       d.grid[2], d.block[0], d.block[1], d.block[2], d.shared_bytes,
                                       static_cast<hipStream_t>(stream), args, nullptr),
-        [&] {
-          return "launch kernel " + hex(function) + " (" + dims(d) + ") on stream " + hex(stream);
-        });
-  }
-
-  void* alloc(std::size_t bytes) override {
-    ScopedDevice scope(*s_);
-    void* p = nullptr;
-    s_->api.check(s_->api.hipMalloc(&p, bytes), [&] {
-      return "allocate " + std::to_string(bytes) + " bytes on HIP device " +
-             std::to_string(s_->ordinal);
-    });
-    return p;
-  }
-
-  void free(void* ptr) noexcept override {
-    if (!ptr) return;
-    // NOTE: a failure cannot be reported from here; at exit the memory is gone with the runtime.
-    try {
-      ScopedDevice scope(*s_);
-      s_->api.hipFree(ptr);
-    } catch (const DriverError&) {
-    }
-  }
-
-  void copy_to_device(void* dst, const void* src, std::size_t bytes) override {
-    copy(dst, src, bytes, hipMemcpyHostToDevice, "host", "device");
-  }
-
-  void copy_to_host(void* dst, const void* src, std::size_t bytes) override {
-    copy(dst, src, bytes, hipMemcpyDeviceToHost, "device", "host");
-  }
-
-  // One hipMemcpy of `bytes` (none when 0); `from` and `to` name the two sides in errors.
-  void copy(void* dst, const void* src, std::size_t bytes, int kind, const char* from,
-            const char* to) {
-    if (bytes == 0) return;
-    ScopedDevice scope(*s_);
-    s_->api.check(s_->api.hipMemcpy(dst, src, bytes, kind), [&] {
-      return "copy " + std::to_string(bytes) + " bytes from " + from + " " + hex(src) + " to " + to +
-             " " + hex(dst);
-    });
-  }
-
-  void memset(void* dst, int byte, std::size_t bytes) override {
-    if (bytes == 0) return;
-    ScopedDevice scope(*s_);
-    s_->api.check(s_->api.hipMemset(dst, byte & 0xff, bytes), [&] {
-      return "set " + std::to_string(bytes) + " bytes at device " + hex(dst) + " to " +
-             std::to_string(byte & 0xff);
-    });
-  }
-
-  void synchronize(void* stream) override {
-    const HipApi& api = s_->api;
-    ScopedDevice scope(*s_);
-    // An asynchronous fault (hipErrorIllegalAddress, ...) surfaces here as a DriverError.
-    if (stream)
-      api.check(api.hipStreamSynchronize(static_cast<hipStream_t>(stream)),
-                [&] { return "synchronize HIP stream " + hex(stream); });
-    else
-      api.check(api.hipDeviceSynchronize(),
-                [&] { return "synchronize HIP device " + std::to_string(s_->ordinal); });
-  }
-
-  double time_ms(void* stream, const std::function<void()>& enqueue) override {
-    const HipApi& api = s_->api;
-    ScopedDevice scope(*s_);
-    // Owns the two events on every path out.
-    struct Events {
-      const HipApi& api;
-      hipEvent_t e[2] = {nullptr, nullptr};
-      ~Events() {
-        for (hipEvent_t x : e)
-          if (x) api.hipEventDestroy(x);
-      }
-    } ev{api};
-    for (hipEvent_t& e : ev.e) api.check(api.hipEventCreate(&e), [] { return std::string("create a HIP event"); });
-    const auto s = static_cast<hipStream_t>(stream);
-    api.check(api.hipEventRecord(ev.e[0], s), [] { return std::string("record a HIP event"); });
-    enqueue();
-    api.check(api.hipEventRecord(ev.e[1], s), [] { return std::string("record a HIP event"); });
-    api.check(api.hipEventSynchronize(ev.e[1]), [] { return std::string("wait for a HIP event"); });
-    float ms = 0;
-    api.check(api.hipEventElapsedTime(&ms, ev.e[0], ev.e[1]), [] { return std::string("time two HIP events"); });
-    return ms;
+        [&] { return launch_text(function, d, stream); });
   }
 
   void copy_device_async(void* dst, const void* src, std::size_t bytes, void* stream) override {
@@ -395,23 +317,10 @@ class HipDriver final : public Driver {
     api.check(api.hipMemcpyAsync(dst, src, bytes, hipMemcpyDeviceToDevice,
                                  static_cast<hipStream_t>(stream)),
               [&] {
-                return "copy " + std::to_string(bytes) + " bytes from device " + hex(src) +
-                       " to device " + hex(dst) + " on stream " + hex(stream);
+                return copy_text(bytes, "device", src, "device", dst) + " on stream " +
+                       address(stream);
               });
   }
-
- private:
-  static std::string dims(const LaunchDims& d) {
-    const auto xyz = [](const unsigned* v) {
-      return std::to_string(v[0]) + "x" + std::to_string(v[1]) + "x" + std::to_string(v[2]);
-    };
-    return "grid " + xyz(d.grid) + ", block " + xyz(d.block) + ", " +
-           std::to_string(d.shared_bytes) + " B dynamic LDS";
-  }
-
-  std::shared_ptr<Session> s_;
-  std::string name_;
-  DeviceInfo info_;
 };
 
 }  // namespace

@@ -68,6 +68,20 @@ bool target_matches(const std::optional<std::string>& filter, const std::string&
 
 void print_json(const json& j) { std::printf("%s\n", j.dump(2).c_str()); }
 
+// Prints the outcome of a command that can fail: with --json, `fields` and "ok"; else what `text`
+// prints. Returns the exit status, 0 when `ok` and 1 otherwise, so that the two always agree.
+template <class Text>
+int print_outcome(const CacheArgs& a, bool ok, const json& fields, Text&& text) {
+  if (a.json) {
+    json j = fields;
+    j["ok"] = ok;
+    print_json(j);
+  } else {
+    text();
+  }
+  return ok ? 0 : 1;
+}
+
 // ---- ls, stats, verify, prune, clear ---------------------------------------------------------
 
 int cache_ls(const Options& o, const CacheArgs& a) {
@@ -155,17 +169,17 @@ int cache_stats(const Options& o, const CacheArgs& a) {
 int cache_verify(const Options& o, const CacheArgs& a) {
   const auto layers = open_layers(o);
   const cache::VerifyReport r = cache::verify(*layers);
-  if (a.json) {
-    json j = {{"ok", r.ok()},         {"entries", r.entries},
-              {"entries_ok", r.entries_ok}, {"temps", r.temps},
-              {"quarantined", r.quarantined}, {"damaged", json::array()}};
-    for (const auto& d : r.damaged)
-      j["damaged"].push_back({{"layer", d.layer},
-                              {"path", d.path},
-                              {"damage", cache::damage_name(d.damage)},
-                              {"detail", d.detail}});
-    print_json(j);
-  } else {
+  json j = {{"entries", r.entries},
+            {"entries_ok", r.entries_ok},
+            {"temps", r.temps},
+            {"quarantined", r.quarantined},
+            {"damaged", json::array()}};
+  for (const auto& d : r.damaged)
+    j["damaged"].push_back({{"layer", d.layer},
+                            {"path", d.path},
+                            {"damage", cache::damage_name(d.damage)},
+                            {"detail", d.detail}});
+  return print_outcome(a, r.ok(), j, [&] {
     for (const auto& d : r.damaged)
       std::printf("DAMAGED %-13s %s\n  %s\n", cache::damage_name(d.damage), d.path.c_str(),
                   d.detail.c_str());
@@ -174,8 +188,7 @@ int cache_verify(const Options& o, const CacheArgs& a) {
                 static_cast<unsigned long long>(r.entries_ok), r.damaged.size(),
                 static_cast<unsigned long long>(r.temps),
                 static_cast<unsigned long long>(r.quarantined));
-  }
-  return r.ok() ? 0 : 1;
+  });
 }
 
 int cache_prune(const Options& o, const CacheArgs& a) {
@@ -183,22 +196,24 @@ int cache_prune(const Options& o, const CacheArgs& a) {
   if (a.max_bytes) max = util::parse_bytes(*a.max_bytes, "--max-bytes");
   const auto layers = open_layers(o);
   const cache::PruneReport r = layers->prune(max);
-  if (a.json) {
-    print_json({{"ok", r.errors.empty() && !r.skipped()},
-                {"skipped_locked", r.skipped_locked},
-                {"skipped_read_only", r.skipped_read_only},
-                {"entries_removed", r.entries_removed},
-                {"temps_removed", r.temps_removed},
-                {"quarantined_removed", r.quarantined_removed},
-                {"bytes_freed", r.bytes_freed},
-                {"entries_kept", r.entries_kept},
-                {"bytes_kept", r.bytes_kept},
-                {"errors", r.errors}});
-  } else if (r.skipped_read_only) {
-    std::printf("nothing pruned: the cache is read-only (or disabled)\n");
-  } else if (r.skipped_locked) {
-    std::printf("nothing pruned: another process is pruning %s right now\n", o.cache_dir.c_str());
-  } else {
+  const json j = {{"skipped_locked", r.skipped_locked},
+                  {"skipped_read_only", r.skipped_read_only},
+                  {"entries_removed", r.entries_removed},
+                  {"temps_removed", r.temps_removed},
+                  {"quarantined_removed", r.quarantined_removed},
+                  {"bytes_freed", r.bytes_freed},
+                  {"entries_kept", r.entries_kept},
+                  {"bytes_kept", r.bytes_kept},
+                  {"errors", r.errors}};
+  return print_outcome(a, r.errors.empty() && !r.skipped(), j, [&] {
+    if (r.skipped_read_only) {
+      std::printf("nothing pruned: the cache is read-only (or disabled)\n");
+      return;
+    }
+    if (r.skipped_locked) {
+      std::printf("nothing pruned: another process is pruning %s right now\n", o.cache_dir.c_str());
+      return;
+    }
     for (const auto& e : r.errors) std::printf("%s\n", e.c_str());
     std::printf("pruned %s: %llu entries, %llu temp and %llu quarantined files removed (%s "
                 "freed); %llu entries (%s) kept\n",
@@ -207,29 +222,25 @@ int cache_prune(const Options& o, const CacheArgs& a) {
                 static_cast<unsigned long long>(r.quarantined_removed),
                 human_bytes(r.bytes_freed).c_str(),
                 static_cast<unsigned long long>(r.entries_kept), human_bytes(r.bytes_kept).c_str());
-  }
-  return r.errors.empty() && !r.skipped() ? 0 : 1;
+  });
 }
 
 int cache_clear(const Options& o, const CacheArgs& a) {
   const auto filter = target_filter(a.target);
   const auto layers = open_layers(o);
   const cache::ClearReport r = cache::clear(*layers, filter);
-  if (a.json) {
-    print_json({{"ok", r.errors.empty()},
-                {"entries_removed", r.entries_removed},
-                {"quarantined_removed", r.quarantined_removed},
-                {"bytes_freed", r.bytes_freed},
-                {"errors", r.errors}});
-  } else {
+  const json j = {{"entries_removed", r.entries_removed},
+                  {"quarantined_removed", r.quarantined_removed},
+                  {"bytes_freed", r.bytes_freed},
+                  {"errors", r.errors}};
+  return print_outcome(a, r.errors.empty(), j, [&] {
     for (const auto& e : r.errors) std::printf("%s\n", e.c_str());
     std::printf("cleared %s%s: %llu entries and %llu quarantined files removed (%s freed)\n",
                 o.cache_dir.c_str(), filter ? (" for " + *filter).c_str() : "",
                 static_cast<unsigned long long>(r.entries_removed),
                 static_cast<unsigned long long>(r.quarantined_removed),
                 human_bytes(r.bytes_freed).c_str());
-  }
-  return r.errors.empty() ? 0 : 1;
+  });
 }
 
 // ---- export, import --------------------------------------------------------------------------
@@ -239,18 +250,13 @@ int cache_export(const Options& o, const CacheArgs& a) {
   filter.target = target_filter(a.target);
   const auto layers = open_layers(o);
   const cache::ExportReport r = cache::export_entries(*layers, filter, a.file);
-  if (a.json) {
-    print_json({{"ok", r.skipped.empty()},
-                {"archive", a.file},
-                {"entries", r.entries},
-                {"bytes", r.bytes},
-                {"skipped", r.skipped}});
-  } else {
+  const json j = {
+      {"archive", a.file}, {"entries", r.entries}, {"bytes", r.bytes}, {"skipped", r.skipped}};
+  return print_outcome(a, r.skipped.empty(), j, [&] {
     for (const auto& s : r.skipped) std::printf("skipped (does not verify): %s\n", s.c_str());
     std::printf("exported %llu entries (%s) to %s\n", static_cast<unsigned long long>(r.entries),
                 human_bytes(r.bytes).c_str(), a.file.c_str());
-  }
-  return r.skipped.empty() ? 0 : 1;
+  });
 }
 
 int cache_import(const Options& o, const CacheArgs& a) {
@@ -259,17 +265,15 @@ int cache_import(const Options& o, const CacheArgs& a) {
     throw CacheError("failed to import " + a.file + ": the cache " + o.cache_dir +
                      " is read-only (FP8JIT_CACHE_READ_ONLY) or disabled");
   const cache::ImportReport r = cache::import_entries(a.file, *layers);
-  if (a.json) {
-    print_json({{"ok", r.ok()},
-                {"archive", a.file},
-                {"members", r.members},
-                {"imported", r.imported},
-                {"already_present", r.already_present},
-                {"evicted", r.evicted},
-                {"rejected", r.rejected},
-                {"failed", r.failed},
-                {"archive_error", r.archive_error}});
-  } else {
+  const json j = {{"archive", a.file},
+                  {"members", r.members},
+                  {"imported", r.imported},
+                  {"already_present", r.already_present},
+                  {"evicted", r.evicted},
+                  {"rejected", r.rejected},
+                  {"failed", r.failed},
+                  {"archive_error", r.archive_error}};
+  return print_outcome(a, r.ok(), j, [&] {
     for (const auto& s : r.rejected) std::printf("rejected: %s\n", s.c_str());
     for (const auto& s : r.failed) std::printf("failed: %s\n", s.c_str());
     if (!r.archive_error.empty()) std::printf("archive error: %s\n", r.archive_error.c_str());
@@ -280,8 +284,7 @@ int cache_import(const Options& o, const CacheArgs& a) {
     if (r.evicted > 0)
       std::printf("evicted %llu least recently used entries to keep the budget of %s\n",
                   static_cast<unsigned long long>(r.evicted), human_bytes(layers->max_bytes()).c_str());
-  }
-  return r.ok() ? 0 : 1;
+  });
 }
 
 // ---- show and its disassembly ----------------------------------------------------------------

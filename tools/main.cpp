@@ -3,6 +3,8 @@
 // from the parser, or InvalidArgument from the library, whose message names the value).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <functional>
+#include <memory>
 
 #include "fp8jit/fp8jit.hpp"
 #include "tools/cmd_bench.hpp"
@@ -17,11 +19,30 @@ using namespace fp8jit::tools;
 
 constexpr int kUsageError = 2;
 
+// A subcommand `name` of `parent`: `help` is its line in the parent's --help, and `examples`
+// (lines of "  fp8jit ...", then any notes) end its own --help.
+CLI::App* add_command(CLI::App& parent, const char* name, const std::string& help,
+                      const std::string& examples) {
+  auto* command = parent.add_subcommand(name, help);
+  command->footer("Examples:\n" + examples);
+  return command;
+}
+
+CLI::App* add_info(CLI::App& app) {
+  return add_command(app, "info",
+                     "Show the version and build id, the GPU, the toolchains found (or why not), "
+                     "the cache directory and the environment variables",
+                     "  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
+}
+
 CLI::App* add_run(CLI::App& app, RunArgs& a) {
-  auto* run = app.add_subcommand(
-      "run", "The main job. With a GPU: compile, run and check the GEMMs of a model's weight "
-             "shapes and print their times. Without one: cross-compile them into the cache and "
-             "list what was built");
+  auto* run = add_command(
+      app, "run",
+      "The main job. With a GPU: compile, run and check the GEMMs of a model's weight shapes and "
+      "print their times. Without one: cross-compile them into the cache and list what was built",
+      "  fp8jit run\n  fp8jit run --model all --m 1,16\n"
+      "  fp8jit run --cross --target gfx942,gfx950\n"
+      "  fp8jit run --target emu-gfx942 --shapes shapes.txt --m 1,37   # on the CPU");
   run->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
       ->capture_default_str();
   run->add_option("--shapes", a.shape_file,
@@ -38,19 +59,20 @@ CLI::App* add_run(CLI::App& app, RunArgs& a) {
                   "Rows of each result checked against the float64 reference")
       ->capture_default_str();
   run->add_option("--iters", a.iters, "Timed calls per GEMM")->capture_default_str();
-  run->footer("Examples:\n  fp8jit run\n  fp8jit run --model all --m 1,16\n"
-              "  fp8jit run --cross --target gfx942,gfx950\n"
-              "  fp8jit run --target emu-gfx942 --shapes shapes.txt --m 1,37   # on the CPU");
   return run;
 }
 
 CLI::App* add_warmup(CLI::App& app, WarmupArgs& a) {
-  auto* w = app.add_subcommand(
-      "warmup",
+  auto* w = add_command(
+      app, "warmup",
       "Compile every kernel a deployment will need into the cache before it starts: for each "
       "weight shape, M value (or M bucket of an M range), output dtype and bias, the config the "
       "tuned tables choose (else the heuristic), deduplicated. For the local GPU, or for "
-      "--target without one. A second run compiles nothing");
+      "--target without one. A second run compiles nothing",
+      "  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2\n"
+      "  fp8jit warmup --shapes weights.csv --m 1,16,64,256 --tables tuned/mi300x.csv\n"
+      "  fp8jit warmup --model llama3-8b --dry-run          # what would be built, and why\n"
+      "Exit status: 0 all built or cached, 1 a build failed, 2 bad input.");
   w->add_option("--model", a.models, "Model preset(s): llama3-8b, llama3-70b, all")
       ->delimiter(',');
   w->add_option("--shapes", a.shape_files,
@@ -87,29 +109,30 @@ CLI::App* add_warmup(CLI::App& app, WarmupArgs& a) {
   w->add_option("--progress", a.progress,
                 "auto (a bar on a terminal, lines otherwise), bar, lines or none")
       ->capture_default_str();
-  w->footer(
-      "Examples:\n"
-      "  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2\n"
-      "  fp8jit warmup --shapes weights.csv --m 1,16,64,256 --tables tuned/mi300x.csv\n"
-      "  fp8jit warmup --model llama3-8b --dry-run          # what would be built, and why\n"
-      "Exit status: 0 all built or cached, 1 a build failed, 2 bad input.");
   return w;
 }
 
 CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
-  auto* cache = app.add_subcommand(
-      "cache", "Inspect and maintain the kernel cache (FP8JIT_CACHE_DIR and the read-only layers "
-               "of FP8JIT_CACHE_READONLY_DIRS)");
+  auto* cache = add_command(
+      app, "cache",
+      "Inspect and maintain the kernel cache (FP8JIT_CACHE_DIR and the read-only layers of "
+      "FP8JIT_CACHE_READONLY_DIRS)",
+      "  fp8jit cache ls --target gfx942\n"
+      "  fp8jit cache show 3f9a1c --disasm\n"
+      "  fp8jit cache verify --json\n"
+      "  fp8jit cache prune --max-bytes 2G\n"
+      "  fp8jit cache export kernels.tar && fp8jit cache import kernels.tar\n"
+      "Exit status: 0 success, 1 damage found or an operation failed, 2 bad input.");
   // NOTE: not require_subcommand(1): its error does not name a mistyped command; the hidden
-  // positional catches the word instead, and main() reports it.
+  // positional catches the word instead, and run_cache() reports it.
   cache->require_subcommand(0, 1);
   cache->add_option("command", a.unknown_action)->group("");
   auto sub = [&](const char* name, const char* help, const std::string& examples) {
-    auto* s = cache->add_subcommand(name, help);
+    auto* s = add_command(*cache, name, help,
+                          examples + "\nCache: FP8JIT_CACHE_DIR or --cache-dir, then "
+                                     "FP8JIT_CACHE_READONLY_DIRS (docs/env.md).");
     s->add_flag("--json", a.json, "Machine-readable output (stable keys) on stdout");
     s->final_callback([&a, name] { a.action = name; });
-    s->footer("Examples:\n" + examples + "\nCache: FP8JIT_CACHE_DIR or --cache-dir, then "
-              "FP8JIT_CACHE_READONLY_DIRS (docs/env.md).");
     return s;
   };
   auto* ls = sub("ls", "List the entries of every layer: key, target, size, last use, kernel",
@@ -145,20 +168,16 @@ CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
   auto* imp = sub("import", "Verify and publish the entries of an archive into the writable layer",
                   "  fp8jit --cache-dir /opt/fp8jit-cache cache import kernels.tar");
   imp->add_option("FILE", a.file, "Archive to read")->required()->check(CLI::ExistingFile);
-  cache->footer("Examples:\n"
-                "  fp8jit cache ls --target gfx942\n"
-                "  fp8jit cache show 3f9a1c --disasm\n"
-                "  fp8jit cache verify --json\n"
-                "  fp8jit cache prune --max-bytes 2G\n"
-                "  fp8jit cache export kernels.tar && fp8jit cache import kernels.tar\n"
-                "Exit status: 0 success, 1 damage found or an operation failed, 2 bad input.");
   return cache;
 }
 
 CLI::App* add_explain(CLI::App& app, ExplainArgs& a) {
-  auto* e = app.add_subcommand(
-      "explain", "Show which tuned-table row or rule chooses the config of one GEMM, and why "
-                 "(the cost model's view, runner-up configs). No GPU needed with --target");
+  auto* e = add_command(
+      app, "explain",
+      "Show which tuned-table row or rule chooses the config of one GEMM, and why (the cost "
+      "model's view, runner-up configs). No GPU needed with --target",
+      "  fp8jit explain 37 8192 8192 --target gfx942\n"
+      "  fp8jit explain 1 57344 8192 --target sm_90a --tables tuned/h100.csv --bias");
   e->add_option("M", a.m, "Tokens")->required();
   e->add_option("N", a.n, "Weight rows (output columns)")->required();
   e->add_option("K", a.k, "Reduction length")->required();
@@ -171,14 +190,13 @@ CLI::App* add_explain(CLI::App& app, ExplainArgs& a) {
       ->delimiter(',');
   e->add_option("--candidates", a.candidates, "Runner-up configs of the cost model to print")
       ->capture_default_str();
-  e->footer("Examples:\n  fp8jit explain 37 8192 8192 --target gfx942\n"
-            "  fp8jit explain 1 57344 8192 --target sm_90a --tables tuned/h100.csv --bias");
   return e;
 }
 
 CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
-  auto* b = app.add_subcommand(
-      "bench", "Benchmark fp8jit against cuBLASLt (outer-vector scales) in one process on the GPU");
+  auto* b = add_command(
+      app, "bench", "Benchmark fp8jit against cuBLASLt (outer-vector scales) in one process on the GPU",
+      "  fp8jit bench\n  fp8jit bench --model llama3-70b --m 1,64,4096 --csv bench/results/h100.csv");
   b->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
       ->capture_default_str();
   b->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
@@ -191,15 +209,16 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
       ->check(CLI::Range(1, 1000));
   b->add_option("--csv", a.csv, "Also write the rows to this CSV file");
   b->add_flag("!--no-bias", a.bias, "Benchmark without bias (default: with)");
-  b->footer("Examples:\n  fp8jit bench\n  fp8jit bench --model llama3-70b --m 1,64,4096 --csv "
-            "bench/results/h100.csv");
   return b;
 }
 
 CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
-  auto* t = app.add_subcommand(
-      "tune", "Time candidate configs on the GPU and write the fastest that passes the accuracy "
-              "check to a tuned table");
+  auto* t = add_command(
+      app, "tune",
+      "Time candidate configs on the GPU and write the fastest that passes the accuracy check to "
+      "a tuned table",
+      "  fp8jit tune --out tuned/h100.csv\n"
+      "  FP8JIT_TUNED_TABLES=tuned/h100.csv fp8jit bench --m 1,16");
   t->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
       ->capture_default_str();
   t->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
@@ -222,15 +241,16 @@ CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
   t->add_option("--dump", a.dump,
                 "Also write every candidate's outcome (time, error, or why it was not timed) "
                 "to this CSV file");
-  t->footer("Examples:\n  fp8jit tune --out tuned/h100.csv\n"
-            "  FP8JIT_TUNED_TABLES=tuned/h100.csv fp8jit bench --m 1,16");
   return t;
 }
 
 CLI::App* add_model(CLI::App& app, ModelArgs& a) {
-  auto* m = app.add_subcommand(
-      "model", "Check the cost model against measured candidates (fp8jit tune --dump) and fit "
-               "its figures to them");
+  auto* m = add_command(
+      app, "model",
+      "Check the cost model against measured candidates (fp8jit tune --dump) and fit its "
+      "figures to them",
+      "  fp8jit model bench/results/h200-tune-sweep/dump-shapes.csv --check "
+      "bench/results/h200-tune-sweep/dump-heldout.csv --fit --worst 10");
   m->add_option("dumps", a.dumps, "Dumps of fp8jit tune --dump the model is scored on (and fitted to)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -247,9 +267,41 @@ CLI::App* add_model(CLI::App& app, ModelArgs& a) {
       ->check(CLI::Range(1, 1000000));
   m->add_option("--worst", a.worst, "List the N points where the model chooses worst")
       ->check(CLI::Range(0, 100000));
-  m->footer("Examples:\n  fp8jit model bench/results/h200-tune-sweep/dump-shapes.csv --check "
-            "bench/results/h200-tune-sweep/dump-heldout.csv --fit --worst 10");
   return m;
+}
+
+// `fp8jit model` reads files only: no Options.
+int run_model(const fp8jit::Options&, const ModelArgs& a) { return cmd_model(a); }
+
+// `fp8jit cache`: a missing or unknown command (which the parser lets through, see add_cache) is a
+// usage error, reported here; else the command runs.
+int run_cache(const fp8jit::Options& options, const CacheArgs& a) {
+  if (a.action.empty()) {
+    std::fprintf(stderr, "fp8jit cache: %s\nRun with --help for more information.\n",
+                 a.unknown_action.empty()
+                     ? "a command is required: ls, show, verify, prune, clear, stats, export or "
+                       "import"
+                     : ("unknown command '" + a.unknown_action +
+                        "': expected ls, show, verify, prune, clear, stats, export or import")
+                           .c_str());
+    return kUsageError;
+  }
+  return cmd_cache(options, a);
+}
+
+// A command of `fp8jit`: its parser, and what carries it out once the command line named it.
+struct Command {
+  CLI::App* parser;
+  std::function<int(const fp8jit::Options&)> run;
+};
+
+// A command whose options `add` declares into an Args of its own, carried out by `run`.
+template <class Args>
+Command command(CLI::App& app, CLI::App* (*add)(CLI::App&, Args&),
+                int (*run)(const fp8jit::Options&, const Args&)) {
+  auto args = std::make_shared<Args>();
+  return {add(app, *args),
+          [args, run](const fp8jit::Options& options) { return run(options, *args); }};
 }
 
 }  // namespace
@@ -270,24 +322,17 @@ int main(int argc, char** argv) {
              "  fp8jit cache ls\n"
              "Run 'fp8jit <command> --help' for a command's options. Environment: docs/env.md.");
 
-  auto* info = app.add_subcommand("info", "Show the version and build id, the GPU, the toolchains "
-                                          "found (or why not), the cache directory and the "
-                                          "environment variables");
-  info->footer("Examples:\n  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
-  tools::RunArgs run_args;
-  auto* run = add_run(app, run_args);
-  tools::WarmupArgs warmup_args;
-  auto* warmup = add_warmup(app, warmup_args);
-  tools::CacheArgs cache_args;
-  auto* cache = add_cache(app, cache_args);
-  tools::ExplainArgs explain_args;
-  auto* explain = add_explain(app, explain_args);
-  tools::BenchArgs bench_args;
-  auto* bench = add_bench(app, bench_args);
-  tools::TuneArgs tune_args;
-  auto* tune = add_tune(app, tune_args);
-  tools::ModelArgs model_args;
-  auto* model = add_model(app, model_args);
+  // In the order of the help's list of commands.
+  const Command commands[] = {
+      {add_info(app), tools::cmd_info},
+      command(app, add_run, tools::cmd_run),
+      command(app, add_warmup, tools::cmd_warmup),
+      command(app, add_cache, run_cache),
+      command(app, add_explain, tools::cmd_explain),
+      command(app, add_bench, tools::cmd_bench),
+      command(app, add_tune, tools::cmd_tune),
+      command(app, add_model, run_model),
+  };
 
   try {
     app.parse(argc, argv);
@@ -298,26 +343,8 @@ int main(int argc, char** argv) {
   try {
     Options options = Options::from_env();
     if (!cache_dir.empty()) options.cache_dir = cache_dir;
-    if (*info) return tools::cmd_info(options);
-    if (*run) return tools::cmd_run(options, run_args);
-    if (*warmup) return tools::cmd_warmup(options, warmup_args);
-    if (*explain) return tools::cmd_explain(options, explain_args);
-    if (*bench) return tools::cmd_bench(options, bench_args);
-    if (*tune) return tools::cmd_tune(options, tune_args);
-    if (*model) return tools::cmd_model(model_args);
-    if (*cache) {
-      if (cache_args.action.empty()) {
-        std::fprintf(stderr, "fp8jit cache: %s\nRun with --help for more information.\n",
-                     cache_args.unknown_action.empty()
-                         ? "a command is required: ls, show, verify, prune, clear, stats, export "
-                           "or import"
-                         : ("unknown command '" + cache_args.unknown_action +
-                            "': expected ls, show, verify, prune, clear, stats, export or import")
-                               .c_str());
-        return kUsageError;
-      }
-      return tools::cmd_cache(options, cache_args);
-    }
+    for (const Command& c : commands)
+      if (*c.parser) return c.run(options);
   } catch (const InvalidArgument& e) {
     std::fprintf(stderr, "fp8jit: error: %s\n", e.what());
     return kUsageError;

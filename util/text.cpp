@@ -1,5 +1,7 @@
 #include "util/text.hpp"
 
+#include <cstdio>
+
 namespace fp8jit::util {
 
 std::string escaped(std::string_view v, std::size_t max_bytes) {
@@ -16,6 +18,12 @@ std::string escaped(std::string_view v, std::size_t max_bytes) {
   }
   if (v.size() > max_bytes) s += "...";
   return s;
+}
+
+std::string address(const void* p) {
+  char buf[2 + 2 * sizeof(void*) + 1];
+  std::snprintf(buf, sizeof buf, "%p", p);
+  return buf;
 }
 
 }  // namespace fp8jit::util

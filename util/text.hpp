@@ -12,4 +12,8 @@ namespace fp8jit::util {
 // input bytes with "..." appended.
 std::string escaped(std::string_view v, std::size_t max_bytes = 80);
 
+// `p` as "%p" prints it ("0x7f3c2a000000"; "(nil)" for null): how messages name a device or host
+// address.
+std::string address(const void* p);
+
 }  // namespace fp8jit::util

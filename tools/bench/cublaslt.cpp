@@ -34,22 +34,33 @@ struct HeuristicResult {
 
 }  // namespace
 
+// The cuBLASLt entry points the benchmark uses, each listed once: the member, its symbol, the
+// result type and the parameters. Api's members and their binding (in the constructor) are made
+// from this list, in its order.
+#define FP8JIT_CUBLASLT_API(X)                                                                   \
+  X(Create, cublasLtCreate, int, void**)                                                         \
+  X(Destroy, cublasLtDestroy, int, void*)                                                        \
+  X(GetVersion, cublasLtGetVersion, std::size_t)                                                 \
+  X(DescCreate, cublasLtMatmulDescCreate, int, void**, int, int)                                 \
+  X(DescDestroy, cublasLtMatmulDescDestroy, int, void*)                                          \
+  X(DescSetAttribute, cublasLtMatmulDescSetAttribute, int, void*, int, const void*, std::size_t) \
+  X(LayoutCreate, cublasLtMatrixLayoutCreate, int, void**, int, std::uint64_t, std::uint64_t,    \
+    std::int64_t)                                                                                \
+  X(LayoutDestroy, cublasLtMatrixLayoutDestroy, int, void*)                                      \
+  X(PrefCreate, cublasLtMatmulPreferenceCreate, int, void**)                                     \
+  X(PrefDestroy, cublasLtMatmulPreferenceDestroy, int, void*)                                    \
+  X(PrefSetAttribute, cublasLtMatmulPreferenceSetAttribute, int, void*, int, const void*,        \
+    std::size_t)                                                                                 \
+  X(Heuristic, cublasLtMatmulAlgoGetHeuristic, int, void*, void*, void*, void*, void*, void*,    \
+    void*, int, HeuristicResult*, int*)                                                          \
+  X(Matmul, cublasLtMatmul, int, void*, void*, const void*, const void*, void*, const void*,     \
+    void*, const void*, const void*, void*, void*, void*, const Algo*, void*, std::size_t, void*)
+
 struct CublasLt::Api {
   util::DynLib lib;
-  int (*Create)(void**) = nullptr;
-  int (*Destroy)(void*) = nullptr;
-  std::size_t (*GetVersion)() = nullptr;
-  int (*DescCreate)(void**, int, int) = nullptr;
-  int (*DescDestroy)(void*) = nullptr;
-  int (*DescSetAttribute)(void*, int, const void*, std::size_t) = nullptr;
-  int (*LayoutCreate)(void**, int, std::uint64_t, std::uint64_t, std::int64_t) = nullptr;
-  int (*LayoutDestroy)(void*) = nullptr;
-  int (*PrefCreate)(void**) = nullptr;
-  int (*PrefDestroy)(void*) = nullptr;
-  int (*PrefSetAttribute)(void*, int, const void*, std::size_t) = nullptr;
-  int (*Heuristic)(void*, void*, void*, void*, void*, void*, void*, int, HeuristicResult*, int*) = nullptr;
-  int (*Matmul)(void*, void*, const void*, const void*, void*, const void*, void*, const void*,
-                const void*, void*, void*, void*, const Algo*, void*, std::size_t, void*) = nullptr;
+#define FP8JIT_CUBLASLT_MEMBER(name, symbol, result, ...) result (*name)(__VA_ARGS__) = nullptr;
+  FP8JIT_CUBLASLT_API(FP8JIT_CUBLASLT_MEMBER)
+#undef FP8JIT_CUBLASLT_MEMBER
 
   void check(int rc, const std::string& what) const {
     if (rc != kSuccess)
@@ -79,19 +90,9 @@ CublasLt::CublasLt(void* workspace, std::size_t workspace_bytes)
   if (!api_->lib) throw DriverError("failed to load cuBLASLt: " + why);
   std::string missing;
   const auto& lib = api_->lib;
-  lib.bind(api_->Create, "cublasLtCreate", &missing);
-  lib.bind(api_->Destroy, "cublasLtDestroy", &missing);
-  lib.bind(api_->GetVersion, "cublasLtGetVersion", &missing);
-  lib.bind(api_->DescCreate, "cublasLtMatmulDescCreate", &missing);
-  lib.bind(api_->DescDestroy, "cublasLtMatmulDescDestroy", &missing);
-  lib.bind(api_->DescSetAttribute, "cublasLtMatmulDescSetAttribute", &missing);
-  lib.bind(api_->LayoutCreate, "cublasLtMatrixLayoutCreate", &missing);
-  lib.bind(api_->LayoutDestroy, "cublasLtMatrixLayoutDestroy", &missing);
-  lib.bind(api_->PrefCreate, "cublasLtMatmulPreferenceCreate", &missing);
-  lib.bind(api_->PrefDestroy, "cublasLtMatmulPreferenceDestroy", &missing);
-  lib.bind(api_->PrefSetAttribute, "cublasLtMatmulPreferenceSetAttribute", &missing);
-  lib.bind(api_->Heuristic, "cublasLtMatmulAlgoGetHeuristic", &missing);
-  lib.bind(api_->Matmul, "cublasLtMatmul", &missing);
+#define FP8JIT_CUBLASLT_BIND(name, symbol, ...) lib.bind(api_->name, #symbol, &missing);
+  FP8JIT_CUBLASLT_API(FP8JIT_CUBLASLT_BIND)
+#undef FP8JIT_CUBLASLT_BIND
   if (!missing.empty()) throw DriverError("failed to load cuBLASLt from " + lib.path() + ": missing " + missing);
   api_->check(api_->Create(&handle_), "create a cuBLASLt handle");
 }
@@ -115,6 +116,12 @@ void CublasLt::gemm(const void* a, const float* sa, const void* w, const float* 
   const auto key = std::make_tuple(m, n, k, dt, bias != nullptr);
   auto& plan = plans_[key];
   const Api& api = *api_;
+  // Sets the scale (and bias) pointers of this call into the descriptor `desc`.
+  const auto set_pointers = [&](void* desc) {
+    api.check(api.DescSetAttribute(desc, DESC_A_SCALE_POINTER, &sw, sizeof sw), "set A_SCALE_POINTER");
+    api.check(api.DescSetAttribute(desc, DESC_B_SCALE_POINTER, &sa, sizeof sa), "set B_SCALE_POINTER");
+    if (bias) api.check(api.DescSetAttribute(desc, DESC_BIAS_POINTER, &bias, sizeof bias), "set BIAS_POINTER");
+  };
   if (!plan) {
     auto p = std::make_unique<Plan>(api);
     api.check(api.DescCreate(&p->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F), "create a matmul descriptor");
@@ -128,9 +135,7 @@ void CublasLt::gemm(const void* a, const float* sa, const void* w, const float* 
     if (bias) api.check(api.DescSetAttribute(p->desc, DESC_BIAS_DATA_TYPE, &dt, sizeof dt), "set BIAS_DATA_TYPE");
     // The scale (and bias) pointers are set before the query too: some scale modes are checked
     // against them. They are set again on every call below.
-    api.check(api.DescSetAttribute(p->desc, DESC_A_SCALE_POINTER, &sw, sizeof sw), "set A_SCALE_POINTER");
-    api.check(api.DescSetAttribute(p->desc, DESC_B_SCALE_POINTER, &sa, sizeof sa), "set B_SCALE_POINTER");
-    if (bias) api.check(api.DescSetAttribute(p->desc, DESC_BIAS_POINTER, &bias, sizeof bias), "set BIAS_POINTER");
+    set_pointers(p->desc);
     api.check(api.LayoutCreate(&p->layout[0], CUDA_R_8F_E4M3, k, n, k), "create the W layout");
     api.check(api.LayoutCreate(&p->layout[1], CUDA_R_8F_E4M3, k, m, k), "create the A layout");
     api.check(api.LayoutCreate(&p->layout[2], dt, n, m, n), "create the out layout");
@@ -176,9 +181,7 @@ void CublasLt::gemm(const void* a, const float* sa, const void* w, const float* 
     p->algo = result.algo;
     plan = std::move(p);
   }
-  api.check(api.DescSetAttribute(plan->desc, DESC_A_SCALE_POINTER, &sw, sizeof sw), "set A_SCALE_POINTER");
-  api.check(api.DescSetAttribute(plan->desc, DESC_B_SCALE_POINTER, &sa, sizeof sa), "set B_SCALE_POINTER");
-  if (bias) api.check(api.DescSetAttribute(plan->desc, DESC_BIAS_POINTER, &bias, sizeof bias), "set BIAS_POINTER");
+  set_pointers(plan->desc);
   const float one = 1.f, zero = 0.f;
   api.check(api.Matmul(handle_, plan->desc, &one, w, plan->layout[0], a, plan->layout[1], &zero,
                        out, plan->layout[2], out, plan->layout[2], &plan->algo, workspace_,
