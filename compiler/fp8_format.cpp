@@ -1,5 +1,7 @@
 #include "compiler/fp8_format.hpp"
 
+#include <random>
+
 #include <cmath>
 #include <bit>
 #include <cstring>
@@ -66,5 +68,18 @@ float bf16_to_float(std::uint16_t b) {
 
 std::uint16_t float_to_fp16(float x) { return std::bit_cast<std::uint16_t>(static_cast<_Float16>(x)); }
 float fp16_to_float(std::uint16_t b) { return static_cast<float>(std::bit_cast<_Float16>(b)); }
+
+std::vector<std::uint8_t> random_fp8(Fp8Format format, std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::uint8_t pool[256];
+  for (auto& b : pool) b = double_to_fp8(format, normal(rng));
+  std::vector<std::uint8_t> v(count);
+  for (std::size_t i = 0; i < count; i += 8) {
+    const std::uint64_t r = rng();
+    for (std::size_t j = 0; j < 8 && i + j < count; ++j) v[i + j] = pool[(r >> (8 * j)) & 255];
+  }
+  return v;
+}
 
 }  // namespace fp8jit::compiler

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "fp8jit/types.hpp"
 
@@ -18,6 +20,10 @@ bool fp8_is_finite(Fp8Format format, std::uint8_t byte);
 // The nearest encoding of `x` (round to nearest even, saturating to the largest finite value;
 // NaN -> the format's NaN).
 std::uint8_t double_to_fp8(Fp8Format format, double x);
+
+// `count` random finite encodings: normal draws (sd 1) through a table of 256, 8 bytes per draw
+// of a 64-bit generator seeded with `seed` — fast enough for weights of gigabytes.
+std::vector<std::uint8_t> random_fp8(Fp8Format format, std::size_t count, std::uint64_t seed);
 
 // bf16 / fp16 bit patterns <-> float (round to nearest even).
 std::uint16_t float_to_bf16(float x);

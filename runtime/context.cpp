@@ -6,6 +6,7 @@
 #include "compiler/gemm_limits.hpp"
 #include "compiler/layouts.hpp"
 #include "fp8jit/error.hpp"
+#include "runtime/autotuner.hpp"
 #include "runtime/context_state.hpp"
 #include "select/heuristic.hpp"
 #include "select/tuned_table.hpp"
@@ -170,7 +171,10 @@ Context runtime::make_context(Options options, std::unique_ptr<Driver> driver) {
   s->driver = std::move(driver);
   s->target = compiler::Target::parse(s->driver->device().arch);
   const runtime::DeviceInfo& info = s->driver->device();
-  s->device = {info.multiprocessors, info.name, select::memory_bandwidth_class(info.memory_bytes_per_s)};
+  // NOTE: cut at a comma, which a tuned table's row cannot hold: GPU names have none; the
+  // emulator's adds ", N host thread(s)" after its name, which does not change what runs.
+  s->device = {info.multiprocessors, info.name.substr(0, info.name.find(',')),
+               select::memory_bandwidth_class(info.memory_bytes_per_s)};
   s->toolchains = std::make_shared<const compiler::Toolchains>();
   s->builder = std::make_unique<jit::KernelBuilder>(s->options, s->toolchains);
   s->kernels = std::make_unique<KernelCache>(*s->driver, *s->builder);
@@ -248,7 +252,7 @@ void Context::gemm(const GemmArgs& args, void* stream) {
   if (!validate(s, args)) return;
   const auto& w = *args.w;
   const bool bias = args.bias != nullptr;
-  const auto choice = s.tuned.select(s.target, s.device, args.m, w.n(), w.k(), args.out_dtype, bias);
+  const auto choice = runtime::choose_config(*this, w, args.m, args.out_dtype, bias, stream);
   const auto spec = compiler::gemm_spec(s.target, w.n(), w.k(), choice.config, args.out_dtype, bias);
   launch_gemm(s, s.kernels->get(spec), args, stream);
 }
@@ -273,8 +277,8 @@ Plan Context::plan(const PackedWeight& w, OutDType out_dtype, bool has_bias) {
   impl->has_bias = has_bias;
   for (const auto bound : select::m_buckets()) {
     // NOTE: a plan sees bucket rows only: the bucket's M stands for every M in it.
-    const auto choice = s.tuned.select(s.target, s.device, select::m_bucket_m(bound), w.n(), w.k(),
-                                       out_dtype, has_bias);
+    const auto choice =
+        runtime::choose_config(*this, w, select::m_bucket_m(bound), out_dtype, has_bias, nullptr);
     impl->by_bucket.push_back(&s.kernels->get(
         compiler::gemm_spec(s.target, w.n(), w.k(), choice.config, out_dtype, has_bias)));
   }

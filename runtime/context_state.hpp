@@ -1,7 +1,12 @@
 // ContextState: what a Context and the objects it hands out (DeviceBuffer, Plan) share.
 #pragma once
 
+#include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <tuple>
 
 #include "compiler/target.hpp"
 #include "compiler/toolchain.hpp"
@@ -22,6 +27,21 @@ struct ContextState {
   std::unique_ptr<runtime::KernelCache> kernels;
   select::TunedTable tuned;  // options.tuned_tables, read once when the Context opens
   select::DeviceKey device;  // the driver's device as tuned rows name theirs
+
+  // The cost model's machine (runtime/calibration.hpp): the arch's figures until the device is
+  // calibrated, on the first config choice outside a stream capture. Guarded by machine_mu.
+  std::mutex machine_mu;
+  std::atomic<bool> machine_ready{false};
+  compiler::MachineModel machine;
+  std::string machine_source;   // where the figures come from (Calibration::source)
+  std::string machine_summary;  // Calibration::summary()
+  // What runtime::choose_config found for the points the tables do not settle for this device,
+  // by (N, K, bucket M, out dtype, bias); and the autotuner's spending. Guarded by chosen_mu.
+  std::shared_mutex chosen_mu;
+  std::map<std::tuple<std::int64_t, std::int64_t, std::int64_t, int, bool>, select::ConfigChoice>
+      chosen;
+  double autotune_spent_s = 0;
+  bool autotune_budget_warned = false;
 };
 
 namespace runtime {

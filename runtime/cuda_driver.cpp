@@ -137,6 +137,7 @@ constexpr unsigned kDefaultDynamicShared = 48 * 1024;
   V2(cuStreamDestroy, CUstream)                                                             \
   V2(cuStreamBeginCapture, CUstream, int)                                                   \
   X(cuStreamEndCapture, CUstream, CUgraph*)                                                 \
+  X(cuStreamIsCapturing, CUstream, int*)                                                    \
   X(cuGraphInstantiateWithFlags, CUgraphExec*, CUgraph, unsigned long long)                 \
   X(cuGraphLaunch, CUgraphExec, CUstream)                                                   \
   X(cuGraphDestroy, CUgraph)                                                                \
@@ -456,6 +457,17 @@ class CudaDriver final : public GpuDriver<Cuda> {
     ScopedContext scope(*s_);
     api.check(api.cuStreamBeginCapture(static_cast<CUstream>(stream), CU_STREAM_CAPTURE_MODE_GLOBAL),
               [&] { return "begin capturing CUDA stream " + address(stream); });
+  }
+
+  // A stream without the entry point cannot be capturing; an error (the legacy stream while a
+  // blocking stream captures: CUDA_ERROR_STREAM_CAPTURE_IMPLICIT) counts as capturing.
+  bool is_capturing(void* stream) override {
+    const CudaApi& api = s_->api;
+    if (!api.cuStreamIsCapturing) return false;
+    ScopedContext scope(*s_);
+    int status = 0;
+    return api.cuStreamIsCapturing(static_cast<CUstream>(stream), &status) != CUDA_SUCCESS ||
+           status != 0;
   }
 
   void* end_capture(void* stream) override {

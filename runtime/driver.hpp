@@ -96,6 +96,9 @@ class Driver {
  public:
   virtual ~Driver() = default;
   virtual std::string name() const = 0;  // "cuda 13.0", "hip 5.2"
+  // Whether time_ms measures a GPU, so that the cost model may be calibrated and configs autotuned
+  // with it (not the CPU emulator's, not a test's). Default: no.
+  virtual bool times_a_gpu() const { return false; }
   virtual const DeviceInfo& device() const = 0;
   // Loads a cubin / code object; throws DriverError (the driver refusing the binary included), or
   // CaptureConflict when a stream capture forbids loading now.
@@ -138,6 +141,12 @@ class Driver {
   virtual void begin_capture(void* stream) {
     (void)stream;
     unsupported("begin a stream capture");
+  }
+  // Whether work enqueued on `stream` now would be captured (or would break a capture in
+  // progress): the library then neither measures nor loads anything. Default: never.
+  virtual bool is_capturing(void* stream) {
+    (void)stream;
+    return false;
   }
   // Ends the capture and returns the graph; throws DriverError when the capture was invalidated.
   virtual void* end_capture(void* stream) {

@@ -35,6 +35,7 @@ template <class V>
 class GpuDriver : public Driver {
  public:
   std::string name() const override { return name_; }
+  bool times_a_gpu() const override { return true; }
   const DeviceInfo& device() const override { return info_; }
 
   void* alloc(std::size_t bytes) override {

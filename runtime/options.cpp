@@ -100,6 +100,12 @@ Options Options::from_env() {
   if (const char* v = env("FP8JIT_DEVICE")) o.device = parse_int("FP8JIT_DEVICE", v, 0, 1023);
   if (const char* v = env("FP8JIT_VERBOSE")) o.verbose = parse_bool("FP8JIT_VERBOSE", v);
   if (const char* v = env("FP8JIT_PDL")) o.pdl = parse_bool("FP8JIT_PDL", v);
+  if (const char* v = env("FP8JIT_CALIBRATE")) o.calibrate = parse_bool("FP8JIT_CALIBRATE", v);
+  if (const char* v = env("FP8JIT_AUTOTUNE")) o.autotune = parse_bool("FP8JIT_AUTOTUNE", v);
+  if (const char* v = env("FP8JIT_AUTOTUNE_CANDIDATES"))
+    o.autotune_candidates = static_cast<int>(parse_int("FP8JIT_AUTOTUNE_CANDIDATES", v, 1, 256));
+  if (const char* v = env("FP8JIT_AUTOTUNE_BUDGET"))
+    o.autotune_budget_s = static_cast<double>(parse_int("FP8JIT_AUTOTUNE_BUDGET", v, 0, 1 << 30));
   if (const char* v = env("FP8JIT_TARGET")) {
     const std::string t(v);
     const auto& emu = compiler::Target::emulation_targets();

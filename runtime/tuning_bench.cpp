@@ -21,19 +21,6 @@ double out_value(OutDType out, std::uint16_t bits) {
   return out == OutDType::bf16 ? compiler::bf16_to_float(bits) : compiler::fp16_to_float(bits);
 }
 
-// Random fp8 bytes drawn through a table of normal draws (sd 1): finite, never all zeros.
-std::vector<std::uint8_t> random_fp8(Fp8Format format, std::size_t count, std::mt19937_64& rng) {
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::uint8_t pool[256];
-  for (auto& b : pool) b = compiler::double_to_fp8(format, normal(rng));
-  std::vector<std::uint8_t> v(count);
-  for (std::size_t i = 0; i < count; i += 8) {
-    const std::uint64_t r = rng();
-    for (std::size_t j = 0; j < 8 && i + j < count; ++j) v[i + j] = pool[(r >> (8 * j)) & 255];
-  }
-  return v;
-}
-
 }  // namespace
 
 TuningBench::TuningBench(Context& ctx, const PackedWeight& weight, std::int64_t max_m,
@@ -45,7 +32,7 @@ TuningBench::TuningBench(Context& ctx, const PackedWeight& weight, std::int64_t 
 
   // Tokens: a pattern of random rows, repeated down the M rows.
   pattern_rows_ = static_cast<int>(std::min<std::int64_t>(max_m, kPatternRows));
-  a_pattern_ = random_fp8(weight.format(), static_cast<std::size_t>(pattern_rows_ * k), rng_);
+  a_pattern_ = compiler::random_fp8(weight.format(), static_cast<std::size_t>(pattern_rows_ * k), rng_());
   a_ = ctx.alloc(static_cast<std::size_t>(max_m * k));
   for (std::int64_t r = 0; r < max_m; r += pattern_rows_) {
     const std::int64_t rows = std::min<std::int64_t>(pattern_rows_, max_m - r);
@@ -195,6 +182,7 @@ std::vector<Trial> TuningBench::run(std::int64_t m, const std::vector<compiler::
   }
 
   const int copies = this->copies();
+  double fastest = INFINITY;
   for (std::size_t i = 0; i < configs.size(); ++i) {
     if (!kernels[i]) continue;
     Trial& t = trials[i];
@@ -210,13 +198,16 @@ std::vector<Trial> TuningBench::run(std::int64_t m, const std::vector<compiler::
       for (int c = 0; c < copies; ++c) call(c);
     const int rounds = std::max(1, (budget.min_calls + copies - 1) / copies);
     std::vector<double> per_call;
-    for (int r = 0; r < std::max(1, budget.reps); ++r)
+    for (int r = 0; r < std::max(1, budget.reps); ++r) {
       per_call.push_back(ctx_.time_ms(nullptr, [&] {
         for (int i = 0; i < rounds; ++i)
           for (int c = 0; c < copies; ++c) call(c);
       }) * 1e3 / (rounds * copies));
+      if (r == 0 && budget.abandon_ratio > 0 && per_call[0] > budget.abandon_ratio * fastest) break;
+    }
     std::sort(per_call.begin(), per_call.end());
     t.us = per_call[per_call.size() / 2];
+    fastest = std::min(fastest, t.us);
   }
   return trials;
 }

@@ -23,6 +23,9 @@ struct TrialBudget {
   unsigned jobs = 0;      // kernels built at once (0: one per hardware thread)
   int check_rows = 3;     // token rows checked (the first and the last among them)
   int check_columns = 16; // output columns checked per row (the last among them)
+  // A candidate whose first timed region is this much slower than the fastest so far is not
+  // timed further: that region's time stands (0: every candidate gets every region).
+  double abandon_ratio = 0;
 };
 
 // One candidate's outcome.

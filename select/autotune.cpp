@@ -14,37 +14,26 @@ namespace fp8jit::select {
 
 std::vector<compiler::GemmConfig> tuning_candidates(const TunedTable& table,
                                                     const compiler::Target& target,
-                                                    const DeviceKey& device,
-                                                    std::int64_t m, std::int64_t n, std::int64_t k,
-                                                    OutDType out, bool bias, int count) {
+                                                    const DeviceKey& device, std::int64_t m,
+                                                    std::int64_t n, std::int64_t k, OutDType out,
+                                                    bool bias, int count,
+                                                    const compiler::MachineModel* machine) {
   std::vector<compiler::GemmConfig> configs;
   auto add = [&](const compiler::GemmConfig& c) {
     if (static_cast<int>(configs.size()) < count &&
         std::find(configs.begin(), configs.end(), c) == configs.end())
       configs.push_back(c);
   };
-  const std::vector<GemmEstimate> ranked = rank_configs(target, device.cu_num, m, n, k);
+  const std::vector<GemmEstimate> ranked = machine ? rank_configs(target, *machine, m, n, k)
+                                                   : rank_configs(target, device.cu_num, m, n, k);
   add(ranked.front().config);
-  const ConfigChoice current = table.select(target, device, m, n, k, out, bias);
+  const ConfigChoice current = table.select(target, device, m, n, k, out, bias, machine);
   if (current.source == ConfigChoice::Source::exact_row) add(current.config);
   for (const auto& c : table.neighbour_configs(target, device, m, n, k, out, bias)) add(c);
-
-  // The ranking split into (family, token tile) groups, each in rank order; groups ordered by
-  // their best member's rank.
-  std::map<std::pair<int, int>, std::size_t> group_of;
-  std::vector<std::vector<compiler::GemmConfig>> groups;
-  for (const GemmEstimate& e : ranked) {
-    const auto key = std::make_pair(static_cast<int>(e.config.family), e.config.bm);
-    const auto [it, fresh] = group_of.emplace(key, groups.size());
-    if (fresh) groups.emplace_back();
-    groups[it->second].push_back(e.config);
-  }
-  for (std::size_t i = 0; static_cast<int>(configs.size()) < count; ++i) {
-    bool any = false;
-    for (const auto& g : groups)
-      if (i < g.size()) add(g[i]), any = true;
-    if (!any) break;
-  }
+  std::map<std::pair<int, int>, int> taken;  // per (family, token tile)
+  for (const GemmEstimate& e : ranked)
+    if (taken[{static_cast<int>(e.config.family), e.config.bm}]++ < 2) add(e.config);
+  for (const GemmEstimate& e : ranked) add(e.config);
   return configs;
 }
 
@@ -96,6 +85,10 @@ cache::Entry tuned_row_record(const TunedPoint& p, const compiler::GemmConfig& c
 
 TunedRow parse_tuned_row_record(const cache::Entry& record, const TunedPoint& p) {
   const std::string text(record.binary.begin(), record.binary.end());
+  // Exactly what tuned_row_record writes: the header line and one row.
+  if (std::count(text.begin(), text.end(), '\n') != 2 || text.back() != '\n')
+    throw InvalidArgument("failed to read cache record " + record.key +
+                          ": it is not one header line and one row");
   const TunedTable t = TunedTable::parse(text, "cache record " + record.key);
   const std::vector<TunedRow> rows = t.entries();
   if (rows.size() != 1)

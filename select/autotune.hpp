@@ -13,18 +13,19 @@
 
 namespace fp8jit::select {
 
-// Up to `count` distinct configs for (m, n, k) on `device` of `target`, each
-// valid for the shape: the cost model's pick; the table's row for exactly this point (so that a
-// re-tune never writes a slower row); the configs that won for the same weight at nearby M
-// (TunedTable::neighbour_configs: the model ties memory-bound configs that measure apart); then
-// the model's ranking dealt round-robin over its (family, token tile) groups — the best of each
-// group, then the second of each, ... — so that a few measurements cover every kind of kernel the
-// model considers rather than its first dozen near-equal variants of one.
+// Up to `count` distinct configs for (m, n, k) on `device` of `target` (the model ranks them
+// for `machine`, else for the arch's figures), each valid for the shape: the cost model's pick;
+// the table's row for exactly this point (so that a re-tune never writes a slower row); the
+// configs that won for the same weight at nearby M (TunedTable::neighbour_configs); then the
+// model's ranking, at most two of each (family, token tile) group at first and the rest after, so
+// that a few measurements try every kind of kernel the model thinks close rather than its first
+// near-equal variants of one.
 std::vector<compiler::GemmConfig> tuning_candidates(const TunedTable& table,
                                                     const compiler::Target& target,
                                                     const DeviceKey& device,
                                                     std::int64_t m, std::int64_t n, std::int64_t k,
-                                                    OutDType out, bool bias, int count);
+                                                    OutDType out, bool bias, int count,
+                                                    const compiler::MachineModel* machine = nullptr);
 
 // ---- tuned rows kept in the kernel cache ----------------------------------------------------
 // The autotuner keeps each row it measures as a record in the cache layers (cache/entry.hpp: kind

@@ -48,7 +48,9 @@ struct TunedRow {
 // Which rule chose a config, in words a user can act on ("exact row tuned/h100.csv:12",
 // "bucket row tuned/h100.csv:14: M=37 rounds up to bucket M=64", "heuristic: no row for ...").
 struct ConfigChoice {
-  enum class Source { exact_row, bucket_row, heuristic };
+  // autotuned: this device's row that the autotuner measured, found in the cache or measured now
+  // (runtime/autotuner.hpp); the tables alone never answer with it.
+  enum class Source { exact_row, bucket_row, heuristic, autotuned };
 
   compiler::GemmConfig config;
   std::string rule;

@@ -24,6 +24,7 @@ bool target_m(std::int64_t m) { return m == 1 || m == 16; }
 // Per M: the geometric mean of the ratio, and the weakest big weight.
 struct PerM {
   double log_ratio = 0;
+  double log_model = 0;  // fp8jit's time over the cost model's own config's
   int shapes = 0;
   double min_pct = std::numeric_limits<double>::infinity();
   std::string min_shape;
@@ -41,6 +42,7 @@ int cmd_bench(const Options& options, const BenchArgs& args) {
   suite.reps = args.reps;
   suite.min_calls = args.min_calls;
   suite.bias = args.bias;
+  suite.heuristic = args.heuristic;
   const std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
@@ -64,31 +66,39 @@ int cmd_bench(const Options& options, const BenchArgs& args) {
   if (!args.csv.empty()) {
     csv.open(args.csv);
     csv << "shape,M,N,K,copies,fp8jit_us,cublas_us,ratio,tflops,tbps,fp8jit_err,cublas_err,"
-           "copy_tbps,weight_tbps,weight_pct_copy,cublas_weight_pct_copy\n";
+           "copy_tbps,weight_tbps,weight_pct_copy,cublas_weight_pct_copy,config,source,"
+           "heuristic_config,heuristic_us,heuristic_err\n";
   }
   int bad = 0;
   std::map<std::int64_t, PerM> per_m;
   const auto rows = bench::run_suite(ctx, suite, [&](const bench::SuiteRow& r) {
-    const bool ok = r.fp8jit_err <= 1e-2;
+    const bool ok = r.fp8jit_err <= 1e-2 && (!args.heuristic || r.heuristic_err <= 1e-2);
     bad += !ok;
     const double pct = r.weight_pct_of_copy(r.fp8jit_us);
-    std::printf("%-20s %6lld %6lld %6lld %7d %10.2f %10.2f %7.3f %8.1f %7.3f %6.1f%% %9.2e %9.2e%s\n",
+    char heuristic[96] = "";
+    if (args.heuristic)
+      std::snprintf(heuristic, sizeof heuristic, "  model %.2f us (x%.3f)", r.heuristic_us,
+                    r.fp8jit_us / r.heuristic_us);
+    std::printf("%-20s %6lld %6lld %6lld %7d %10.2f %10.2f %7.3f %8.1f %7.3f %6.1f%% %9.2e %9.2e  %s%s%s\n",
                 r.shape.c_str(), (long long)r.m, (long long)r.n, (long long)r.k, r.copies,
                 r.fp8jit_us, r.cublas_us, r.speedup(), r.tflops(), r.tbps(), pct, r.fp8jit_err,
-                r.cublas_err, ok ? "" : "  INACCURATE");
+                r.cublas_err, r.source.c_str(), heuristic, ok ? "" : "  INACCURATE");
     std::fflush(stdout);
     if (csv) {
-      char line[512];
+      char line[768];
       std::snprintf(line, sizeof line,
-                    "%s,%lld,%lld,%lld,%d,%.3f,%.3f,%.4f,%.2f,%.4f,%.3e,%.3e,%.4f,%.4f,%.2f,%.2f\n",
+                    "%s,%lld,%lld,%lld,%d,%.3f,%.3f,%.4f,%.2f,%.4f,%.3e,%.3e,%.4f,%.4f,%.2f,%.2f,"
+                    "%s,%s,%s,%.3f,%.3e\n",
                     r.shape.c_str(), (long long)r.m, (long long)r.n, (long long)r.k, r.copies,
                     r.fp8jit_us, r.cublas_us, r.speedup(), r.tflops(), r.tbps(), r.fp8jit_err,
                     r.cublas_err, r.copy_tbps, r.weight_tbps(r.fp8jit_us), pct,
-                    r.weight_pct_of_copy(r.cublas_us));
+                    r.weight_pct_of_copy(r.cublas_us), r.config.c_str(), r.source.c_str(),
+                    r.heuristic_config.c_str(), r.heuristic_us, r.heuristic_err);
       csv << line;
     }
     PerM& p = per_m[r.m];
     p.log_ratio += std::log(r.speedup());
+    if (args.heuristic) p.log_model += std::log(r.fp8jit_us / r.heuristic_us);
     ++p.shapes;
     if (r.weight_bytes() >= kBigWeightBytes) {
       ++p.big;
@@ -100,6 +110,8 @@ int cmd_bench(const Options& options, const BenchArgs& args) {
   for (const auto& [m, p] : per_m) {
     std::printf("  M=%-6lld geomean %.3f (%d shapes)", (long long)m, std::exp(p.log_ratio / p.shapes),
                 p.shapes);
+    if (args.heuristic)
+      std::printf("; the cost model's own configs at %.3f of its time", std::exp(p.log_model / p.shapes));
     if (p.big == 0)
       std::printf("; no weight >= 64 MiB");
     else if (!(suite.copy_tbps > 0))

@@ -16,6 +16,7 @@ struct BenchArgs {
   int reps = 20;
   int min_calls = 8;  // calls per timed region
   bool bias = true;
+  bool heuristic = false;  // also time the cost model's own config of each point
   std::string csv;  // also write the rows here
 };
 

@@ -26,6 +26,9 @@
 #include "compiler/target.hpp"
 #include "compiler/toolchain.hpp"
 #include "fp8jit/fp8jit.hpp"
+#include "select/autotune.hpp"
+#include "select/tuned_table.hpp"
+#include "util/file.hpp"
 #include "tools/commands.hpp"
 #include "util/bytes.hpp"
 
@@ -259,6 +262,48 @@ int cache_export(const Options& o, const CacheArgs& a) {
   });
 }
 
+// The tuned rows the autotuner kept in the cache, as one tuned table (docs/tuned-table.md): every
+// row record of every layer that verifies and parses, the first layer's where several hold one.
+int cache_export_table(const Options& o, const CacheArgs& a) {
+  const auto filter = target_filter(a.target);
+  const auto layers = open_layers(o);
+  std::set<std::string> seen;
+  std::vector<std::pair<select::TunedRow, std::string>> rows;  // the row, and its line
+  std::vector<std::string> skipped;
+  for (const auto& e : cache::list_entries(*layers)) {
+    if (e.kind != cache::EntryKind::tuned_row || !target_matches(filter, e.target) ||
+        !seen.insert(e.key).second)
+      continue;
+    const cache::CheckedFile file = cache::read_entry_file(e.path);
+    if (!file.ok()) {
+      skipped.push_back(e.path + ": " + file.detail);
+      continue;
+    }
+    const std::string text(file.entry->binary.begin(), file.entry->binary.end());
+    try {
+      const auto parsed = select::TunedTable::parse(text, e.path);
+      if (parsed.rows() != 1) throw InvalidArgument("it holds " + std::to_string(parsed.rows()) + " rows");
+      rows.emplace_back(parsed.entries().front(), text.substr(text.find('\n') + 1));
+    } catch (const InvalidArgument& err) {
+      skipped.push_back(e.path + ": " + err.what());
+    }
+  }
+  const auto order = [](const select::TunedRow& r) {
+    return std::make_tuple(r.target.str(), r.device, r.cu_num, r.n, r.k, int(r.out), r.bias, r.m);
+  };
+  std::sort(rows.begin(), rows.end(),
+            [&](const auto& a, const auto& b) { return order(a.first) < order(b.first); });
+  std::string out = "# Tuned rows measured by the fp8jit autotuner, exported from the cache " +
+                    o.cache_dir + " by fp8jit cache export-table\n" + select::tuned_row_header() + "\n";
+  for (const auto& r : rows) out += r.second;
+  util::replace_file(a.file, out, "tuned table");
+  const json j = {{"table", a.file}, {"rows", rows.size()}, {"skipped", skipped}};
+  return print_outcome(a, skipped.empty(), j, [&] {
+    for (const auto& s : skipped) std::printf("skipped (does not verify): %s\n", s.c_str());
+    std::printf("exported %zu tuned rows to %s\n", rows.size(), a.file.c_str());
+  });
+}
+
 int cache_import(const Options& o, const CacheArgs& a) {
   const auto layers = open_layers(o);
   if (!layers->can_store())
@@ -480,6 +525,7 @@ int cmd_cache(const Options& options, const CacheArgs& args) {
   if (args.action == "clear") return cache_clear(options, args);
   if (args.action == "stats") return cache_stats(options, args);
   if (args.action == "export") return cache_export(options, args);
+  if (args.action == "export-table") return cache_export_table(options, args);
   if (args.action == "import") return cache_import(options, args);
   throw InvalidArgument("failed to run cache: unknown action '" + args.action + "'");
 }

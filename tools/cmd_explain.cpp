@@ -7,7 +7,10 @@
 
 #include "compiler/gemm_limits.hpp"
 #include "compiler/kernel_spec.hpp"
+#include "compiler/arch_spec.hpp"
 #include "fp8jit/fp8jit.hpp"
+#include "runtime/autotuner.hpp"
+#include "runtime/context_state.hpp"
 #include "select/heuristic.hpp"
 #include "select/tuned_table.hpp"
 
@@ -19,6 +22,9 @@ struct Device {
   compiler::Target target;
   int cu = 0;
   std::string where;  // "local GPU 0: NVIDIA H100 ..." or "given"
+  select::DeviceKey key;           // what tuned rows are matched against
+  compiler::MachineModel machine;  // what the cost model models
+  std::string machine_source;
 };
 
 Device resolve_device(const Options& options, const ExplainArgs& args) {
@@ -27,15 +33,24 @@ Device resolve_device(const Options& options, const ExplainArgs& args) {
     d.target = compiler::Target::parse(args.target);
     d.cu = args.cu.value_or(0);
     d.where = "--target";
+    d.key.cu_num = d.cu;
+    d.machine = compiler::arch_spec(d.target).machine(d.cu);
+    d.machine_source = "the arch's figures (no device)";
     return d;
   }
   Options local = options;
   local.tuned_tables.clear();  // the tables of this command are read below, once
   try {
-    const Context ctx(local);
+    Context ctx(local);
     d.target = compiler::Target::parse(ctx.target());
     d.cu = args.cu ? *args.cu : ctx.multiprocessors();
     d.where = "local GPU " + std::to_string(options.device) + ": " + ctx.device_name();
+    const ContextState& s = runtime::state_of(ctx);
+    d.key = s.device;
+    d.key.cu_num = d.cu;
+    d.machine = runtime::machine_of(ctx, nullptr);
+    d.machine.multiprocessors = d.cu;
+    d.machine_source = s.machine_summary + " (" + s.machine_source + ")";
   } catch (const DriverError& e) {
     throw DriverError(std::string("failed to explain: no --target given and no GPU here (") +
                       e.what() + ")");
@@ -66,7 +81,7 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   const std::vector<std::string>& files = args.tables.empty() ? options.tuned_tables : args.tables;
   const select::TunedTable table = select::TunedTable::load(files);
   const select::ConfigChoice choice =
-      table.select(dev.target, dev.cu, args.m, args.n, args.k, out, args.bias);
+      table.select(dev.target, dev.key, args.m, args.n, args.k, out, args.bias, &dev.machine);
   const auto spec =
       compiler::gemm_spec(dev.target, args.n, args.k, choice.config, out, args.bias);
 
@@ -95,11 +110,12 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
               family.describe(family.launch(spec, args.m, dev.cu), dev.cu).c_str());
 
   const select::GemmEstimate here =
-      select::estimate_gemm(dev.target, dev.cu, args.m, args.n, args.k, choice.config);
+      select::estimate_gemm(dev.target, dev.machine, args.m, args.n, args.k, choice.config);
+  std::printf("machine   %s\n", dev.machine_source.c_str());
   std::printf("model     at M=%lld on %d multiprocessors%s: %s\n", static_cast<long long>(args.m),
               here.multiprocessors, dev.cu > 0 ? "" : " (the arch's usual count)",
               here.summary().c_str());
-  const auto ranked = select::rank_configs(dev.target, dev.cu, args.m, args.n, args.k);
+  const auto ranked = select::rank_configs(dev.target, dev.machine, args.m, args.n, args.k);
   if (choice.source == select::ConfigChoice::Source::heuristic) {
     const auto& best = ranked.front();
     std::printf("\nwhy       the cost model ranked %zu candidate configs at bucket M=%lld and this one "

@@ -4,6 +4,8 @@
 
 #include "compiler/toolchain.hpp"
 #include "fp8jit/fp8jit.hpp"
+#include "runtime/autotuner.hpp"
+#include "runtime/context_state.hpp"
 #include "tools/commands.hpp"
 
 namespace fp8jit::tools {
@@ -12,8 +14,15 @@ int cmd_info(const Options& options) {
   std::printf("fp8jit %s\nbuild id %s\n\ndevice:\n", FP8JIT_VERSION, build_id());
   try {
     Context ctx(options);
-    std::printf("  %d: %s, target %s, %d multiprocessors\n", options.device,
-                ctx.device_name().c_str(), ctx.target().c_str(), ctx.multiprocessors());
+    const ContextState& s = runtime::state_of(ctx);
+    std::printf("  %d: %s, target %s, %d multiprocessors, memory bandwidth class %d GB/s\n",
+                options.device, ctx.device_name().c_str(), ctx.target().c_str(),
+                ctx.multiprocessors(), s.device.mem_bw);
+    runtime::machine_of(ctx, nullptr);  // measured once per device and build, then cached
+    std::printf("  cost model: %s\n    (%s)\n", s.machine_summary.c_str(), s.machine_source.c_str());
+    std::printf("  autotune: %s (FP8JIT_AUTOTUNE), %d candidates per point, %.0f s per process\n",
+                options.autotune ? "on" : "off", options.autotune_candidates,
+                options.autotune_budget_s);
   } catch (const Error& e) {
     std::printf("  none: %s\n", e.what());
   }
@@ -40,8 +49,9 @@ int cmd_info(const Options& options) {
   std::printf("\nenvironment (docs/env.md):\n"
               "  FP8JIT_CACHE_DIR, FP8JIT_DISABLE_DISK_CACHE, FP8JIT_CACHE_READ_ONLY,\n"
               "  FP8JIT_CACHE_READONLY_DIRS, FP8JIT_CACHE_MAX_BYTES, FP8JIT_TUNED_TABLES,\n"
-              "  FP8JIT_DUMP_DIR, FP8JIT_DEVICE, FP8JIT_VERBOSE, FP8JIT_TARGET,\n"
-              "  FP8JIT_EMU_THREADS\n");
+              "  FP8JIT_DUMP_DIR, FP8JIT_DEVICE, FP8JIT_VERBOSE, FP8JIT_PDL, FP8JIT_TARGET,\n"
+              "  FP8JIT_EMU_THREADS, FP8JIT_CALIBRATE, FP8JIT_AUTOTUNE,\n"
+              "  FP8JIT_AUTOTUNE_CANDIDATES, FP8JIT_AUTOTUNE_BUDGET\n");
   return 0;
 }
 

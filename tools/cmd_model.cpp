@@ -152,9 +152,10 @@ std::vector<Knob> knobs(compiler::MachineModel& m) {
           {"mma_sync.split_s", &rt.split_s}};
 }
 
-// Nelder-Mead over the logs of the knobs: no gradients (the model has max() everywhere).
-void fit(const std::vector<Point>& points, const compiler::Target& target,
-         compiler::MachineModel& machine, int iterations) {
+// Nelder-Mead over the logs of the knobs: no gradients (the model has max() everywhere). Restarted
+// from the best point with a fresh simplex, which gets it out of the flats a max() makes.
+void nelder_mead(const std::vector<Point>& points, const compiler::Target& target,
+                 compiler::MachineModel& machine, int iterations) {
   std::vector<Knob> ks = knobs(machine);
   const std::size_t d = ks.size();
   auto f = [&](const std::vector<double>& x) {
@@ -209,6 +210,12 @@ void fit(const std::vector<Point>& points, const compiler::Target& target,
   }
   const std::size_t best = std::min_element(fx.begin(), fx.end()) - fx.begin();
   f(simplex[best]);  // leaves the machine at the best point
+}
+
+void fit(const std::vector<Point>& points, const compiler::Target& target,
+         compiler::MachineModel& machine, int iterations) {
+  constexpr int kRestarts = 6;
+  for (int r = 0; r < kRestarts; ++r) nelder_mead(points, target, machine, iterations / kRestarts);
 }
 
 void print_score(const char* label, const Score& s, std::size_t points) {

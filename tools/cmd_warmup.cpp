@@ -1,12 +1,18 @@
 // `fp8jit warmup`: compile every kernel a deployment will need into the cache before it starts.
 // Parsing of the arguments into a PrecompileRequest and printing; the expansion, the tuned-table
 // selection and the parallel builds are fp8jit::warmup (jit/precompile.cpp).
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "compiler/fp8_format.hpp"
 #include "compiler/gemm_limits.hpp"
+#include "runtime/autotuner.hpp"
+#include "runtime/context_state.hpp"
+#include "select/heuristic.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "select/tuned_table.hpp"
 #include "tools/commands.hpp"
@@ -134,10 +140,97 @@ int print_plan(const Options& options, const PrecompileRequest& request, bool js
   return 0;
 }
 
+// The M of every bucket the request asks for: its M values' buckets, the buckets that meet its
+// range, or every bucket.
+std::vector<std::int64_t> bucket_ms(const PrecompileRequest& r) {
+  std::vector<std::int64_t> ms;
+  auto add = [&](std::int64_t m) {
+    const std::int64_t b = select::m_bucket_m(m);
+    if (std::find(ms.begin(), ms.end(), b) == ms.end()) ms.push_back(b);
+  };
+  for (const auto m : r.m_values) add(m);
+  std::int64_t lo = 1;
+  for (const std::int64_t bound : select::m_buckets()) {
+    if (r.m_range ? (lo <= r.m_range->hi && bound >= r.m_range->lo) : r.m_values.empty()) add(bound);
+    lo = bound + 1;
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms;
+}
+
+// warmup --autotune: on this machine's GPU, every requested point gets this device's row — from
+// the tables or the cache, or measured now (runtime/autotuner.hpp) — and its kernel is built.
+int autotune_warmup(const Options& options, const PrecompileRequest& request, bool json) {
+  if (!request.targets.empty())
+    throw InvalidArgument("failed to autotune: --autotune measures on this machine's GPU and takes "
+                          "no --target (a cross-compile has no device to time)");
+  if (request.shapes.empty())
+    throw InvalidArgument("failed to autotune: name the weights (--model or --shapes)");
+  Options o = options;
+  o.autotune = true;
+  o.tuned_tables = request.tables.empty() ? options.tuned_tables : request.tables;
+  Context ctx(o);
+  ContextState& s = runtime::state_of(ctx);
+  const std::vector<std::int64_t> ms = bucket_ms(request);
+  runtime::machine_of(ctx, nullptr);  // calibrated (or read from the cache) before any timing
+  if (!json)
+    std::printf("autotune: %zu weight(s) x %zu M bucket(s) on %s (%s)\ncost model: %s (%s)\n",
+                request.shapes.size(), ms.size(), ctx.device_name().c_str(), ctx.target().c_str(),
+                s.machine_summary.c_str(), s.machine_source.c_str());
+  nlohmann::json points = nlohmann::json::array();
+  int tuned = 0, found = 0;
+  double tuned_s = 0;
+  const auto t_all = std::chrono::steady_clock::now();
+  std::uint64_t seed = 1;
+  for (const auto& [n, k] : request.shapes) {
+    // A random weight (never zeros), packed on the device: the autotuner's candidates run on it.
+    const auto w = compiler::random_fp8(s.target.fp8_format(), static_cast<std::size_t>(n * k), seed++);
+    const std::vector<float> scales(n, 1.0f);
+    DeviceBuffer raw = ctx.alloc(w.size()), sw = ctx.alloc(scales.size() * 4);
+    ctx.copy_to_device(raw.get(), w.data(), w.size());
+    ctx.copy_to_device(sw.get(), scales.data(), scales.size() * 4);
+    const PackedWeight pw = ctx.pack_weight(raw.get(), static_cast<const float*>(sw.get()), n, k);
+    for (const OutDType out : request.out_dtypes)
+      for (const bool bias : request.bias)
+        for (const std::int64_t m : ms) {
+          const auto t0 = std::chrono::steady_clock::now();
+          const select::ConfigChoice c = runtime::choose_config(ctx, pw, m, out, bias, nullptr);
+          s.builder->build(compiler::gemm_spec(s.target, n, k, c.config, out, bias));
+          const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          const bool now = c.rule.rfind("autotuned now", 0) == 0;
+          tuned += now, found += !now;
+          if (now) tuned_s += secs;
+          if (json)
+            points.push_back({{"n", n}, {"k", k}, {"m", m}, {"out", std::string(to_string(out))},
+                              {"bias", bias}, {"config", c.config.str()}, {"rule", c.rule},
+                              {"seconds", secs}, {"tuned_now", now}});
+          else
+            std::printf("  N=%-6lld K=%-6lld M=%-5lld %s%s  %-30s %6.2f s  %s\n", (long long)n,
+                        (long long)k, (long long)m, std::string(to_string(out)).c_str(),
+                        bias ? " bias" : "     ", c.config.str().c_str(), secs, c.rule.c_str());
+          std::fflush(stdout);
+        }
+  }
+  const double all_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
+  if (json) {
+    nlohmann::json j = {{"cache_dir", o.cache_dir}, {"machine", s.machine_summary},
+                        {"machine_source", s.machine_source}, {"points", points},
+                        {"summary", {{"tuned", tuned}, {"found", found}, {"seconds", all_s},
+                                     {"tuning_seconds", tuned_s}}}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("summary: %d points tuned now (%.2f s each), %d found in the tables or the cache, "
+                "%.1f s in all\n",
+                tuned, tuned ? tuned_s / tuned : 0.0, found, all_s);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int cmd_warmup(const Options& options, const WarmupArgs& args) {
   const PrecompileRequest request = request_of(args);
+  if (args.autotune && !args.dry_run) return autotune_warmup(options, request, args.json);
   if (args.dry_run) return print_plan(options, request, args.json);
   if (!options.disk_cache || options.cache_read_only)
     throw InvalidArgument(std::string("failed to warm up the cache: it is ") +

@@ -35,6 +35,7 @@ struct WarmupArgs {
   std::string bias = "both";             // both | on | off
   std::vector<std::string> out_dtypes = {"bf16"};
   bool no_preshuffle = false;
+  bool autotune = false;  // measure on this machine's GPU (runtime/autotuner.hpp)
   int jobs = 0;  // 0: one per hardware thread
   bool dry_run = false;
   bool json = false;
@@ -42,7 +43,7 @@ struct WarmupArgs {
 };
 
 struct CacheArgs {
-  std::string action;  // ls, show, verify, prune, clear, stats, export, import
+  std::string action;  // ls, show, verify, prune, clear, stats, export, export-table, import
   std::string unknown_action;  // a word after `cache` that names no command
   bool json = false;
   std::optional<std::string> target;  // ls, clear, export: only this target

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <thread>
 
 #include "compiler/fp8_format.hpp"
 
@@ -15,17 +16,8 @@ GemmProblem make_problem(std::int64_t m, std::int64_t n, std::int64_t k, Fp8Form
                          OutDType out, bool bias, std::mt19937_64& rng) {
   GemmProblem p;
   p.m = m, p.n = n, p.k = k, p.format = format, p.out = out, p.bias = bias;
-  // Encode through a 4096-entry table of normal draws: fast for GB-sized weights, still random.
-  std::normal_distribution<double> normal(0.0, 1.0);
-  std::vector<std::uint8_t> pool(4096);
-  for (auto& b : pool) b = double_to_fp8(format, normal(rng));
-  auto fill = [&](std::vector<std::uint8_t>& v, std::size_t count) {
-    v.resize(count);
-    std::uniform_int_distribution<std::uint32_t> pick(0, 4095);
-    for (auto& b : v) b = pool[pick(rng)];
-  };
-  fill(p.a, static_cast<std::size_t>(m * k));
-  fill(p.w, static_cast<std::size_t>(n * k));
+  p.a = random_fp8(format, static_cast<std::size_t>(m * k), rng());
+  p.w = random_fp8(format, static_cast<std::size_t>(n * k), rng());
   std::uniform_real_distribution<float> scale(0.5f, 1.5f), unit(-1.f, 1.f);
   p.sa.resize(m);
   p.sw.resize(n);
@@ -41,18 +33,27 @@ GemmProblem make_problem(std::int64_t m, std::int64_t n, std::int64_t k, Fp8Form
 std::vector<double> reference_rows(const GemmProblem& p, const std::vector<std::int64_t>& rows) {
   const auto lut = fp8_table(p.format);
   std::vector<double> ref(rows.size() * p.n);
-  std::vector<double> arow(p.k);
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    const std::uint8_t* a = &p.a[rows[r] * p.k];
-    for (std::int64_t c = 0; c < p.k; ++c) arow[c] = lut[a[c]];
-    for (std::int64_t n = 0; n < p.n; ++n) {
+  std::vector<std::vector<double>> arows(rows.size(), std::vector<double>(p.k));
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (std::int64_t c = 0; c < p.k; ++c) arows[r][c] = lut[p.a[rows[r] * p.k + c]];
+  // The weight's rows split over the hardware threads: a GB-sized weight takes seconds alone.
+  const std::int64_t threads = std::max(1u, std::thread::hardware_concurrency());
+  auto part = [&](std::int64_t t) {
+    for (std::int64_t n = t; n < p.n; n += threads) {
       const std::uint8_t* w = &p.w[n * p.k];
-      double acc = 0;
-      for (std::int64_t c = 0; c < p.k; ++c) acc += arow[c] * lut[w[c]];
-      double v = double(p.sa[rows[r]]) * double(p.sw[n]) * acc;
-      if (p.bias) v += p.out == OutDType::bf16 ? bf16_to_float(p.b[n]) : fp16_to_float(p.b[n]);
-      ref[r * p.n + n] = v;
+      for (std::size_t r = 0; r < rows.size(); ++r) {
+        double acc = 0;
+        for (std::int64_t c = 0; c < p.k; ++c) acc += arows[r][c] * lut[w[c]];
+        double v = double(p.sa[rows[r]]) * double(p.sw[n]) * acc;
+        if (p.bias) v += p.out == OutDType::bf16 ? bf16_to_float(p.b[n]) : fp16_to_float(p.b[n]);
+        ref[r * p.n + n] = v;
+      }
     }
+  };
+  {
+    std::vector<std::jthread> pool;
+    for (std::int64_t t = 1; t < threads; ++t) pool.emplace_back(part, t);
+    part(0);
   }
   return ref;
 }

@@ -101,6 +101,10 @@ CLI::App* add_warmup(CLI::App& app, WarmupArgs& a) {
       ->delimiter(',')
       ->capture_default_str();
   w->add_flag("--no-preshuffle", a.no_preshuffle, "Skip the weight-packing kernel of each target");
+  w->add_flag("--autotune", a.autotune,
+              "On this machine's GPU: measure every point (weight, M bucket, out, bias) that no "
+              "tuned row of this device covers and keep its winner in the cache "
+              "(FP8JIT_AUTOTUNE; docs/tuned-table.md)");
   w->add_option("-j,--jobs", a.jobs, "Kernels built at once (0: one per CPU)")
       ->capture_default_str();
   w->add_flag("--dry-run", a.dry_run, "List the kernels (and the rule that chose each config); "
@@ -165,6 +169,12 @@ CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
                   "  fp8jit cache export kernels.tar --target gfx942");
   exp->add_option("FILE", a.file, "Archive to write")->required();
   exp->add_option("--target", a.target, "Only entries for this target");
+  auto* table = sub("export-table",
+                    "Write the tuned rows the autotuner kept in the cache as a tuned table (CSV)",
+                    "  fp8jit cache export-table h200.csv\n"
+                    "  FP8JIT_TUNED_TABLES=h200.csv fp8jit explain 24 4096 4096");
+  table->add_option("FILE", a.file, "Tuned table to write")->required();
+  table->add_option("--target", a.target, "Only rows for this target");
   auto* imp = sub("import", "Verify and publish the entries of an archive into the writable layer",
                   "  fp8jit --cache-dir /opt/fp8jit-cache cache import kernels.tar");
   imp->add_option("FILE", a.file, "Archive to read")->required()->check(CLI::ExistingFile);
@@ -208,6 +218,9 @@ CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   b->add_option("--csv", a.csv, "Also write the rows to this CSV file");
+  b->add_flag("--heuristic", a.heuristic,
+              "Also time, in the same process, the config the cost model alone would choose "
+              "(no tuned row, no autotuning) for each point");
   b->add_flag("!--no-bias", a.bias, "Benchmark without bias (default: with)");
   return b;
 }
@@ -279,10 +292,10 @@ int run_cache(const fp8jit::Options& options, const CacheArgs& a) {
   if (a.action.empty()) {
     std::fprintf(stderr, "fp8jit cache: %s\nRun with --help for more information.\n",
                  a.unknown_action.empty()
-                     ? "a command is required: ls, show, verify, prune, clear, stats, export or "
+                     ? "a command is required: ls, show, verify, prune, clear, stats, export, export-table or "
                        "import"
                      : ("unknown command '" + a.unknown_action +
-                        "': expected ls, show, verify, prune, clear, stats, export or import")
+                        "': expected ls, show, verify, prune, clear, stats, export, export-table or import")
                            .c_str());
     return kUsageError;
   }

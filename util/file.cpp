@@ -288,4 +288,26 @@ TempFile::~TempFile() {
   if (!name_.empty()) ::unlinkat(dir_fd_, name_.c_str(), 0);
 }
 
+void replace_file(const std::string& path, std::string_view contents, const char* what) {
+  const auto fail = [&](const std::string& cause) {
+    return Error(std::string("failed to write ") + what + " " + path + ": " + cause);
+  };
+  const std::filesystem::path dest(path);
+  std::string temp = (dest.parent_path() / ("." + dest.filename().string() + ".tmp.XXXXXX")).string();
+  FileDescriptor fd(::mkstemp(temp.data()));
+  if (!fd) throw fail("cannot create a temp file beside it: " + errno_text(errno));
+  ::fchmod(fd.get(), 0644);
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(contents.data());
+  if (const int err = write_all(fd.get(), {bytes, contents.size()}); err != 0 || ::fsync(fd.get()) != 0) {
+    const int e = err ? err : errno;
+    ::unlink(temp.c_str());
+    throw fail(errno_text(e));
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    ::unlink(temp.c_str());
+    throw fail(errno_text(e));
+  }
+}
+
 }  // namespace fp8jit::util

@@ -147,4 +147,10 @@ std::string read_regular_file(const std::string& path, std::size_t max_bytes,
 // A random lowercase alphanumeric string of `n` characters (for unpredictable file names).
 std::string random_suffix(std::size_t n);
 
+// Writes `contents` to `path` through a temp file made with mkstemp beside it (O_EXCL, an
+// unpredictable name: a link planted there is never written through), then renames it over
+// `path`: a crash or a full disk never leaves a part of the file under its name. Throws
+// fp8jit::Error "failed to write <what> <path>: <cause>".
+void replace_file(const std::string& path, std::string_view contents, const char* what);
+
 }  // namespace fp8jit::util

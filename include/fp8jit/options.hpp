@@ -45,6 +45,21 @@ struct Options {
   // the kernel before it finishes, prefetches its first weight bytes into L2, and waits for that
   // kernel (griddepcontrol.wait) before it reads the activations or writes the output.
   bool pdl = true;
+  // FP8JIT_CALIBRATE=0: the cost model uses its arch's figures instead of measuring this GPU's
+  // (a few GEMMs, once per device and library build: the result is kept in the cache).
+  bool calibrate = true;
+  // FP8JIT_AUTOTUNE=1: a GEMM point (device, N, K, M bucket, out dtype, bias) with no tuned row of
+  // this device is measured the first time its kernel is needed outside a stream capture (plan(),
+  // or the first gemm() call of the bucket): the cost model's best `autotune_candidates` configs
+  // are built in parallel, checked and timed on scratch buffers, and the fastest is kept as a
+  // tuned row in the cache for every later process. Off by default: a measurement takes the GPU
+  // for about half a second per point and some scratch memory, which a server must ask for.
+  bool autotune = false;
+  // FP8JIT_AUTOTUNE_CANDIDATES: configs timed per point.
+  int autotune_candidates = 8;
+  // FP8JIT_AUTOTUNE_BUDGET (seconds): the most a process spends autotuning; past it the cost
+  // model chooses, and one warning says so.
+  double autotune_budget_s = 300;
 
   // Defaults overlaid with the FP8JIT_* variables of the current environment. Throws
   // InvalidArgument naming the variable when a value does not parse.

@@ -435,3 +435,50 @@ TEST_CASE("tuned table: the fuzz corpus replays cleanly", "[tuned][fuzz]") {
   }
   CHECK(inputs >= 5);
 }
+
+TEST_CASE("tuned table: rows name their device; this device's rows come first", "[tuned]") {
+  const std::string header = "arch,cu_num,device,mem_bw,M,N,K,q_dtype_w,out_dtype,bias,config,us,tflops,bw\n";
+  const auto device_row = [](const std::string& device, int bw, std::int64_t m, const char* config) {
+    return "sm_90a,132," + device + "," + std::to_string(bw) + "," + std::to_string(m) +
+           ",4096,4096,e4m3fn,bf16,0," + config + ",1,1,1\n";
+  };
+  const TunedTable t = TunedTable::parse(
+      header + device_row("NVIDIA H100 80GB HBM3", 3400, 64, A) +
+          device_row("NVIDIA H200", 4900, 64, B) + device_row("NVIDIA H100 80GB HBM3", 3400, 32, C),
+      "rows.csv");
+  const auto h = target("sm_90a");
+  const select::DeviceKey h200{132, "NVIDIA H200", 4900}, h100{132, "NVIDIA H100 80GB HBM3", 3400};
+  ConfigChoice c = t.select(h, h200, 64, 4096, 4096, OutDType::bf16, false);
+  CHECK(c.config.str() == B);
+  CHECK(c.this_device);
+  CHECK_THAT(c.rule, Contains("NVIDIA H200 4900 GB/s M=64): this device's row"));
+  c = t.select(h, h100, 64, 4096, 4096, OutDType::bf16, false);
+  CHECK(c.config.str() == A);
+  CHECK(c.this_device);
+  // M = 40 (bucket 48, held by 64): the H200's own bucket row, not the H100's.
+  CHECK(t.select(h, h200, 40, 4096, 4096, OutDType::bf16, false).config.str() == B);
+  // M = 32: only the H100 has a row; on an H200 it serves, as another device's row.
+  c = t.select(h, h200, 32, 4096, 4096, OutDType::bf16, false);
+  CHECK(c.config.str() == C);
+  CHECK_FALSE(c.this_device);
+  CHECK_THAT(c.rule, Contains("measured on another or an unrecorded device of the same arch and "
+                              "multiprocessor count"));
+  // A device of the same name but another bandwidth class is another device.
+  CHECK_FALSE(t.select(h, {132, "NVIDIA H200", 4800}, 64, 4096, 4096, OutDType::bf16, false).this_device);
+  // Another multiprocessor count: no row applies.
+  CHECK(t.select(h, {114, "NVIDIA H100 PCIe", 2000}, 64, 4096, 4096, OutDType::bf16, false).source ==
+        Source::heuristic);
+  // Rows of a table without the device columns record no device: never this device's.
+  const TunedTable old = TunedTable::parse(std::string(kHeader) + row("sm_90a", 132, 64, 4096, 4096, A), "old.csv");
+  c = old.select(h, h200, 64, 4096, 4096, OutDType::bf16, false);
+  CHECK(c.config.str() == A);
+  CHECK_FALSE(c.this_device);
+  // A device column that is not printable text, or a bandwidth out of range, is refused.
+  CHECK_THROWS_WITH(TunedTable::parse(header + device_row("NVIDIA\tH200", 4900, 64, B), "bad.csv"),
+                    Contains("bad.csv:2:12: device must be printable ASCII"));
+  CHECK_THROWS_WITH(TunedTable::parse(header + device_row("NVIDIA H200", -1, 64, B), "bad.csv"),
+                    Contains("mem_bw must be an integer in [0, 1000000]"));
+  CHECK(select::memory_bandwidth_class(4.9152e12) == 4900);
+  CHECK(select::memory_bandwidth_class(3.3521e12) == 3400);
+  CHECK(select::memory_bandwidth_class(0) == 0);
+}

@@ -8,9 +8,23 @@
 #include "tools/bench/cublaslt.hpp"
 #include "tools/bench/operands.hpp"
 #include "tools/bench/timing.hpp"
+#include "runtime/autotuner.hpp"
 #include "runtime/context_state.hpp"
+#include "select/heuristic.hpp"
 
 namespace fp8jit::bench {
+
+namespace {
+const char* source_name(select::ConfigChoice::Source s) {
+  switch (s) {
+    case select::ConfigChoice::Source::exact_row: return "exact_row";
+    case select::ConfigChoice::Source::bucket_row: return "bucket_row";
+    case select::ConfigChoice::Source::autotuned: return "autotuned";
+    case select::ConfigChoice::Source::heuristic: break;
+  }
+  return "heuristic";
+}
+}  // namespace
 
 double SuiteRow::weight_pct_of_copy(double us) const {
   if (!(copy_tbps > 0)) return std::numeric_limits<double>::quiet_NaN();
@@ -63,10 +77,25 @@ std::vector<SuiteRow> run_suite(Context& ctx, const SuiteArgs& args,
         run(0);
         return ops.error(ctx, m, check_rows, ref);
       };
+      const select::ConfigChoice choice =
+          runtime::choose_config(ctx, ops.packed[0], m, OutDType::bf16, args.bias, nullptr);
+      row.config = choice.config.str();
+      row.source = source_name(choice.source);
       row.fp8jit_err = check(run_fp8jit);
       row.cublas_err = check(run_cublas);
       row.fp8jit_us = median_us(ctx, ops.copies, args.reps, run_fp8jit, args.min_calls);
       row.cublas_us = median_us(ctx, ops.copies, args.reps, run_cublas, args.min_calls);
+      if (args.heuristic) {
+        const ContextState& st = runtime::state_of(ctx);
+        const compiler::GemmConfig h =
+            select::heuristic_config(st.target, runtime::machine_of(ctx, nullptr), m, s.n, s.k);
+        row.heuristic_config = h.str();
+        auto run_heuristic = [&](int c) { runtime::gemm_with_config(ctx, ops.args(m, c), h, nullptr); };
+        row.heuristic_err = check(run_heuristic);
+        row.heuristic_us = h == choice.config
+                               ? row.fp8jit_us
+                               : median_us(ctx, ops.copies, args.reps, run_heuristic, args.min_calls);
+      }
       rows.push_back(row);
       if (on_row) on_row(row);
     }

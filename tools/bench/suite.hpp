@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct SuiteArgs {
   bool bias = true;
   int check_rows = 2;   // rows of each result checked against the float64 host reference
   double copy_tbps = 0; // the copy bandwidth of this run (measure_copy_bandwidth), 0 if unknown
+  bool heuristic = false;  // also time the cost model's own config (SuiteRow::heuristic_*)
 };
 
 struct SuiteRow {
@@ -31,6 +33,13 @@ struct SuiteRow {
   double fp8jit_us = 0, cublas_us = 0;
   double fp8jit_err = 0, cublas_err = 0;  // ||out - ref|| / ||ref|| on the checked rows
   double copy_tbps = 0;         // SuiteArgs::copy_tbps
+  std::string config;           // the config Context::gemm chose, and by which rule
+  std::string source;           // "exact_row", "bucket_row", "autotuned" or "heuristic"
+  // With SuiteArgs::heuristic: the cost model's own config for the point, its time and error
+  // (NaN when not asked for).
+  std::string heuristic_config;
+  double heuristic_us = std::numeric_limits<double>::quiet_NaN();
+  double heuristic_err = std::numeric_limits<double>::quiet_NaN();
   double speedup() const { return cublas_us / fp8jit_us; }  // > 1: fp8jit is faster
   double tflops() const { return 2.0 * m * n * k / fp8jit_us * 1e-6; }
   double tbps() const { return (double(n) * k + double(m) * k + 2.0 * m * n) / fp8jit_us * 1e-6; }
