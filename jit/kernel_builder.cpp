@@ -1,5 +1,9 @@
 #include "jit/kernel_builder.hpp"
 
+#include <thread>
+
+#include "fp8jit/error.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -171,6 +175,24 @@ void KernelBuilder::discard(const BuiltKernel& kernel, const std::string& why) {
     discarded_.insert(kernel.key);
   }
   layers_->quarantine(kernel.cache_layer, kernel.spec.target.str(), kernel.key, why);
+}
+
+void build_all(KernelBuilder& builder, const std::vector<compiler::KernelSpec>& specs,
+               unsigned jobs) {
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < specs.size();) {
+      try {
+        builder.build(specs[i]);
+      } catch (const fp8jit::Error&) {
+      }
+    }
+  };
+  const std::size_t n = std::min<std::size_t>(
+      jobs ? jobs : std::max(1u, std::thread::hardware_concurrency()), specs.size());
+  std::vector<std::jthread> threads;
+  for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
+  worker();
 }
 
 }  // namespace fp8jit::jit

@@ -82,4 +82,10 @@ class KernelBuilder {
   std::atomic<bool> store_failure_reported_{false};
 };
 
+// Builds every spec on `jobs` threads at once (0: one per hardware thread), into the cache: what
+// a caller about to need many kernels does first, since compiles dominate a cold start. A spec
+// that fails to build is skipped (its caller meets the error when it asks for the kernel).
+void build_all(KernelBuilder& builder, const std::vector<compiler::KernelSpec>& specs,
+               unsigned jobs = 0);
+
 }  // namespace fp8jit::jit

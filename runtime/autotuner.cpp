@@ -1,9 +1,12 @@
 #include "runtime/autotuner.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <optional>
 #include <random>
+#include <set>
+#include <thread>
 
 #include "cache/binary_check.hpp"
 #include "runtime/calibration.hpp"
@@ -150,6 +153,27 @@ const compiler::MachineModel& machine_of(Context& ctx, void* stream) {
     if (!defer) s.machine_ready.store(true, std::memory_order_release);
   }
   return s.machine;
+}
+
+void build_candidates(Context& ctx, const PackedWeight& w, const std::vector<std::int64_t>& ms,
+                      OutDType out, bool bias) {
+  ContextState& s = state_of(ctx);
+  if (!s.options.autotune) return;
+  const compiler::MachineModel& machine = machine_of(ctx, nullptr);
+  std::vector<compiler::KernelSpec> specs;
+  std::set<std::string> seen;
+  for (const std::int64_t m : ms) {
+    if (s.tuned.select(s.target, s.device, m, w.n(), w.k(), out, bias, &machine).this_device ||
+        cached_row(s, point_of(s, w, m, out, bias)))
+      continue;
+    for (const auto& c : select::tuning_candidates(s.tuned, s.target, s.device, select::m_bucket_m(m),
+                                                   w.n(), w.k(), out, bias,
+                                                   s.options.autotune_candidates, &machine)) {
+      compiler::KernelSpec spec = compiler::gemm_spec(s.target, w.n(), w.k(), c, out, bias);
+      if (seen.insert(spec.canonical()).second) specs.push_back(std::move(spec));
+    }
+  }
+  jit::build_all(*s.builder, specs);  // a failure is reported by the tuner, with its candidate
 }
 
 select::ConfigChoice choose_config(Context& ctx, const PackedWeight& w, std::int64_t m,

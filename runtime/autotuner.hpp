@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "fp8jit/gemm.hpp"
 #include "select/tuned_table.hpp"
@@ -21,6 +22,13 @@ namespace fp8jit::runtime {
 // The figures the cost model uses for the context's device: its calibration, measured (or read
 // from the cache) on the first call outside a stream capture on `stream`; the arch's until then.
 const compiler::MachineModel& machine_of(Context& ctx, void* stream);
+
+// Builds, on every hardware thread at once, the candidates of each bucket M of `ms` that the
+// autotuner would measure for `w` (no row of this device in the tables or the cache), so that
+// choose_config finds them in the cache: compiles dominate a cold tune, and one point's
+// candidates alone keep few threads busy. Does nothing unless Options::autotune.
+void build_candidates(Context& ctx, const PackedWeight& w, const std::vector<std::int64_t>& ms,
+                      OutDType out, bool bias);
 
 // The config for `w` at m tokens (see above); the work on the device goes to the legacy stream,
 // after the device has finished what it was given. `stream` is where the GEMM will run.

@@ -1,5 +1,6 @@
 #include "runtime/calibration.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,14 +21,12 @@ namespace fp8jit::runtime {
 
 namespace {
 
-// The four measurements: shapes and the configs that run them (valid for every NVIDIA arch with
-// fp8 matrix instructions; the wgmma one on sm_90a).
-constexpr std::int64_t kStreamN = 32768, kSmallK = 2048, kLargeK = 8192;  // 64 and 256 MiB
-constexpr const char* kStreamConfig = "bm8_bn64_bk128_w4_s2_k1";
-constexpr std::int64_t kLatencyK = 32768;  // N = 16 per multiprocessor: one warp each
-constexpr const char* kLatencyConfig = "bm8_bn16_bk32_w1_s1_k1";
+// The compute-bound GEMM that measures the matrix rate (sm_90a: the wgmma family).
 constexpr std::int64_t kMatrixMNK = 4096;
 constexpr const char* kMatrixConfig = "wg_bm128_bn256_bk128_w8_s4_k1";
+// The copy: 1 GiB each way, the median of 10 after two warm-up copies.
+constexpr std::size_t kCopyBytes = std::size_t{1} << 30;
+constexpr int kCopies = 10;
 
 std::string library_version() { return std::string(FP8JIT_VERSION) + "+" + build_id(); }
 
@@ -56,45 +55,27 @@ double estimate_us(const ContextState& s, const compiler::MachineModel& machine,
       .estimated_us;
 }
 
-// Fits the device's figures so that the model reproduces the four measurements.
+// The device's figures from the measurements: the DRAM rate is the copy bandwidth (bytes read
+// + written: on the H200 the model's fitted rate, 4.24 TB/s, is the 4.2 TB/s it copies at), and
+// the wgmma rate is what makes the model reproduce the compute-bound GEMM.
 void fit(const ContextState& s, Calibration& c) {
   compiler::MachineModel& m = c.machine;
-  const double small = double(kStreamN) * kSmallK, large = double(kStreamN) * kLargeK;
-  m.dram_bytes_per_s = (large - small) / ((c.stream_large_us - c.stream_small_us) * 1e-6);
-  const std::int64_t lat_n = 16 * std::int64_t{m.multiprocessors};
-  for (int round = 0; round < 3; ++round) {  // the figures touch each other's estimates a little
-    m.launch_s = solve(1e-8, 1e-4, c.stream_small_us, [&](double x) {
-      compiler::MachineModel t = m;
-      t.launch_s = x;
-      return estimate_us(s, t, kStreamConfig, 1, kStreamN, kSmallK);
-    });
-    m.latency_s = solve(1e-8, 1e-4, c.latency_us, [&](double x) {
-      compiler::MachineModel t = m;
-      t.latency_s = x;
-      return estimate_us(s, t, kLatencyConfig, 1, lat_n, kLatencyK);
-    });
-    if (c.matrix_us > 0) {
-      auto& wg = m.family[static_cast<int>(compiler::Family::wgmma_sm90)];
-      wg.matrix_flops_per_clock = solve(100, 1e6, -c.matrix_us, [&](double x) {
-        compiler::MachineModel t = m;
-        t.family[static_cast<int>(compiler::Family::wgmma_sm90)].matrix_flops_per_clock = x;
-        return -estimate_us(s, t, kMatrixConfig, kMatrixMNK, kMatrixMNK, kMatrixMNK);
-      });
-    }
+  m.dram_bytes_per_s = c.copy_bytes_per_s;
+  if (c.matrix_us > 0) {
+    m.family[static_cast<int>(compiler::Family::wgmma_sm90)].matrix_flops_per_clock =
+        solve(100, 1e6, -c.matrix_us, [&](double x) {
+          compiler::MachineModel t = m;
+          t.family[static_cast<int>(compiler::Family::wgmma_sm90)].matrix_flops_per_clock = x;
+          return -estimate_us(s, t, kMatrixConfig, kMatrixMNK, kMatrixMNK, kMatrixMNK);
+        });
   }
 }
 
 nlohmann::json to_json(const Calibration& c) {
   const auto& wg = c.machine.figures(compiler::Family::wgmma_sm90);
   return {{"dram_bytes_per_s", c.machine.dram_bytes_per_s},
-          {"latency_s", c.machine.latency_s},
-          {"launch_s", c.machine.launch_s},
           {"wgmma_matrix_flops_per_clock", wg.matrix_flops_per_clock},
-          {"measured_us",
-           {{"stream_64MiB", c.stream_small_us},
-            {"stream_256MiB", c.stream_large_us},
-            {"latency", c.latency_us},
-            {"matrix", c.matrix_us}}}};
+          {"measured", {{"copy_bytes_per_s", c.copy_bytes_per_s}, {"matrix_us", c.matrix_us}}}};
 }
 
 // The calibration a record holds, over the arch's figures in `c`; false when it is not one.
@@ -109,67 +90,69 @@ bool from_json(const std::string& text, Calibration& c) {
   };
   compiler::MachineModel m = c.machine;
   auto& wg = m.family[static_cast<int>(compiler::Family::wgmma_sm90)];
-  if (!number("dram_bytes_per_s", m.dram_bytes_per_s) || !number("latency_s", m.latency_s) ||
-      !number("launch_s", m.launch_s) ||
+  if (!number("dram_bytes_per_s", m.dram_bytes_per_s) ||
       !number("wgmma_matrix_flops_per_clock", wg.matrix_flops_per_clock))
     return false;
   c.machine = m;
-  if (const auto it = j.find("measured_us"); it != j.end() && it->is_object()) {
-    c.stream_small_us = it->value("stream_64MiB", 0.0);
-    c.stream_large_us = it->value("stream_256MiB", 0.0);
-    c.latency_us = it->value("latency", 0.0);
-    c.matrix_us = it->value("matrix", 0.0);
+  if (const auto it = j.find("measured"); it != j.end() && it->is_object()) {
+    c.copy_bytes_per_s = it->value("copy_bytes_per_s", 0.0);
+    c.matrix_us = it->value("matrix_us", 0.0);
   }
   return true;
 }
 
-// Runs the four GEMMs; the per-call medians go into `c`.
+// The copy bandwidth, and (sm_90a) the compute-bound GEMM's per-call median, into `c`.
 void measure(Context& ctx, Calibration& c) {
   ContextState& s = state_of(ctx);
-  const std::size_t bytes = static_cast<std::size_t>(kStreamN * kLargeK);
-  // A random 64 MiB block repeated four times: the largest weight, and the others inside it.
-  std::mt19937_64 rng(0x5eed);
-  const std::vector<std::uint8_t> block = compiler::random_fp8(s.target.fp8_format(), bytes / 4, rng());
-  DeviceBuffer w = ctx.alloc(bytes);
-  for (int q = 0; q < 4; ++q)
-    ctx.copy_to_device(static_cast<std::uint8_t*>(w.get()) + q * block.size(), block.data(),
-                       block.size());
-  const std::vector<float> ones(kStreamN, 1.0f);
-  DeviceBuffer sw = ctx.alloc(ones.size() * 4);
+  c.copy_bytes_per_s = copy_bandwidth(ctx, kCopyBytes, kCopies);
+  if (compiler::arch_spec(s.target).matrix_flops(compiler::Family::wgmma_sm90) == 0) return;
+  const std::int64_t n = kMatrixMNK, k = kMatrixMNK;
+  const std::vector<std::uint8_t> w =
+      compiler::random_fp8(s.target.fp8_format(), static_cast<std::size_t>(n * k), 0x5eed);
+  const std::vector<float> ones(n, 1.0f);
+  DeviceBuffer wd = ctx.alloc(w.size()), sw = ctx.alloc(ones.size() * 4);
+  ctx.copy_to_device(wd.get(), w.data(), w.size());
   ctx.copy_to_device(sw.get(), ones.data(), ones.size() * 4);
-  const auto layout = compiler::native_layout(s.target);
-
-  const TrialBudget budget{.reps = 5, .min_calls = 8, .jobs = 0, .check_rows = 2,
-                           .check_columns = 8};
-  auto time = [&](std::int64_t m, std::int64_t n, std::int64_t k, const char* config) {
-    const PackedWeight pw =
-        ctx.wrap_packed_weight(w.get(), static_cast<const float*>(sw.get()), n, k, layout);
-    TuningBench bench(ctx, pw, m, OutDType::bf16, false, rng());
-    const Trial t = bench.run(m, {compiler::GemmConfig::parse(config, s.target)}, budget).front();
-    if (!t.ok()) throw Error(std::string("calibration GEMM ") + config + " failed: " + t.failure);
-    return t.us;
-  };
-  c.stream_small_us = time(1, kStreamN, kSmallK, kStreamConfig);
-  c.stream_large_us = time(1, kStreamN, kLargeK, kStreamConfig);
-  c.latency_us = time(1, 16 * std::int64_t{c.machine.multiprocessors}, kLatencyK, kLatencyConfig);
-  if (compiler::arch_spec(s.target).matrix_flops(compiler::Family::wgmma_sm90) > 0)
-    c.matrix_us = time(kMatrixMNK, kMatrixMNK, kMatrixMNK, kMatrixConfig);
+  const PackedWeight pw = ctx.wrap_packed_weight(wd.get(), static_cast<const float*>(sw.get()), n,
+                                                 k, compiler::native_layout(s.target));
+  TuningBench bench(ctx, pw, kMatrixMNK, OutDType::bf16, false, 0x5eed);
+  const Trial t = bench.run(kMatrixMNK, {compiler::GemmConfig::parse(kMatrixConfig, s.target)},
+                            {.reps = 5, .min_calls = 8, .check_rows = 2, .check_columns = 8})
+                      .front();
+  if (!t.ok()) throw Error(std::string("calibration GEMM ") + kMatrixConfig + " failed: " + t.failure);
+  c.matrix_us = t.us;
 }
 
 }  // namespace
 
+double copy_bandwidth(Context& ctx, std::size_t bytes, int reps) {
+  Driver& driver = *state_of(ctx).driver;
+  DeviceBuffer src = ctx.alloc(bytes), dst = ctx.alloc(bytes);
+  driver.memset(src.get(), 0x5a, bytes);
+  driver.memset(dst.get(), 0, bytes);
+  const auto copy = [&] { driver.copy_device_async(dst.get(), src.get(), bytes, nullptr); };
+  copy();
+  copy();
+  std::vector<double> ms;
+  for (int r = 0; r < std::max(reps, 1); ++r) ms.push_back(ctx.time_ms(nullptr, copy));
+  std::sort(ms.begin(), ms.end());
+  return 2.0 * double(bytes) / (ms[ms.size() / 2] * 1e-3);
+}
+
 std::string Calibration::summary() const {
-  char buf[256];
   const auto& wg = machine.figures(compiler::Family::wgmma_sm90);
+  const char* how = measured ? "measured" : "the arch's";
+  char buf[320];
   std::snprintf(buf, sizeof buf,
-                "DRAM %.2f TB/s, load latency %.2f us, launch %.2f us, %d multiprocessors%s",
-                machine.dram_bytes_per_s * 1e-12, machine.latency_s * 1e6, machine.launch_s * 1e6,
-                machine.multiprocessors,
+                "DRAM %.2f TB/s (%s), %d multiprocessors%s; load latency %.2f us, launch %.2f us "
+                "(the arch's)",
+                machine.dram_bytes_per_s * 1e-12, how, machine.multiprocessors,
                 wg.matrix_flops_per_clock > 0
                     ? (", wgmma " + std::to_string(static_cast<int>(wg.matrix_flops_per_clock)) +
-                       " flop/clock per multiprocessor")
+                       " flop/clock per multiprocessor (" + how + ")")
                           .c_str()
-                    : "");
+                    : "",
+                machine.latency_s * 1e6, machine.launch_s * 1e6);
   return buf;
 }
 

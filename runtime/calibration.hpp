@@ -1,15 +1,18 @@
 // Calibration: the cost model's figures of the device in front of it, measured once and kept in
-// the cache for every process. Four GEMMs of known configs on scratch weights (fp8jit's own
-// kernels, timed with the bench protocol) give what differs between devices of one arch:
-//   - the weight stream: M = 1 on a 64 MiB and a 256 MiB weight; the slope is the DRAM rate, the
-//     intercept past the model's own fixed terms the launch time;
-//   - the load latency: one warp per multiprocessor, one load in flight, 1024 steps;
-//   - the matrix rate: a compute-bound wgmma tile at M = N = K = 4096 (sm_90a).
+// the cache for every process. What differs between devices of one arch is measured:
+//   - the DRAM rate: a device-to-device copy of 1 GiB (bytes read + written, as `fp8jit bench`
+//     counts them; on the H200 the model's fitted rate equals its copy bandwidth);
+//   - the matrix rate (sm_90a): a compute-bound wgmma tile at M = N = K = 4096, the rate at which
+//     the model reproduces its time.
+// The latency, launch and per-multiprocessor figures stay the arch's, fitted to tuning
+// measurements: a device measurement of them (a lone warp's chain of loads, the intercept of two
+// weight streams) gave values that reproduced those GEMMs but ranked the tuned candidates worse.
 // The record (cache/entry.hpp, kind "calibration") is keyed by the target, the device (name,
-// multiprocessors, bandwidth class) and the library build. Without a GPU (cross-compiling, the
-// emulator) the model uses the arch's figures (compiler::ArchSpec).
+// multiprocessors, bandwidth class), the driver and the library build. Without a GPU
+// (cross-compiling, the emulator) the model uses the arch's figures (compiler::ArchSpec).
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "compiler/families/family.hpp"
@@ -26,8 +29,9 @@ struct Calibration {
   // "measured now in 1.2 s", "cache record 3f2a...", or why the arch's figures serve
   // ("the CPU emulator: timings mean nothing").
   std::string source;
-  // The measurements behind it (microseconds per call), for `fp8jit info`.
-  double stream_small_us = 0, stream_large_us = 0, latency_us = 0, matrix_us = 0;
+  // The measurements behind it, for `fp8jit info`.
+  double copy_bytes_per_s = 0;  // bytes read + written per second
+  double matrix_us = 0;         // the compute-bound GEMM, per call (0: not measured)
 
   // "DRAM 4.26 TB/s, load latency 0.72 us, launch 1.8 us, wgmma 5607 flop/clock per SM".
   std::string summary() const;
@@ -37,6 +41,10 @@ struct Calibration {
 // measured now and published (when the cache can store). Throws nothing: a measurement that fails
 // leaves the arch's figures, with the reason in `source`.
 Calibration calibrate(Context& ctx);
+
+// Device-to-device copy bandwidth: bytes read + written per second, the median of `reps` copies
+// of `bytes` after two warm-up copies (the legacy stream). DriverError where the driver cannot copy.
+double copy_bandwidth(Context& ctx, std::size_t bytes, int reps);
 
 // The arch's figures for the context's target, and `why` they serve.
 Calibration arch_calibration(const Context& ctx, std::string why);

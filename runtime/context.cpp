@@ -275,6 +275,9 @@ Plan Context::plan(const PackedWeight& w, OutDType out_dtype, bool has_bias) {
   impl->weight = w.data();
   impl->out_dtype = out_dtype;
   impl->has_bias = has_bias;
+  std::vector<std::int64_t> bucket_ms;
+  for (const auto bound : select::m_buckets()) bucket_ms.push_back(select::m_bucket_m(bound));
+  runtime::build_candidates(*this, w, bucket_ms, out_dtype, has_bias);  // in parallel, when tuning
   for (const auto bound : select::m_buckets()) {
     // NOTE: a plan sees bucket rows only: the bucket's M stands for every M in it.
     const auto choice =

@@ -23,7 +23,7 @@ namespace fp8jit::select {
 //     the M under which a tuned table stores the bucket's row, at which the heuristic and the
 //     autotuner evaluate it, and for which a Plan holds one kernel.
 // NOTE: power-of-two buckets alone cost up to 35% between two powers of two on an H200 (M = 192
-// run with the config chosen for 256: bm128 tiles half empty; bench/results/h200-tune-sweep);
+// run with the config chosen for 256: bm128 tiles half empty);
 // the halfway bounds keep every M within a few percent of its own best config. Below 8 a
 // bucket's M runs the same memory-bound kernel at any M in it.
 // NOTE: as aiter's padded M (gl = 1) does for large N, M above 8192 uses the 8192 row: a tile
@@ -44,7 +44,8 @@ std::int64_t m_bucket_m(std::int64_t m);
 
 // What the cost model predicts for one config on one shape on one machine (the device's
 // calibrated figures, else its arch's: compiler::MachineModel). Good for ranking configs and, on
-// a calibrated device, within about 30% of the measured time (bench/results/h200-model-fit).
+// a calibrated device, within about 30% of the measured time (rms over the candidates `fp8jit
+// tune` timed on an H200; `fp8jit model` scores it on any such measurements).
 struct GemmEstimate {
   compiler::GemmConfig config;
   std::int64_t m = 0;            // the M modelled

@@ -198,8 +198,9 @@ ShapeKey key_of(const TunedRow& r) { return {r.n, r.k, r.q_dtype_w, r.out, r.bia
 
 // Whether `row` was measured on `device` (which must name itself: a cross-compile has no device).
 bool is_device(const TunedRow& row, const DeviceKey& device) {
+  // A row that does not record the bandwidth class is the named device's at any class.
   return !device.name.empty() && row.device == device.name && row.cu_num == device.cu_num &&
-         row.mem_bw == device.mem_bw;
+         (row.mem_bw == 0 || row.mem_bw == device.mem_bw);
 }
 
 // How well `row` fits `device` of `target` (cu_num 0: unknown): lower is better; nullopt when it

@@ -95,8 +95,8 @@ class TunedTable {
   // cu_num first (the full-size part of the arch), and the heuristic models the arch's usual
   // count.
   //
-  // With a DeviceKey that names the device, its own rows (same name, cu_num and bandwidth class)
-  // come first, then rows of the same arch and cu_num measured elsewhere or on an unrecorded
+  // With a DeviceKey that names the device, its own rows (same name and cu_num, and the same
+  // bandwidth class where the row records one) come first, then rows of the same arch and cu_num measured elsewhere or on an unrecorded
   // device, then the heuristic; ConfigChoice::this_device says which.
   // The heuristic models `machine` (the device's calibrated figures) where given, else the arch's
   // figures with device.cu_num multiprocessors.

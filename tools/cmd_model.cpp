@@ -231,6 +231,7 @@ void print_score(const char* label, const Score& s, std::size_t points) {
 int cmd_model(const ModelArgs& args) {
   const compiler::Target target = compiler::Target::parse(args.target);
   compiler::MachineModel machine = compiler::arch_spec(target).machine(args.cu);
+  if (args.dram_tbps > 0) machine.dram_bytes_per_s = args.dram_tbps * 1e12;
   const std::vector<Point> train = read_dumps(args.dumps, target);
   if (train.empty()) throw InvalidArgument("failed to check the model: no timed candidate in the dumps");
   const std::vector<Point> check = read_dumps(args.check_dumps, target);

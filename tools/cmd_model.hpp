@@ -12,6 +12,7 @@ struct ModelArgs {
   std::vector<std::string> check_dumps;  // held-out measurements, only scored
   std::string target = "sm_90a";
   int cu = 0;          // multiprocessors (0: the arch's usual count)
+  double dram_tbps = 0;  // the device's DRAM rate (its copy bandwidth); 0: the arch's
   bool fit = false;
   int iterations = 3000;
   int worst = 0;       // list the points where the model chooses worst

@@ -191,7 +191,8 @@ int autotune_warmup(const Options& options, const PrecompileRequest& request, bo
     ctx.copy_to_device(sw.get(), scales.data(), scales.size() * 4);
     const PackedWeight pw = ctx.pack_weight(raw.get(), static_cast<const float*>(sw.get()), n, k);
     for (const OutDType out : request.out_dtypes)
-      for (const bool bias : request.bias)
+      for (const bool bias : request.bias) {
+        runtime::build_candidates(ctx, pw, ms, out, bias);
         for (const std::int64_t m : ms) {
           const auto t0 = std::chrono::steady_clock::now();
           const select::ConfigChoice c = runtime::choose_config(ctx, pw, m, out, bias, nullptr);
@@ -210,6 +211,7 @@ int autotune_warmup(const Options& options, const PrecompileRequest& request, bo
                         bias ? " bias" : "     ", c.config.str().c_str(), secs, c.rule.c_str());
           std::fflush(stdout);
         }
+      }
   }
   const double all_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
   if (json) {

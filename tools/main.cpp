@@ -274,6 +274,10 @@ CLI::App* add_model(CLI::App& app, ModelArgs& a) {
   m->add_option("--cu", a.cu, "Its multiprocessor count (0: the arch's usual)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
+  m->add_option("--dram-tbps", a.dram_tbps,
+                "The device's DRAM rate in TB/s, as calibration measures it (its copy bandwidth); "
+                "default: the arch's")
+      ->check(CLI::Range(0.0, 1000.0));
   m->add_flag("--fit", a.fit, "Fit the model's figures to the dumps and print them");
   m->add_option("--iterations", a.iterations, "Steps of the fit")
       ->capture_default_str()

@@ -463,8 +463,11 @@ TEST_CASE("tuned table: rows name their device; this device's rows come first", 
   CHECK_FALSE(c.this_device);
   CHECK_THAT(c.rule, Contains("measured on another or an unrecorded device of the same arch and "
                               "multiprocessor count"));
-  // A device of the same name but another bandwidth class is another device.
+  // A device of the same name but another bandwidth class is another device; a row that records
+  // no class is the named device's at any.
   CHECK_FALSE(t.select(h, {132, "NVIDIA H200", 4800}, 64, 4096, 4096, OutDType::bf16, false).this_device);
+  const TunedTable no_class = TunedTable::parse(header + device_row("NVIDIA H200", 0, 64, B), "c.csv");
+  CHECK(no_class.select(h, {132, "NVIDIA H200", 4800}, 64, 4096, 4096, OutDType::bf16, false).this_device);
   // Another multiprocessor count: no row applies.
   CHECK(t.select(h, {114, "NVIDIA H100 PCIe", 2000}, 64, 4096, 4096, OutDType::bf16, false).source ==
         Source::heuristic);

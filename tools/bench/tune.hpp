@@ -19,7 +19,8 @@ struct TuneArgs {
   std::vector<tools::WeightShape> shapes;
   std::vector<std::int64_t> ms = {1, 2, 4, 8, 16, 32, 64};
   int candidates = 16;  // configs timed per point
-  runtime::TrialBudget budget{.reps = 10, .min_calls = 8};
+  // A candidate 30% slower than the fastest after one region is not timed further.
+  runtime::TrialBudget budget{.reps = 10, .min_calls = 8, .abandon_ratio = 1.3};
   bool bias = true;
 };
 
