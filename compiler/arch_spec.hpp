@@ -60,9 +60,9 @@ struct ArchSpec {
 };
 
 // NVIDIA Hopper (sm_90a, sm_90). Fitted (fp8jit model --fit) to every candidate `fp8jit tune`
-// timed on an H200 for bench/shapes.csv (bench/results/h200-tune-sweep, h200-model-fit); the
-// held-out weights of bench/heldout.csv then get a pick at 0.94 of the fastest timed candidate
-// (geometric mean). Where the fit found no cost (the wgmma epilogue, hidden behind other tiles'
+// timed on an H200 for the weights of bench/shapes.csv; on the held-out weights of
+// bench/heldout.csv the model then picks, among the candidates timed there, one at 0.945 of the
+// fastest (geometric mean; with the H200's DRAM rate). Where the fit found no cost (the wgmma epilogue, hidden behind other tiles'
 // main loops) the figure is zero. The DRAM rate is the H100 SXM's (the arch's usual part: the
 // fitted H200 rate, 4.24 TB/s, times 3.35 / 4.8 TB/s of peak); a device's own is measured
 // (runtime/calibration.hpp).

@@ -58,7 +58,7 @@ std::size_t tuned_rows(const std::string& cache_dir) {
   return n;
 }
 
-TEST_CASE("autotune: the first use measures a point and keeps it; a second process measures nothing",
+TEST_CASE("autotune: the first use measures a point and keeps it, a second process measures nothing",
           "[autotune][emu]") {
   test::TempDir dir;
   auto ctx = emu(dir.path(), true);

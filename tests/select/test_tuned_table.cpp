@@ -436,7 +436,7 @@ TEST_CASE("tuned table: the fuzz corpus replays cleanly", "[tuned][fuzz]") {
   CHECK(inputs >= 5);
 }
 
-TEST_CASE("tuned table: rows name their device; this device's rows come first", "[tuned]") {
+TEST_CASE("tuned table: rows name their device, and this device's rows come first", "[tuned]") {
   const std::string header = "arch,cu_num,device,mem_bw,M,N,K,q_dtype_w,out_dtype,bias,config,us,tflops,bw\n";
   const auto device_row = [](const std::string& device, int bw, std::int64_t m, const char* config) {
     return "sm_90a,132," + device + "," + std::to_string(bw) + "," + std::to_string(m) +
