@@ -163,9 +163,8 @@ void build_candidates(Context& ctx, const PackedWeight& w, const std::vector<std
   std::vector<compiler::KernelSpec> specs;
   std::set<std::string> seen;
   for (const std::int64_t m : ms) {
-    if (s.tuned.select(s.target, s.device, m, w.n(), w.k(), out, bias, &machine).this_device ||
-        cached_row(s, point_of(s, w, m, out, bias)))
-      continue;
+    const auto row = s.tuned.select_row(s.target, s.device, m, w.n(), w.k(), out, bias);
+    if ((row && row->this_device) || cached_row(s, point_of(s, w, m, out, bias))) continue;
     for (const auto& c : select::tuning_candidates(s.tuned, s.target, s.device, select::m_bucket_m(m),
                                                    w.n(), w.k(), out, bias,
                                                    s.options.autotune_candidates, &machine)) {
@@ -179,9 +178,10 @@ void build_candidates(Context& ctx, const PackedWeight& w, const std::vector<std
 select::ConfigChoice choose_config(Context& ctx, const PackedWeight& w, std::int64_t m,
                                    OutDType out, bool bias, void* stream) {
   ContextState& s = state_of(ctx);
-  const compiler::MachineModel& machine = machine_of(ctx, stream);
-  ConfigChoice c = s.tuned.select(s.target, s.device, m, w.n(), w.k(), out, bias, &machine);
-  if (c.this_device || c.source == ConfigChoice::Source::exact_row) return c;
+  // The model (and the device's calibration) only where no row of this device answers.
+  const std::optional<ConfigChoice> row =
+      s.tuned.select_row(s.target, s.device, m, w.n(), w.k(), out, bias);
+  if (row && (row->this_device || row->source == ConfigChoice::Source::exact_row)) return *row;
 
   const auto memo_key = std::make_tuple(w.n(), w.k(), select::m_bucket_m(m), int(out), bias);
   {
@@ -190,12 +190,14 @@ select::ConfigChoice choose_config(Context& ctx, const PackedWeight& w, std::int
   }
   const select::TunedPoint p = point_of(s, w, m, out, bias);
   std::optional<ConfigChoice> found;
-  if (auto row = cached_row(s, p))
-    found = from_row(*row, m, "autotuned row kept in the cache");
+  if (auto kept = cached_row(s, p)) found = from_row(*kept, m, "autotuned row kept in the cache");
   const bool capturing = s.driver->is_capturing(stream);
   if (!found && s.options.autotune && !capturing && budget_left(s))
-    found = tune(ctx, w, p, m, machine);
-  if (found) c = *found;
+    found = tune(ctx, w, p, m, machine_of(ctx, stream));
+  const ConfigChoice c =
+      found ? *found
+      : row ? *row
+            : s.tuned.select(s.target, s.device, m, w.n(), w.k(), out, bias, &machine_of(ctx, stream));
   // A capture only postpones the measurement: that answer is not remembered.
   if (found || !(s.options.autotune && capturing)) {
     std::unique_lock lock(s.chosen_mu);

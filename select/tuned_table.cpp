@@ -414,19 +414,22 @@ TunedTable TunedTable::merged(const TunedTable& later) const {
   return t;
 }
 
-ConfigChoice TunedTable::select(const compiler::Target& target, const DeviceKey& device,
-                                std::int64_t m, std::int64_t n, std::int64_t k, OutDType out,
-                                bool bias, const compiler::MachineModel* machine) const {
+const std::vector<TunedRow>* TunedTable::rows_of(const compiler::Target& target, std::int64_t n,
+                                                 std::int64_t k, OutDType out, bool bias) const {
+  if (!impl_) return nullptr;
+  const auto it = impl_->shapes.find({n, k, target.fp8_format(), out, bias});
+  return it == impl_->shapes.end() ? nullptr : &it->second;
+}
+
+std::optional<ConfigChoice> TunedTable::select_row(const compiler::Target& target,
+                                                   const DeviceKey& device, std::int64_t m,
+                                                   std::int64_t n, std::int64_t k, OutDType out,
+                                                   bool bias) const {
   ConfigChoice c;
   c.m = m;
   c.bucket_m = m_bucket_m(m);
   c.cu_num = device.cu_num;
-  const std::vector<TunedRow>* rows = nullptr;
-  if (impl_) {
-    const auto it = impl_->shapes.find({n, k, target.fp8_format(), out, bias});
-    if (it != impl_->shapes.end()) rows = &it->second;
-  }
-  if (rows) {
+  if (const std::vector<TunedRow>* rows = rows_of(target, n, k, out, bias)) {
     // The row of exactly M, else of M's bucket, else of the power of two that holds the bucket
     // (the buckets of tables tuned before the halfway bounds existed); this device's first.
     std::int64_t pow2 = 1;
@@ -458,6 +461,18 @@ ConfigChoice TunedTable::select(const compiler::Target& target, const DeviceKey&
       return c;
     }
   }
+  return std::nullopt;
+}
+
+ConfigChoice TunedTable::select(const compiler::Target& target, const DeviceKey& device,
+                                std::int64_t m, std::int64_t n, std::int64_t k, OutDType out,
+                                bool bias, const compiler::MachineModel* machine) const {
+  if (auto row = select_row(target, device, m, n, k, out, bias)) return *row;
+  const std::vector<TunedRow>* rows = rows_of(target, n, k, out, bias);
+  ConfigChoice c;
+  c.m = m;
+  c.bucket_m = m_bucket_m(m);
+  c.cu_num = device.cu_num;
   c.config = memo_ ? memo_->get(target, device.cu_num, machine, m, n, k)
             : machine ? heuristic_config(target, *machine, m, n, k)
                       : heuristic_config(target, device.cu_num, m, n, k);

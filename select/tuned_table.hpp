@@ -107,6 +107,11 @@ class TunedTable {
                       std::int64_t k, OutDType out, bool bias) const {
     return select(target, DeviceKey{.cu_num = cu_num}, m, n, k, out, bias);
   }
+  // select()'s answer when a row gives it (exact or bucket row); nullopt where the heuristic
+  // would: a caller that has more to try first (the autotuner) asks the model only then.
+  std::optional<ConfigChoice> select_row(const compiler::Target& target, const DeviceKey& device,
+                                         std::int64_t m, std::int64_t n, std::int64_t k,
+                                         OutDType out, bool bias) const;
 
   // Every choice the runtime can make for weight (n, k) on `target` while M stays in
   // [m_lo, m_hi]: select() at the M of each bucket that meets the range (what Plans use), and at
@@ -141,6 +146,10 @@ class TunedTable {
   std::size_t rows() const;
 
  private:
+  // The rows of one weight, out dtype and bias (every device and M); nullptr when none.
+  const std::vector<TunedRow>* rows_of(const compiler::Target& target, std::int64_t n,
+                                       std::int64_t k, OutDType out, bool bias) const;
+
   struct Impl;
   struct HeuristicMemo;
   std::shared_ptr<const Impl> impl_;
