@@ -84,4 +84,19 @@ bool is_valid_key(std::string_view key) {
   return true;
 }
 
+std::string library_identity(std::string_view version, std::string_view build_id) {
+  return std::string(version) + "+" + std::string(build_id);
+}
+
+std::string record_key(std::string_view salt, std::initializer_list<std::string_view> fields) {
+  std::string text(salt);
+  text += "\n";
+  for (const std::string_view f : fields) {
+    text += std::to_string(f.size()) + ":";
+    text += f;
+    text += "\n";
+  }
+  return hash_hex(text);
+}
+
 }  // namespace fp8jit::cache

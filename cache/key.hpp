@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -44,6 +45,16 @@ std::array<std::uint8_t, 16> hash128(std::span<const std::uint8_t> data);
 
 // hash128 of `data` as 32 lowercase hex characters (what `xxh128sum` prints).
 std::string hash_hex(std::string_view data);
+
+// "<version>+<build id>" ("0.1.0+3f9c2a1b7d0e4c55"): the library that made an entry and will parse
+// it, as keys name it.
+std::string library_identity(std::string_view version, std::string_view build_id);
+
+// The key of a record (entry.hpp) of the kind `salt` names ("fp8jit tuned row, format 1"):
+// hash_hex over the salt and each field, every one prefixed by its length, so that no two lists
+// of fields share an encoding. Records pass everything that decides them, the library identity
+// included.
+std::string record_key(std::string_view salt, std::initializer_list<std::string_view> fields);
 
 // True when `key` looks like a key: exactly kKeyHexLength characters of [0-9a-f]. Keys become
 // file names, so the disk store accepts nothing else.

@@ -11,10 +11,6 @@
 
 namespace fp8jit::jit {
 
-// "<version>+<build id>" ("0.1.0+3f9c2a1b7d0e4c55"): the library that rendered the source and
-// will parse the entry, as the key's library_version names it.
-std::string library_identity(std::string_view version, std::string_view build_id);
-
 // The key inputs of the kernel whose canonical spec is `canonical_spec`, rendered as `source`,
 // built for `target` by `toolchain` (its name() and version()) with `options` (joined as passed
 // to the compiler), by the library build `build_id` (fp8jit::build_id() in the library; a

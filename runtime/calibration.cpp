@@ -28,14 +28,12 @@ constexpr const char* kMatrixConfig = "wg_bm128_bn256_bk128_w8_s4_k1";
 constexpr std::size_t kCopyBytes = std::size_t{1} << 30;
 constexpr int kCopies = 10;
 
-std::string library_version() { return std::string(FP8JIT_VERSION) + "+" + build_id(); }
+std::string library_version() { return cache::library_identity(FP8JIT_VERSION, build_id()); }
 
 std::string record_key(const ContextState& s) {
-  std::string text = "fp8jit calibration, format 1\n";
-  for (const std::string& f : {s.target.str(), s.device.name, std::to_string(s.device.cu_num),
-                               std::to_string(s.device.mem_bw), s.driver->name(), library_version()})
-    text += std::to_string(f.size()) + ":" + f + "\n";
-  return cache::hash_hex(text);
+  return cache::record_key("fp8jit calibration, format 1",
+                           {s.target.str(), s.device.name, std::to_string(s.device.cu_num),
+                            std::to_string(s.device.mem_bw), s.driver->name(), library_version()});
 }
 
 // The value of `x` in [lo, hi] at which rising(x) crosses `target` (bisection on a log scale;

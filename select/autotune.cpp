@@ -39,7 +39,7 @@ std::vector<compiler::GemmConfig> tuning_candidates(const TunedTable& table,
 
 namespace {
 
-std::string library_version() { return std::string(FP8JIT_VERSION) + "+" + build_id(); }
+std::string library_version() { return cache::library_identity(FP8JIT_VERSION, build_id()); }
 
 std::string point_words(const TunedPoint& p) {
   return p.target.str() + " " + p.device.str() + " N=" + std::to_string(p.n) +
@@ -50,14 +50,11 @@ std::string point_words(const TunedPoint& p) {
 }  // namespace
 
 std::string tuned_row_key(const TunedPoint& p) {
-  std::string text = "fp8jit tuned row, format 1\n";
-  for (const std::string& field :
-       {p.target.str(), p.device.name, std::to_string(p.device.cu_num),
-        std::to_string(p.device.mem_bw), std::to_string(p.n), std::to_string(p.k),
-        std::to_string(p.m), std::string(to_string(p.out)), std::string(p.bias ? "1" : "0"),
-        library_version()})
-    text += std::to_string(field.size()) + ":" + field + "\n";  // length-prefixed: unambiguous
-  return cache::hash_hex(text);
+  return cache::record_key(
+      "fp8jit tuned row, format 1",
+      {p.target.str(), p.device.name, std::to_string(p.device.cu_num),
+       std::to_string(p.device.mem_bw), std::to_string(p.n), std::to_string(p.k),
+       std::to_string(p.m), to_string(p.out), p.bias ? "1" : "0", library_version()});
 }
 
 const char* tuned_row_header() {
