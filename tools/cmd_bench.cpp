@@ -35,9 +35,8 @@ struct PerM {
 
 int cmd_bench(const Options& options, const BenchArgs& args) {
   bench::SuiteArgs suite;  // bad input is reported before the GPU is opened
-  suite.shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
-  check_token_counts(args.ms, "--m");
-  suite.ms = args.ms;
+  suite.shapes = args.work.shapes();
+  suite.ms = args.work.ms;
   Context ctx(options);
   suite.reps = args.reps;
   suite.min_calls = args.min_calls;

@@ -1,18 +1,15 @@
 // `fp8jit bench`: fp8jit against cuBLASLt in one process (tools/bench/suite.hpp), as a table.
 #pragma once
 
-#include <cstdint>
 #include <string>
-#include <vector>
 
 #include "fp8jit/options.hpp"
+#include "tools/models.hpp"
 
 namespace fp8jit::tools {
 
 struct BenchArgs {
-  std::string model = "all";
-  std::string shape_file;
-  std::vector<std::int64_t> ms = {1, 16, 64, 256, 1024, 4096, 8192};
+  Workload work{"all", "", {1, 16, 64, 256, 1024, 4096, 8192}};
   int reps = 20;
   int min_calls = 8;  // calls per timed region
   bool bias = true;

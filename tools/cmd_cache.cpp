@@ -32,6 +32,20 @@
 #include "tools/commands.hpp"
 #include "util/bytes.hpp"
 
+// The reports as JSON objects, one key per field under the field's name (the --json keys).
+namespace fp8jit::cache {
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(TargetStats, entries, bytes)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(LayerStats, root, writable, entries, bytes, temps, temp_bytes,
+                                   quarantined, quarantined_bytes, foreign, targets)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PruneReport, skipped_locked, skipped_read_only, entries_removed,
+                                   temps_removed, quarantined_removed, bytes_freed, entries_kept,
+                                   bytes_kept, errors)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ClearReport, entries_removed, quarantined_removed, bytes_freed,
+                                   errors)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ExportReport, entries, bytes, skipped)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ImportReport, members, imported, already_present, evicted,
+                                   rejected, failed, archive_error)
+}  // namespace fp8jit::cache
 
 namespace fp8jit::tools {
 
@@ -131,21 +145,7 @@ int cache_stats(const Options& o, const CacheArgs& a) {
   const auto layers = open_layers(o);
   const auto all = cache::stats(*layers);
   if (a.json) {
-    json j = {{"layers", json::array()}};
-    for (const auto& l : all) {
-      json targets = json::object();
-      for (const auto& [t, s] : l.targets) targets[t] = {{"entries", s.entries}, {"bytes", s.bytes}};
-      j["layers"].push_back({{"root", l.root},
-                             {"writable", l.writable},
-                             {"entries", l.entries},
-                             {"bytes", l.bytes},
-                             {"temps", l.temps},
-                             {"temp_bytes", l.temp_bytes},
-                             {"quarantined", l.quarantined},
-                             {"quarantined_bytes", l.quarantined_bytes},
-                             {"foreign", l.foreign},
-                             {"targets", targets}});
-    }
+    json j = {{"layers", all}};
     j["max_bytes"] = layers->max_bytes();
     print_json(j);
     return 0;
@@ -199,15 +199,7 @@ int cache_prune(const Options& o, const CacheArgs& a) {
   if (a.max_bytes) max = util::parse_bytes(*a.max_bytes, "--max-bytes");
   const auto layers = open_layers(o);
   const cache::PruneReport r = layers->prune(max);
-  const json j = {{"skipped_locked", r.skipped_locked},
-                  {"skipped_read_only", r.skipped_read_only},
-                  {"entries_removed", r.entries_removed},
-                  {"temps_removed", r.temps_removed},
-                  {"quarantined_removed", r.quarantined_removed},
-                  {"bytes_freed", r.bytes_freed},
-                  {"entries_kept", r.entries_kept},
-                  {"bytes_kept", r.bytes_kept},
-                  {"errors", r.errors}};
+  const json j = r;
   return print_outcome(a, r.errors.empty() && !r.skipped(), j, [&] {
     if (r.skipped_read_only) {
       std::printf("nothing pruned: the cache is read-only (or disabled)\n");
@@ -232,10 +224,7 @@ int cache_clear(const Options& o, const CacheArgs& a) {
   const auto filter = target_filter(a.target);
   const auto layers = open_layers(o);
   const cache::ClearReport r = cache::clear(*layers, filter);
-  const json j = {{"entries_removed", r.entries_removed},
-                  {"quarantined_removed", r.quarantined_removed},
-                  {"bytes_freed", r.bytes_freed},
-                  {"errors", r.errors}};
+  const json j = r;
   return print_outcome(a, r.errors.empty(), j, [&] {
     for (const auto& e : r.errors) std::printf("%s\n", e.c_str());
     std::printf("cleared %s%s: %llu entries and %llu quarantined files removed (%s freed)\n",
@@ -253,8 +242,8 @@ int cache_export(const Options& o, const CacheArgs& a) {
   filter.target = target_filter(a.target);
   const auto layers = open_layers(o);
   const cache::ExportReport r = cache::export_entries(*layers, filter, a.file);
-  const json j = {
-      {"archive", a.file}, {"entries", r.entries}, {"bytes", r.bytes}, {"skipped", r.skipped}};
+  json j = r;
+  j["archive"] = a.file;
   return print_outcome(a, r.skipped.empty(), j, [&] {
     for (const auto& s : r.skipped) std::printf("skipped (does not verify): %s\n", s.c_str());
     std::printf("exported %llu entries (%s) to %s\n", static_cast<unsigned long long>(r.entries),
@@ -310,14 +299,8 @@ int cache_import(const Options& o, const CacheArgs& a) {
     throw CacheError("failed to import " + a.file + ": the cache " + o.cache_dir +
                      " is read-only (FP8JIT_CACHE_READ_ONLY) or disabled");
   const cache::ImportReport r = cache::import_entries(a.file, *layers);
-  const json j = {{"archive", a.file},
-                  {"members", r.members},
-                  {"imported", r.imported},
-                  {"already_present", r.already_present},
-                  {"evicted", r.evicted},
-                  {"rejected", r.rejected},
-                  {"failed", r.failed},
-                  {"archive_error", r.archive_error}};
+  json j = r;
+  j["archive"] = a.file;
   return print_outcome(a, r.ok(), j, [&] {
     for (const auto& s : r.rejected) std::printf("rejected: %s\n", s.c_str());
     for (const auto& s : r.failed) std::printf("failed: %s\n", s.c_str());

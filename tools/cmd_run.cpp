@@ -26,7 +26,7 @@ int run_on_gpu(Context& ctx, const RunArgs& args, const std::vector<WeightShape>
   std::printf("%-20s %6s %6s %6s %10s %9s %8s %10s\n", "shape", "M", "N", "K", "us", "TFLOP/s",
               "TB/s", "rel_err");
   for (const auto& s : shapes) {
-    const std::int64_t max_m = *std::max_element(args.ms.begin(), args.ms.end());
+    const std::int64_t max_m = *std::max_element(args.work.ms.begin(), args.work.ms.end());
     GemmProblem p = make_problem(max_m, s.n, s.k, fmt, OutDType::bf16, args.bias, rng);
     auto a = ctx.alloc(p.a.size()), w = ctx.alloc(p.w.size());
     auto sa = ctx.alloc(p.sa.size() * 4), sw = ctx.alloc(p.sw.size() * 4);
@@ -38,7 +38,7 @@ int run_on_gpu(Context& ctx, const RunArgs& args, const std::vector<WeightShape>
     if (args.bias) ctx.copy_to_device(bias.get(), p.b.data(), p.b.size() * 2);
     PackedWeight packed = ctx.pack_weight(w.get(), static_cast<const float*>(sw.get()), s.n, s.k);
     const Plan plan = ctx.plan(packed, OutDType::bf16, args.bias);
-    for (const std::int64_t m : args.ms) {
+    for (const std::int64_t m : args.work.ms) {
       std::vector<std::uint16_t> host(m * s.n, kPoison);
       ctx.copy_to_device(out.get(), host.data(), host.size() * 2);
       GemmArgs g;
@@ -112,8 +112,7 @@ int cross_compile(const Options& options, const RunArgs& args,
 }  // namespace
 
 int cmd_run(const Options& options, const RunArgs& args) {
-  const auto shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
-  check_token_counts(args.ms, "--m");
+  const auto shapes = args.work.shapes();
   // --target emu-...: run on the CPU emulation of each (docs/emulator.md), as on a GPU.
   std::vector<std::string> emulated;
   for (const auto& t : args.targets)

@@ -22,9 +22,8 @@ std::ofstream open_output(const std::string& path, const char* what) {
 
 int cmd_tune(const Options& options, const TuneArgs& args) {
   bench::TuneArgs t;  // bad input is reported before the files are opened or the GPU used
-  t.shapes = args.shape_file.empty() ? model_shapes(args.model) : read_shape_file(args.shape_file);
-  check_token_counts(args.ms, "--m");
-  t.ms = args.ms;
+  t.shapes = args.work.shapes();
+  t.ms = args.work.ms;
   // Open the outputs first: a bad path fails before minutes of tuning.
   std::ofstream out = open_output(args.out, "tuned table");
   std::ofstream dump;

@@ -1,18 +1,15 @@
 // `fp8jit tune`: times candidate configs on the GPU and writes a tuned table (tools/bench/tune.hpp).
 #pragma once
 
-#include <cstdint>
 #include <string>
-#include <vector>
 
 #include "fp8jit/options.hpp"
+#include "tools/models.hpp"
 
 namespace fp8jit::tools {
 
 struct TuneArgs {
-  std::string model = "all";
-  std::string shape_file;
-  std::vector<std::int64_t> ms = {1, 2, 4, 8, 16, 32, 64};
+  Workload work{"all", "", {1, 2, 4, 8, 16, 32, 64}};
   int candidates = 16;
   int reps = 10;
   int min_calls = 8;

@@ -14,9 +14,7 @@
 namespace fp8jit::tools {
 
 struct RunArgs {
-  std::string model = "llama3-8b";
-  std::string shape_file;
-  std::vector<std::int64_t> ms = {1, 16, 64, 256, 1024, 4096};
+  Workload work{"llama3-8b", "", {1, 16, 64, 256, 1024, 4096}};
   std::vector<std::string> targets = {"sm_90a", "gfx942"};
   bool cross = false;  // cross-compile even when a GPU is present
   bool bias = true;

@@ -19,35 +19,58 @@ using namespace fp8jit::tools;
 
 constexpr int kUsageError = 2;
 
-// A subcommand `name` of `parent`: `help` is its line in the parent's --help, and `examples`
-// (lines of "  fp8jit ...", then any notes) end its own --help.
-CLI::App* add_command(CLI::App& parent, const char* name, const std::string& help,
-                      const std::string& examples) {
-  auto* command = parent.add_subcommand(name, help);
-  command->footer("Examples:\n" + examples);
+// What --help says of a command: its line in the parent's list of commands, then, at the end of
+// its own --help, the examples (lines of "  fp8jit ...") and any notes.
+struct CommandText {
+  const char* name;
+  const char* help;
+  const char* examples;
+};
+
+CLI::App* add_command(CLI::App& parent, const CommandText& text,
+                      const std::string& more_notes = "") {
+  auto* command = parent.add_subcommand(text.name, text.help);
+  command->footer(std::string("Examples:\n") + text.examples + more_notes);
   return command;
 }
 
-CLI::App* add_info(CLI::App& app) {
-  return add_command(app, "info",
-                     "Show the version and build id, the GPU, the toolchains found (or why not), "
-                     "the cache directory and the environment variables",
-                     "  fp8jit info\n  FP8JIT_CACHE_DIR=/tmp/c fp8jit info");
+// --model, --shapes and --m of a command that works on one Workload.
+void add_workload_options(CLI::App* command, Workload& w, const char* m_help) {
+  command->add_option("--model", w.model, "Model preset: llama3-8b, llama3-70b or all")
+      ->capture_default_str();
+  command->add_option("--shapes", w.shape_file,
+                      "File of 'N,K' lines (or bench/shapes.csv) instead of --model");
+  command->add_option("--m", w.ms, m_help)->delimiter(',')->capture_default_str();
 }
 
-CLI::App* add_run(CLI::App& app, RunArgs& a) {
-  auto* run = add_command(
-      app, "run",
-      "The main job. With a GPU: compile, run and check the GEMMs of a model's weight shapes and "
-      "print their times. Without one: cross-compile them into the cache and list what was built",
-      "  fp8jit run\n  fp8jit run --model all --m 1,16\n"
-      "  fp8jit run --cross --target gfx942,gfx950\n"
-      "  fp8jit run --target emu-gfx942 --shapes shapes.txt --m 1,37   # on the CPU");
-  run->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
-      ->capture_default_str();
-  run->add_option("--shapes", a.shape_file,
-                  "File of 'N,K' lines (or bench/shapes.csv) instead of --model");
-  run->add_option("--m", a.ms, "Token counts to run (GPU)")->delimiter(',')->capture_default_str();
+// --reps and --min-calls of a command that times GEMMs with the bench protocol.
+void add_timing_options(CLI::App* command, int& reps, const char* reps_help, int& min_calls) {
+  command->add_option("--reps", reps, reps_help)->capture_default_str()->check(CLI::Range(1, 1000));
+  command->add_option("--min-calls", min_calls,
+                      "Back-to-back calls per timed region (whole rounds over the weight copies; "
+                      "1: one round)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+}
+
+constexpr CommandText kInfo{
+    "info",
+    "Show the version and build id, the GPU, the toolchains found (or why not), the cache "
+    "directory and the environment variables",
+    R"(  fp8jit info
+  FP8JIT_CACHE_DIR=/tmp/c fp8jit info)"};
+
+constexpr CommandText kRun{
+    "run",
+    "The main job. With a GPU: compile, run and check the GEMMs of a model's weight shapes and "
+    "print their times. Without one: cross-compile them into the cache and list what was built",
+    R"(  fp8jit run
+  fp8jit run --model all --m 1,16
+  fp8jit run --cross --target gfx942,gfx950
+  fp8jit run --target emu-gfx942 --shapes shapes.txt --m 1,37   # on the CPU)"};
+
+void add_run(CLI::App* run, RunArgs& a) {
+  add_workload_options(run, a.work, "Token counts to run (GPU)");
   run->add_option("--target", a.targets,
                   "Targets to cross-compile for (no GPU, or --cross); emulation targets "
                   "(emu-gfx942, emu-gfx950, emu-sm89) run on the CPU instead, checked as on a GPU")
@@ -59,20 +82,20 @@ CLI::App* add_run(CLI::App& app, RunArgs& a) {
                   "Rows of each result checked against the float64 reference")
       ->capture_default_str();
   run->add_option("--iters", a.iters, "Timed calls per GEMM")->capture_default_str();
-  return run;
 }
 
-CLI::App* add_warmup(CLI::App& app, WarmupArgs& a) {
-  auto* w = add_command(
-      app, "warmup",
-      "Compile every kernel a deployment will need into the cache before it starts: for each "
-      "weight shape, M value (or M bucket of an M range), output dtype and bias, the config the "
-      "tuned tables choose (else the heuristic), deduplicated. For the local GPU, or for "
-      "--target without one. A second run compiles nothing",
-      "  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2\n"
-      "  fp8jit warmup --shapes weights.csv --m 1,16,64,256 --tables tuned/mi300x.csv\n"
-      "  fp8jit warmup --model llama3-8b --dry-run          # what would be built, and why\n"
-      "Exit status: 0 all built or cached, 1 a build failed, 2 bad input.");
+constexpr CommandText kWarmup{
+    "warmup",
+    "Compile every kernel a deployment will need into the cache before it starts: for each "
+    "weight shape, M value (or M bucket of an M range), output dtype and bias, the config the "
+    "tuned tables choose (else the heuristic), deduplicated. For the local GPU, or for "
+    "--target without one. A second run compiles nothing",
+    R"(  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2
+  fp8jit warmup --shapes weights.csv --m 1,16,64,256 --tables tuned/mi300x.csv
+  fp8jit warmup --model llama3-8b --dry-run          # what would be built, and why
+Exit status: 0 all built or cached, 1 a build failed, 2 bad input.)"};
+
+void add_warmup(CLI::App* w, WarmupArgs& a) {
   w->add_option("--model", a.models, "Model preset(s): llama3-8b, llama3-70b, all")
       ->delimiter(',');
   w->add_option("--shapes", a.shape_files,
@@ -113,38 +136,40 @@ CLI::App* add_warmup(CLI::App& app, WarmupArgs& a) {
   w->add_option("--progress", a.progress,
                 "auto (a bar on a terminal, lines otherwise), bar, lines or none")
       ->capture_default_str();
-  return w;
 }
 
-CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
-  auto* cache = add_command(
-      app, "cache",
-      "Inspect and maintain the kernel cache (FP8JIT_CACHE_DIR and the read-only layers of "
-      "FP8JIT_CACHE_READONLY_DIRS)",
-      "  fp8jit cache ls --target gfx942\n"
-      "  fp8jit cache show 3f9a1c --disasm\n"
-      "  fp8jit cache verify --json\n"
-      "  fp8jit cache prune --max-bytes 2G\n"
-      "  fp8jit cache export kernels.tar && fp8jit cache import kernels.tar\n"
-      "Exit status: 0 success, 1 damage found or an operation failed, 2 bad input.");
+constexpr CommandText kCache{
+    "cache",
+    "Inspect and maintain the kernel cache (FP8JIT_CACHE_DIR and the read-only layers of "
+    "FP8JIT_CACHE_READONLY_DIRS)",
+    R"(  fp8jit cache ls --target gfx942
+  fp8jit cache show 3f9a1c --disasm
+  fp8jit cache verify --json
+  fp8jit cache prune --max-bytes 2G
+  fp8jit cache export kernels.tar && fp8jit cache import kernels.tar
+Exit status: 0 success, 1 damage found or an operation failed, 2 bad input.)"};
+
+void add_cache(CLI::App* cache, CacheArgs& a) {
   // NOTE: not require_subcommand(1): its error does not name a mistyped command; the hidden
   // positional catches the word instead, and run_cache() reports it.
   cache->require_subcommand(0, 1);
   cache->add_option("command", a.unknown_action)->group("");
-  auto sub = [&](const char* name, const char* help, const std::string& examples) {
-    auto* s = add_command(*cache, name, help,
-                          examples + "\nCache: FP8JIT_CACHE_DIR or --cache-dir, then "
-                                     "FP8JIT_CACHE_READONLY_DIRS (docs/env.md).");
+  auto sub = [&](const char* name, const char* help, const char* examples) {
+    auto* s = add_command(*cache, {name, help, examples},
+                          "\nCache: FP8JIT_CACHE_DIR or --cache-dir, then "
+                          "FP8JIT_CACHE_READONLY_DIRS (docs/env.md).");
     s->add_flag("--json", a.json, "Machine-readable output (stable keys) on stdout");
     s->final_callback([&a, name] { a.action = name; });
     return s;
   };
   auto* ls = sub("ls", "List the entries of every layer: key, target, size, last use, kernel",
-                 "  fp8jit cache ls\n  fp8jit cache ls --target gfx942 --json");
+                 R"(  fp8jit cache ls
+  fp8jit cache ls --target gfx942 --json)");
   ls->add_option("--target", a.target, "Only entries for this target (e.g. gfx942)");
   auto* show = sub("show", "Show one entry: spec, metadata, resources, binary; optionally its "
                            "source and disassembly",
-                   "  fp8jit cache show 3f9a1c\n  fp8jit cache show 3f9a1c --source --disasm");
+                   R"(  fp8jit cache show 3f9a1c
+  fp8jit cache show 3f9a1c --source --disasm)");
   show->add_option("KEY", a.key, "The entry's key, or a unique prefix of it (6+ characters)")
       ->required();
   show->add_flag("--source", a.source, "Print the stored kernel source");
@@ -153,14 +178,17 @@ CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
                  "NVIDIA)");
   sub("verify", "Read every file of every layer and name each damaged one (exit status 1 when "
                 "any is)",
-      "  fp8jit cache verify\n  fp8jit cache verify --json | jq '.damaged[].path'");
+      R"(  fp8jit cache verify
+  fp8jit cache verify --json | jq '.damaged[].path')");
   auto* prune = sub("prune", "Evict least-recently-used entries down to the size budget; remove "
                              "stale temp files and old quarantined entries",
-                   "  fp8jit cache prune\n  fp8jit cache prune --max-bytes 2G");
+                   R"(  fp8jit cache prune
+  fp8jit cache prune --max-bytes 2G)");
   prune->add_option("--max-bytes", a.max_bytes,
                     "Budget for this prune (K, M, G suffixes); default FP8JIT_CACHE_MAX_BYTES");
   auto* clear = sub("clear", "Remove every entry of the writable layer (or of one target)",
-                    "  fp8jit cache clear\n  fp8jit cache clear --target gfx950");
+                    R"(  fp8jit cache clear
+  fp8jit cache clear --target gfx950)");
   clear->add_option("--target", a.target, "Only entries for this target");
   sub("stats", "Entries and bytes per layer and per target, temp and quarantined files",
       "  fp8jit cache stats --json");
@@ -171,23 +199,23 @@ CLI::App* add_cache(CLI::App& app, CacheArgs& a) {
   exp->add_option("--target", a.target, "Only entries for this target");
   auto* table = sub("export-table",
                     "Write the tuned rows the autotuner kept in the cache as a tuned table (CSV)",
-                    "  fp8jit cache export-table h200.csv\n"
-                    "  FP8JIT_TUNED_TABLES=h200.csv fp8jit explain 24 4096 4096");
+                    R"(  fp8jit cache export-table h200.csv
+  FP8JIT_TUNED_TABLES=h200.csv fp8jit explain 24 4096 4096)");
   table->add_option("FILE", a.file, "Tuned table to write")->required();
   table->add_option("--target", a.target, "Only rows for this target");
   auto* imp = sub("import", "Verify and publish the entries of an archive into the writable layer",
                   "  fp8jit --cache-dir /opt/fp8jit-cache cache import kernels.tar");
   imp->add_option("FILE", a.file, "Archive to read")->required()->check(CLI::ExistingFile);
-  return cache;
 }
 
-CLI::App* add_explain(CLI::App& app, ExplainArgs& a) {
-  auto* e = add_command(
-      app, "explain",
-      "Show which tuned-table row or rule chooses the config of one GEMM, and why (the cost "
-      "model's view, runner-up configs). No GPU needed with --target",
-      "  fp8jit explain 37 8192 8192 --target gfx942\n"
-      "  fp8jit explain 1 57344 8192 --target sm_90a --tables tuned/h100.csv --bias");
+constexpr CommandText kExplain{
+    "explain",
+    "Show which tuned-table row or rule chooses the config of one GEMM, and why (the cost "
+    "model's view, runner-up configs). No GPU needed with --target",
+    R"(  fp8jit explain 37 8192 8192 --target gfx942
+  fp8jit explain 1 57344 8192 --target sm_90a --tables tuned/h100.csv --bias)"};
+
+void add_explain(CLI::App* e, ExplainArgs& a) {
   e->add_option("M", a.m, "Tokens")->required();
   e->add_option("N", a.n, "Weight rows (output columns)")->required();
   e->add_option("K", a.k, "Reduction length")->required();
@@ -200,52 +228,38 @@ CLI::App* add_explain(CLI::App& app, ExplainArgs& a) {
       ->delimiter(',');
   e->add_option("--candidates", a.candidates, "Runner-up configs of the cost model to print")
       ->capture_default_str();
-  return e;
 }
 
-CLI::App* add_bench(CLI::App& app, BenchArgs& a) {
-  auto* b = add_command(
-      app, "bench", "Benchmark fp8jit against cuBLASLt (outer-vector scales) in one process on the GPU",
-      "  fp8jit bench\n  fp8jit bench --model llama3-70b --m 1,64,4096 --csv bench/results/h100.csv");
-  b->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
-      ->capture_default_str();
-  b->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
-  b->add_option("--m", a.ms, "Token counts")->delimiter(',')->capture_default_str();
-  b->add_option("--reps", a.reps, "Timed repetitions per GEMM")->capture_default_str();
-  b->add_option("--min-calls", a.min_calls,
-                "Back-to-back calls per timed region (whole rounds over the weight copies; 1: one "
-                "round)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
+constexpr CommandText kBench{
+    "bench",
+    "Benchmark fp8jit against cuBLASLt (outer-vector scales) in one process on the GPU",
+    R"(  fp8jit bench
+  fp8jit bench --model llama3-70b --m 1,64,4096 --csv bench/results/h100.csv)"};
+
+void add_bench(CLI::App* b, BenchArgs& a) {
+  add_workload_options(b, a.work, "Token counts");
+  add_timing_options(b, a.reps, "Timed regions per GEMM (median kept)", a.min_calls);
   b->add_option("--csv", a.csv, "Also write the rows to this CSV file");
   b->add_flag("--heuristic", a.heuristic,
               "Also time, in the same process, the config the cost model alone would choose "
               "(no tuned row, no autotuning) for each point");
   b->add_flag("!--no-bias", a.bias, "Benchmark without bias (default: with)");
-  return b;
 }
 
-CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
-  auto* t = add_command(
-      app, "tune",
-      "Time candidate configs on the GPU and write the fastest that passes the accuracy check to "
-      "a tuned table",
-      "  fp8jit tune --out tuned/h100.csv\n"
-      "  FP8JIT_TUNED_TABLES=tuned/h100.csv fp8jit bench --m 1,16");
-  t->add_option("--model", a.model, "Model preset: llama3-8b, llama3-70b or all")
-      ->capture_default_str();
-  t->add_option("--shapes", a.shape_file, "File of 'N,K' lines instead of --model");
-  t->add_option("--m", a.ms, "Token counts to tune")->delimiter(',')->capture_default_str();
+constexpr CommandText kTune{
+    "tune",
+    "Time candidate configs on the GPU and write the fastest that passes the accuracy check to "
+    "a tuned table",
+    R"(  fp8jit tune --out tuned/h100.csv
+  FP8JIT_TUNED_TABLES=tuned/h100.csv fp8jit bench --m 1,16)"};
+
+void add_tune(CLI::App* t, TuneArgs& a) {
+  add_workload_options(t, a.work, "Token counts to tune");
   t->add_option("--candidates", a.candidates, "Configs timed per point: the heuristic's, the tuned table's current row, then each "
                 "family's best-ranked in turn")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
-  t->add_option("--reps", a.reps, "Timed regions per candidate (median kept)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
-  t->add_option("--min-calls", a.min_calls, "Calls per timed region")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
+  add_timing_options(t, a.reps, "Timed regions per candidate (median kept)", a.min_calls);
   t->add_option("-j,--jobs", a.jobs, "Kernels built at once (0: one per CPU)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
@@ -254,16 +268,15 @@ CLI::App* add_tune(CLI::App& app, TuneArgs& a) {
   t->add_option("--dump", a.dump,
                 "Also write every candidate's outcome (time, error, or why it was not timed) "
                 "to this CSV file");
-  return t;
 }
 
-CLI::App* add_model(CLI::App& app, ModelArgs& a) {
-  auto* m = add_command(
-      app, "model",
-      "Check the cost model against measured candidates (fp8jit tune --dump) and fit its "
-      "figures to them",
-      "  fp8jit model bench/results/h200-tune-sweep/dump-shapes.csv --check "
-      "bench/results/h200-tune-sweep/dump-heldout.csv --fit --worst 10");
+constexpr CommandText kModel{
+    "model",
+    "Check the cost model against measured candidates (fp8jit tune --dump) and fit its figures "
+    "to them",
+    R"(  fp8jit model bench/results/h200-tune-sweep/dump-shapes.csv --check bench/results/h200-tune-sweep/dump-heldout.csv --fit --worst 10)"};
+
+void add_model(CLI::App* m, ModelArgs& a) {
   m->add_option("dumps", a.dumps, "Dumps of fp8jit tune --dump the model is scored on (and fitted to)")
       ->required()
       ->check(CLI::ExistingFile);
@@ -284,7 +297,6 @@ CLI::App* add_model(CLI::App& app, ModelArgs& a) {
       ->check(CLI::Range(1, 1000000));
   m->add_option("--worst", a.worst, "List the N points where the model chooses worst")
       ->check(CLI::Range(0, 100000));
-  return m;
 }
 
 // `fp8jit model` reads files only: no Options.
@@ -314,11 +326,12 @@ struct Command {
 
 // A command whose options `add` declares into an Args of its own, carried out by `run`.
 template <class Args>
-Command command(CLI::App& app, CLI::App* (*add)(CLI::App&, Args&),
+Command command(CLI::App& app, const CommandText& text, void (*add)(CLI::App*, Args&),
                 int (*run)(const fp8jit::Options&, const Args&)) {
   auto args = std::make_shared<Args>();
-  return {add(app, *args),
-          [args, run](const fp8jit::Options& options) { return run(options, *args); }};
+  CLI::App* parser = add_command(app, text);
+  add(parser, *args);
+  return {parser, [args, run](const fp8jit::Options& options) { return run(options, *args); }};
 }
 
 }  // namespace
@@ -341,14 +354,14 @@ int main(int argc, char** argv) {
 
   // In the order of the help's list of commands.
   const Command commands[] = {
-      {add_info(app), tools::cmd_info},
-      command(app, add_run, tools::cmd_run),
-      command(app, add_warmup, tools::cmd_warmup),
-      command(app, add_cache, run_cache),
-      command(app, add_explain, tools::cmd_explain),
-      command(app, add_bench, tools::cmd_bench),
-      command(app, add_tune, tools::cmd_tune),
-      command(app, add_model, run_model),
+      {add_command(app, kInfo), tools::cmd_info},
+      command(app, kRun, add_run, tools::cmd_run),
+      command(app, kWarmup, add_warmup, tools::cmd_warmup),
+      command(app, kCache, add_cache, run_cache),
+      command(app, kExplain, add_explain, tools::cmd_explain),
+      command(app, kBench, add_bench, tools::cmd_bench),
+      command(app, kTune, add_tune, tools::cmd_tune),
+      command(app, kModel, add_model, run_model),
   };
 
   try {

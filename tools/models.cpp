@@ -125,4 +125,10 @@ void check_token_counts(const std::vector<std::int64_t>& ms, const std::string& 
     compiler::check_gemm_m(m, "parse " + option + " '" + std::to_string(m) + "'");
 }
 
+std::vector<WeightShape> Workload::shapes() const {
+  auto shapes = shape_file.empty() ? model_shapes(model) : read_shape_file(shape_file);
+  check_token_counts(ms, "--m");
+  return shapes;
+}
+
 }  // namespace fp8jit::tools

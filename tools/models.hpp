@@ -32,4 +32,15 @@ std::vector<WeightShape> read_shape_file(const std::string& path);
 // an M within the GEMM limits.
 void check_token_counts(const std::vector<std::int64_t>& ms, const std::string& option);
 
+// What run, bench and tune work on: the weights of a preset (or of a shape file, which wins) at
+// each token count of --m.
+struct Workload {
+  std::string model;
+  std::string shape_file;  // empty: the preset's shapes
+  std::vector<std::int64_t> ms;
+
+  // The weights; throws InvalidArgument (see model_shapes, read_shape_file, check_token_counts).
+  std::vector<WeightShape> shapes() const;
+};
+
 }  // namespace fp8jit::tools
