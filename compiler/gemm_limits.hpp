@@ -2,8 +2,9 @@
 // every fp8jit command, checked by the functions here (docs/cli.md states them).
 //   M (tokens)                 1 .. 2^31 - 1 (0 too where a call may be empty: Context::gemm)
 //   N (weight rows)            a positive multiple of 16, below 2^31
-//   K (reduction length)       a positive multiple of 32, below 2^31
-// The multiples are the block of every weight layout (layout_rule). The bounds keep what the
+//   K (reduction length)       a positive multiple of 16, at most 2^31 - 32
+// The multiples are the steps of every weight layout (layout_rule); K is packed rounded up to a
+// multiple of 32 (packed_k), which the bound on K keeps below 2^31. The bounds keep what the
 // launch and the kernels compute from M, N and K in 32 bits (M is a kernel argument of type int;
 // grid sizes and tile indices are 32-bit), and every product the cost model forms in 64.
 #pragma once
@@ -17,9 +18,9 @@
 namespace fp8jit::compiler {
 
 constexpr std::int64_t kMaxGemmM = INT32_MAX;
-constexpr std::int64_t kWeightNMultiple = 16, kWeightKMultiple = 32;
+constexpr std::int64_t kWeightNMultiple = 16, kWeightKMultiple = 16;
 constexpr std::int64_t kMaxWeightN = (std::int64_t{1} << 31) - kWeightNMultiple;
-constexpr std::int64_t kMaxWeightK = (std::int64_t{1} << 31) - kWeightKMultiple;
+constexpr std::int64_t kMaxWeightK = (std::int64_t{1} << 31) - 32;
 
 // Throws InvalidArgument "failed to <verb>: M = <m> must be >= <lo> and <= 2147483647 (...)"
 // unless lo <= m <= kMaxGemmM.

@@ -206,10 +206,10 @@ PackedWeight Context::pack_weight(const void* w, const float* sw, std::int64_t n
   require_pointer(w, 16, "w", "pack weight");
   require_pointer(sw, 4, "sw", "pack weight");
   PackedWeight p;
-  p.storage_ = alloc(static_cast<std::size_t>(n * k));
+  p.storage_ = alloc(compiler::packed_bytes(n, k));
   const LoadedKernel& kernel = s.kernels->get(compiler::preshuffle_spec(s.target, layout));
   runtime::LaunchDims dims;
-  const std::int64_t threads = n * k / 16;
+  const std::int64_t threads = n * compiler::packed_k(k) / 16;
   dims.grid[0] = static_cast<unsigned>((threads + 255) / 256);
   dims.block[0] = 256;
   const void* src = w;

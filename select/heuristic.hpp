@@ -88,7 +88,7 @@ std::vector<GemmEstimate> rank_configs(const compiler::Target& target, int multi
                                        std::int64_t m, std::int64_t n, std::int64_t k);
 
 // The heuristic's config for m's bucket (rank_configs(...).front().config): valid
-// (KernelSpec::validate accepts it) for any N % 16 == 0, K % 32 == 0 and M >= 1 on an arch with
+// (KernelSpec::validate accepts it) for any N % 16 == 0, K % 16 == 0 and M >= 1 on an arch with
 // fp8 matrix instructions. Deterministic in (target arch, machine, m_bucket_m(m), n, k).
 compiler::GemmConfig heuristic_config(const compiler::Target& target,
                                       const compiler::MachineModel& machine, std::int64_t m,

@@ -146,7 +146,7 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
   row.n = parse_int(r, field(c_n), "N", 1, compiler::kMaxWeightN);
   if (row.n % 16 != 0) r.fail(field(c_n), "N must be a multiple of 16 (the weight layouts' row block)");
   row.k = parse_int(r, field(c_k), "K", 1, compiler::kMaxWeightK);
-  if (row.k % 32 != 0) r.fail(field(c_k), "K must be a multiple of 32 (the weight layouts' k block)");
+  if (row.k % 16 != 0) r.fail(field(c_k), "K must be a multiple of 16 (the weight layouts' k step)");
 
   const Field& q = field(c_q);
   row.q_dtype_w = parse_choice(r, q, kFp8Spellings, "q_dtype_w must be e4m3fn or e4m3fnuz");

@@ -7,7 +7,7 @@
 //
 // Operands (no LDS: both go global -> VGPRs in MFMA operand order):
 //   - W, aiter16x16 layout: 16 rows x 64 k form a contiguous 1 KiB chunk at
-//     (n_block * K/64 + chunk) * 1024 bytes; lane l of a wave reads row l % 16, k bytes
+//     n_block * Kp * 16 + chunk * 1024 bytes (Kp: K rounded up to a multiple of 32); lane l of a wave reads row l % 16, k bytes
 //     [16 * (l / 16), +16) of the chunk with one 16-byte load at chunk + 16 * l.
 //   - A, row-major [M, K]: lane l reads row m0 + l % 16, k bytes [k0 + 16 * (l / 16), +16) with
 //     one 16-byte load, so each lane holds the SAME k indices for both operands.
@@ -25,15 +25,16 @@
 // double buffering), stages = 1 loads then computes. split_k must be 1.
 // Shared memory (LDS): none, at any config.
 //
-// Constraints (enforced by KernelSpec::validate): N % 16 == 0, K % 32 == 0 (layout); warps a power
+// Constraints (enforced by KernelSpec::validate): N % 16 == 0, K % 16 == 0 (layout); warps a power
 // of two in [1, 8]; bn = 16 * warps * FN with FN in {1, 2, 4}; bm a power of two in [16, 128];
 // bk a power of two in [64, 256]; stages in {1, 2}; split_k == 1. A and out 16-byte aligned,
 // sa/sw 4-byte, bias 2-byte (checked by Context before the launch).
 // Launch: block = warps * 64 threads, grid = (ceil(N / bn), ceil(M / bm), 1), no dynamic LDS.
 //
-// Tails: K % bk: the leftover full chunks run one at a time after the main loop; a K % 64 == 32
-// half chunk is read by lanes 0..31 only (lanes 32..63 would run into the next weight rows) and
-// lanes 32..63 contribute zeros. N % bn: a fragment whose 16-row block is >= N / 16 loads and
+// Tails: K % bk: the leftover full chunks run one at a time after the main loop; a last partial
+// chunk of K % 64 = 16, 32 or 48 bytes is read by lanes 0 .. K % 64 - 1 only (lane l reads k
+// bytes [16 (l / 16), +16) of the chunk: the others would run past the token row, or into the
+// next weight rows or the padding of a K % 32 == 16 weight) and the others contribute zeros. N % bn: a fragment whose 16-row block is >= N / 16 loads and
 // stores nothing (a wave with none returns at once). M tail: token rows >= m load zeros (no read
 // past A) and are not stored.
 #include "prelude_hip.hip"
@@ -44,20 +45,21 @@ template <class Spec>
 struct MfmaCdna3Gemm {
   static constexpr long kN = Spec::n;
   static constexpr long kK = Spec::k;
+  static constexpr long kKp = (kK + 31) / 32 * 32;           // K of the packed weight
   static constexpr int kWaves = Spec::warps;
   static constexpr int kThreads = Spec::warps * 64;
   static constexpr int kFN = Spec::bn / (16 * Spec::warps);  // weight fragments per wave
   static constexpr int kFM = Spec::bm / 16;                  // token fragments per wave
   static constexpr int kKU = Spec::bk / 64;                  // 1 KiB chunks per main-loop step
   static constexpr long kChunks = kK / 64;                   // full chunks per 16 weight rows
-  static constexpr bool kHalfChunk = kK % 64 != 0;           // K % 64 == 32
+  static constexpr int kTailBytes = static_cast<int>(kK % 64);  // 0, 16, 32 or 48
   static constexpr long kSteps = kChunks / kKU;
   static constexpr int kTailChunks = static_cast<int>(kChunks % kKU);
   static constexpr long kRowBlocks = kN / 16;
   using out_t = typename Spec::out_t;
 
   static_assert(kN > 0 && kN % 16 == 0, "gemm_cdna3: N must be a multiple of 16");
-  static_assert(kK > 0 && kK % 32 == 0, "gemm_cdna3: K must be a multiple of 32");
+  static_assert(kK > 0 && kK % 16 == 0, "gemm_cdna3: K must be a multiple of 16");
   static_assert(kWaves >= 1 && kFN >= 1 && Spec::bn == 16 * kWaves * kFN,
                 "gemm_cdna3: bn must be 16 * warps * FN");
   static_assert(kFM >= 1 && Spec::bm == 16 * kFM, "gemm_cdna3: bm must be a multiple of 16");
@@ -127,7 +129,7 @@ struct MfmaCdna3Gemm {
 #pragma unroll
     for (int f = 0; f < kFN; ++f) {
       s.has_w[f] = row_block0 + f < kRowBlocks;
-      s.w[f] = static_cast<const u8*>(w) + (row_block0 + f) * kK * 16 + 16 * lane;
+      s.w[f] = static_cast<const u8*>(w) + (row_block0 + f) * kKp * 16 + 16 * lane;
     }
 #pragma unroll
     for (int f = 0; f < kFM; ++f) {
@@ -166,9 +168,9 @@ struct MfmaCdna3Gemm {
       load(t, s, kSteps * kKU + c, true);
       compute(t, acc);
     }
-    if constexpr (kHalfChunk) {
+    if constexpr (kTailBytes != 0) {
       Tile<1> t;
-      load(t, s, kChunks, lane < 32);
+      load(t, s, kChunks, lane < u32(kTailBytes));  // lane l reads k bytes 16 (l / 16) ..
       compute(t, acc);
     }
 

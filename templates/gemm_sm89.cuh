@@ -23,7 +23,8 @@
 // them and runs the epilogue: more warps stream one n-block's weight when N / bn is small.
 // Shared memory: (split_k - 1) x warps x FN x FM x 4 x 32 floats (none for split_k = 1).
 // Registers: 4 FN FM accumulators + (4 FN + 2 FM) KU (x stages) fragment words.
-// Constraints (enforced by KernelSpec::validate): N % 16 == 0, K % 32 == 0; warps in {1..8},
+// Constraints (enforced by KernelSpec::validate): N % 16 == 0, K % 16 == 0 (a K % 32 == 16
+// weight's last k-block is half padding: its token bytes past K are not read); warps in {1..8},
 // bn = 16 warps {1, 2, 4}, bm in {8..64} (power of two), bk in {32, 64, 128}, stages in {1, 2},
 // split_k in {1, 2, 4, 8} with warps x split_k <= 16 and the shared memory above <= 48 KiB. N need
 // not be a multiple of bn (n-blocks past N are skipped, warp-uniformly) and
@@ -46,7 +47,8 @@ struct MmaSm89Gemm {
   static constexpr int FN = Spec::bn / (16 * Spec::warps);
   static constexpr int FM = Spec::bm / 8;
   static constexpr int KU = Spec::bk / 32;
-  static constexpr long kBlocksK = Spec::k / 32;  // 32-wide k-blocks
+  static constexpr long kBlocksK = (Spec::k + 31) / 32;  // 32-wide k-blocks of the packed weight
+  static constexpr bool kHalfBlock = Spec::k % 32 != 0;  // the last k-block's columns 16..31 are past K
   static constexpr long kBlocksN = Spec::n / 16;  // 16-row n-blocks
   static constexpr int S = Spec::split_k;          // k-slices per block
   static constexpr long kSliceBlocks = (kBlocksK + S - 1) / S;  // k-blocks per slice
@@ -54,7 +56,7 @@ struct MmaSm89Gemm {
   static constexpr long kPrefetchBudget = 8l << 20;
   static constexpr long kPrefetchPerPair = kPrefetchBudget / (512 * kBlocksN * S);
   static constexpr long kPrefetchBlocks = kPrefetchPerPair < 1 ? 1 : kPrefetchPerPair;
-  static_assert(Spec::n % 16 == 0 && Spec::k % 32 == 0, "layout nv_mma16x32 needs N%16, K%32");
+  static_assert(Spec::n % 16 == 0 && Spec::k % 16 == 0, "layout nv_mma16x32 needs N%16, K%16");
   static_assert(FN >= 1 && FM >= 1 && KU >= 1, "config out of range");
 
   // The operands of one step: weight fragments and token fragments, loaded together one step
@@ -83,8 +85,11 @@ struct MmaSm89Gemm {
       for (int i = 0; i < FM; ++i) {
         const long row = m0 + i * 8 + g;
         const u8* p = a + row * Spec::k + (kb + u) * 32 + 4 * t;
+        // Past K (the second half of the last k-block when K % 32 == 16) nothing is read: the
+        // packed weight's padding is zero there, and the row may end the allocation.
+        const bool high = !kHalfBlock || (kb + u) * 32 + 16 < Spec::k;
         f.b0[u][i] = row < m ? load4(p) : 0u;
-        f.b1[u][i] = row < m ? load4(p + 16) : 0u;
+        f.b1[u][i] = row < m && high ? load4(p + 16) : 0u;
       }
     }
   }

@@ -43,7 +43,8 @@
 // measured as fast or slower at M = 16 on an H100.)
 // Shared memory (dynamic): stages x (bm + bn) x 128 bytes, then (persistent) warps x bm x 32
 // bytes of epilogue buffers, then 16 x stages (barriers).
-// Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 32 == 0 (the layout);
+// Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 16 == 0 (the layout pads K
+// to a multiple of 32 with zeros; TMA reads A's columns past K as zeros, never from memory);
 // warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, 64, 128} (so at most 128
 // accumulator registers per thread; bm = 256 spills in the epilogue); bk = 128; stages in
 // [2, 8] within the 227 KiB opt-in limit; split_k in {1, 2, 4, 8} with the bm x bn partial sums
@@ -65,7 +66,7 @@ struct WgmmaSm90Gemm {
   static constexpr int KU = Spec::bk / 32;                 // k-blocks per stage
   static constexpr int ST = Spec::stages;
   static constexpr int S = Spec::split_k;                  // CTAs per cluster, one k-range each
-  static constexpr long kBlocksK = Spec::k / 32;
+  static constexpr long kBlocksK = (Spec::k + 31) / 32;    // k-blocks of the packed weight
   static constexpr long kTilesK = (kBlocksK + KU - 1) / KU;
   static constexpr long kTilesPerSplit = (kTilesK + S - 1) / S;
   static constexpr long kTilesN = (Spec::n + Spec::bn - 1) / Spec::bn;

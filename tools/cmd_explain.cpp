@@ -73,7 +73,7 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   else if (args.out != "bf16")
     throw InvalidArgument("failed to explain: --out '" + args.out + "' must be bf16 or fp16");
   const Device dev = resolve_device(options, args);
-  // The shape is checked with the rules of the kernels themselves (N % 16, K % 32, arch).
+  // The shape is checked with the rules of the kernels themselves (N % 16, K % 16, arch).
   compiler::GemmConfig probe;  // bm16_bn64_bk64_w4_s2_k1: valid in each vendor's default family
   probe.family = compiler::default_family(dev.target);
   compiler::gemm_spec(dev.target, args.n, args.k, probe, out, args.bias).validate();

@@ -5,6 +5,7 @@
 
 #include "compiler/arch_spec.hpp"
 #include "compiler/kernel_spec.hpp"
+#include "compiler/layouts.hpp"
 #include "util/arith.hpp"
 
 namespace fp8jit::compiler {
@@ -132,7 +133,7 @@ class WgmmaSm90 final : public GemmFamily {
   // split_k blocks (one cluster) per (n tile, token tile), or for a persistent config one block
   // per multiprocessor looping over the tiles; the kernel rasterises them. TMA reads A ([M, K]
   // bytes, boxes of bm rows x 128 bytes, 128-byte swizzled) and W (layout nv_mma16x32 seen as
-  // [N/16][K/32][128] words of 4 bytes: a box is the stage's bn/16 n-blocks x bk/32 k-blocks,
+  // [N/16][packed_k(K)/32][128] words of 4 bytes: a box is the stage's bn/16 n-blocks x bk/32 k-blocks,
   // the order the kernel expects).
   GemmLaunch launch(const KernelSpec& spec, std::int64_t m, int multiprocessors) const override {
     const GemmConfig& c = spec.config;
@@ -155,8 +156,9 @@ class WgmmaSm90 final : public GemmFamily {
     w.source = TmaOperand::Source::w;
     w.rank = 3;
     w.element_bytes = 4;
-    w.dims[0] = 128, w.dims[1] = k / 32, w.dims[2] = n / 16;
-    w.strides[0] = 512, w.strides[1] = k / 32 * 512;
+    const std::uint64_t k_blocks = static_cast<std::uint64_t>(packed_k(spec.k)) / 32;
+    w.dims[0] = 128, w.dims[1] = k_blocks, w.dims[2] = n / 16;
+    w.strides[0] = 512, w.strides[1] = k_blocks * 512;
     w.box[0] = 128, w.box[1] = static_cast<std::uint32_t>(c.bk / 32),
     w.box[2] = static_cast<std::uint32_t>(c.bn / 16);
     l.tma_count = 2;

@@ -4,6 +4,8 @@
  *   A: [M, K] fp8 row-major (16-byte aligned)   sa: [M] fp32
  *   W: [N, K] fp8, packed once by fp8jit_pack_weight   sw: [N] fp32   bias: [N] of the out dtype
  *   out: [M, N] bf16 or fp16 row-major (16-byte aligned)
+ *   N and K: multiples of 16 (a K % 32 == 16 weight is packed with 16 zero columns more; A is
+ *   read only up to K).
  *
  * All data pointers are device pointers; `stream` is the vendor's stream handle (CUstream /
  * hipStream_t, e.g. torch.cuda.current_stream().cuda_stream), NULL for the default stream.
@@ -73,7 +75,8 @@ FP8JIT_API fp8jit_status fp8jit_context_target(const fp8jit_context* ctx, char* 
 /* Packs the row-major [n, k] fp8 weight `w` (device memory) into the device's layout on `stream`
  * (compiling the packing kernel on first use) and stores the packed weight in *out. `w` may be
  * freed once the stream has passed this point; `sw` ([n] fp32, device) is referenced, not copied,
- * and must outlive the weight. n, k breaking the layout's rule: FP8JIT_ERROR_INVALID_ARGUMENT.
+ * and must outlive the weight. n or k not a positive multiple of 16 (or past the limits):
+ * FP8JIT_ERROR_INVALID_ARGUMENT, the message naming the value and the rule.
  * On failure *out is set to NULL (when out is not NULL). */
 FP8JIT_API fp8jit_status fp8jit_pack_weight(fp8jit_context* ctx, const void* w, const float* sw,
                                             int64_t n, int64_t k, void* stream,

@@ -4,6 +4,8 @@
 //   A: [M, K] fp8 row-major (16-byte aligned)   sa: [M] fp32
 //   W: [N, K] fp8, packed once by pack_weight   sw: [N] fp32    bias: [N] of the out dtype, optional
 //   out: [M, N] bf16 or fp16 row-major (16-byte aligned)
+//   N and K: multiples of 16 (docs/layouts.md). A K % 32 == 16 weight is packed with 16 zero
+//   columns more; A is read only up to K (no padding of the activations).
 //
 // All pointers are device pointers; streams are the vendor's stream handle (CUstream / hipStream_t)
 // as void*, nullptr for the default stream.
@@ -120,11 +122,15 @@ class Context {
 
   // Packs a row-major [n, k] fp8 weight (device memory) into the device's layout with the
   // JIT-compiled preshuffle kernel; `sw` ([n] fp32, device) is referenced, not copied, and must
-  // outlive the PackedWeight. Throws InvalidArgument when n, k break the layout's rule.
+  // outlive the PackedWeight. n and k must be multiples of 16; the packed bytes are n x k rounded
+  // up to a multiple of 32 (the columns past k zeros). Throws InvalidArgument naming the value
+  // and the rule when n or k breaks it.
   PackedWeight pack_weight(const void* w, const float* sw, std::int64_t n, std::int64_t k,
                            void* stream = nullptr);
-  // Adopts a weight already packed in `layout` (e.g. by aiter's shuffle_weight); the caller keeps
-  // `packed` alive. Throws InvalidArgument when the layout is not this device's.
+  // Adopts a weight already packed in `layout` (e.g. by aiter's shuffle_weight, which is the same
+  // bytes for k % 32 == 0); `packed` holds n x (k rounded up to 32) bytes, the padding columns
+  // zeros, and the caller keeps it alive. Throws InvalidArgument when the layout is not this
+  // device's.
   PackedWeight wrap_packed_weight(const void* packed, const float* sw, std::int64_t n,
                                   std::int64_t k, WeightLayout layout);
 

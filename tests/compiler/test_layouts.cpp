@@ -42,10 +42,10 @@ inline void store16(void* p, u32x4 v) { std::memcpy(p, &v, 16); }
 #include "../../templates/preshuffle.inc"
 #undef FP8JIT_DEVICE
 
-// Runs `kernel` as the runtime launches it: 256 threads per block, ceil(n*k/16/256) blocks.
+// Runs `kernel` as the runtime launches it: 256 threads per block, ceil(n*kp/16/256) blocks.
 template <class Kernel>
 void launch(Kernel kernel, const void* src, void* dst, long n, long k) {
-  const long threads = n * k / 16, block_dim = 256;
+  const long threads = n * ::fp8jit::compiler::packed_k(k) / 16, block_dim = 256;
   fp8jit::g_block_dim = block_dim;
   for (long b = 0; b < (threads + block_dim - 1) / block_dim; ++b)
     for (long t = 0; t < block_dim; ++t) {
@@ -61,12 +61,23 @@ namespace {
 
 using fp8jit::WeightLayout;
 using fp8jit::compiler::pack_host;
+using fp8jit::compiler::packed_bytes;
+using fp8jit::compiler::packed_k;
 using fp8jit::compiler::packed_offset;
 using fp8jit::compiler::unpack_host;
 
 const WeightLayout kLayouts[] = {WeightLayout::nv_mma16x32, WeightLayout::aiter16x16};
-const std::pair<long, long> kShapes[] = {{16, 32},  {16, 96},   {64, 32},
-                                         {48, 160}, {112, 256}, {256, 128}};
+// K % 32 == 16 too (16, 48, 112): the last 16x32 block is half padding.
+const std::pair<long, long> kShapes[] = {{16, 32},  {16, 96},  {64, 32}, {48, 160}, {112, 256},
+                                         {256, 128}, {16, 16}, {48, 48}, {32, 112}};
+
+// The weight with zero columns appended up to packed_k(k): what a padded layout stores.
+std::vector<std::uint8_t> zero_padded(const std::vector<std::uint8_t>& w, long n, long k) {
+  const long kp = packed_k(k);
+  std::vector<std::uint8_t> out(n * kp, 0);
+  for (long r = 0; r < n; ++r) std::memcpy(&out[r * kp], &w[r * k], k);
+  return out;
+}
 
 // Fresh random bytes each run (never zeros, so a layout that drops or duplicates bytes shows).
 std::vector<std::uint8_t> random_bytes(std::size_t size) {
@@ -78,7 +89,7 @@ std::vector<std::uint8_t> random_bytes(std::size_t size) {
 
 std::vector<std::uint8_t> packed(WeightLayout layout, const std::vector<std::uint8_t>& w, long n,
                                  long k) {
-  std::vector<std::uint8_t> p(w.size());
+  std::vector<std::uint8_t> p(packed_bytes(n, k), 0xA5);  // pack_host must write every byte
   pack_host(layout, w.data(), p.data(), n, k);
   return p;
 }
@@ -130,15 +141,15 @@ TEST_CASE("layouts: pack then unpack restores random bytes", "[layouts]") {
     }
 }
 
-TEST_CASE("layouts: packed_offset is a bijection onto 0..N*K-1 and matches pack_host",
-          "[layouts]") {
+TEST_CASE("layouts: packed_offset is one-to-one into 0..N*Kp-1, matches pack_host, and the rest "
+          "is zero padding", "[layouts]") {
   for (WeightLayout layout : kLayouts)
     for (auto [n, k] : kShapes) {
       const std::string name(fp8jit::to_string(layout));
       CAPTURE(name, n, k);
       const auto w = random_bytes(n * k);
       const auto p = packed(layout, w, n, k);
-      std::vector<char> hit(n * k, 0);
+      std::vector<char> hit(packed_bytes(n, k), 0);
       bool ok = true;
       for (long r = 0; r < n; ++r)
         for (long c = 0; c < k; ++c) {
@@ -147,15 +158,23 @@ TEST_CASE("layouts: packed_offset is a bijection onto 0..N*K-1 and matches pack_
           if (o < hit.size()) hit[o] = 1;
         }
       CHECK(ok);
+      long padding = 0, nonzero = 0;
+      for (std::size_t o = 0; o < hit.size(); ++o)
+        if (!hit[o]) ++padding, nonzero += p[o] != 0;
+      CHECK(padding == n * (packed_k(k) - k));
+      CHECK(nonzero == 0);
     }
 }
 
 TEST_CASE("layouts: aiter16x16 is aiter's view N/16,16,K/32,2,16 permuted by 0,2,3,1,4",
           "[layouts]") {
+  // For K % 32 == 0 exactly aiter's bytes; for K % 32 == 16, aiter's view of the weight with 16
+  // zero columns appended (aiter's own shuffle needs K % 32 == 0).
   for (auto [n, k] : kShapes) {
     CAPTURE(n, k);
     const auto w = random_bytes(n * k);
-    const auto expected = permute5(w, {n / 16, 16, k / 32, 2, 16}, {0, 2, 3, 1, 4});
+    const long kp = packed_k(k);
+    const auto expected = permute5(zero_padded(w, n, k), {n / 16, 16, kp / 32, 2, 16}, {0, 2, 3, 1, 4});
     CHECK(packed(WeightLayout::aiter16x16, w, n, k) == expected);
   }
 }
@@ -167,16 +186,18 @@ TEST_CASE("layouts: nv_mma16x32 lane L holds its m16n8k32 A fragment at block + 
     const auto w = random_bytes(n * k);
     const auto p = packed(WeightLayout::nv_mma16x32, w, n, k);
     bool ok = true;
+    const long kp = packed_k(k);
+    const auto wp = zero_padded(w, n, k);  // columns past K read as zeros
     for (long nb = 0; nb < n / 16; ++nb)
-      for (long kb = 0; kb < k / 32; ++kb) {
-        const std::size_t block = (nb * (k / 32) + kb) * 512;
+      for (long kb = 0; kb < kp / 32; ++kb) {
+        const std::size_t block = (nb * (kp / 32) + kb) * 512;
         for (int lane = 0; lane < 32; ++lane)
           for (int i = 0; i < 16; ++i) {
             // PTX ISA "Matrix Fragments for mma.m16n8k32", A, .e4m3: groupID g, threadID_in_group t
             const int g = lane >> 2, t = lane % 4;
             const int row = (i < 4 || (i >= 8 && i < 12)) ? g : g + 8;
             const int col = i < 8 ? t * 4 + (i & 3) : t * 4 + (i & 3) + 16;
-            if (p[block + 16 * lane + i] != w[(nb * 16 + row) * k + kb * 32 + col]) ok = false;
+            if (p[block + 16 * lane + i] != wp[(nb * 16 + row) * kp + kb * 32 + col]) ok = false;
           }
       }
     CHECK(ok);
@@ -192,8 +213,9 @@ TEST_CASE("layouts: preshuffle.inc run on the CPU matches pack_host byte for byt
       std::vector<std::uint32_t> src(n * k / 4);
       const auto w = random_bytes(n * k);
       std::memcpy(src.data(), w.data(), w.size());
-      const std::size_t guard = 64;  // threads past n*k/16 must not write
-      std::vector<std::uint8_t> dst(n * k + guard, 0xA5);
+      const std::size_t guard = 64;  // threads past n*kp/16 must not write
+      const std::size_t size = packed_bytes(n, k);
+      std::vector<std::uint8_t> dst(size + guard, 0xA5);
       if (layout == WeightLayout::aiter16x16)
         device_shim::launch(device_shim::fp8jit::preshuffle_aiter16x16, src.data(), dst.data(), n,
                             k);
@@ -201,8 +223,8 @@ TEST_CASE("layouts: preshuffle.inc run on the CPU matches pack_host byte for byt
         device_shim::launch(device_shim::fp8jit::preshuffle_nv_mma16x32, src.data(), dst.data(),
                             n, k);
       const auto expected = packed(layout, w, n, k);
-      CHECK(std::vector<std::uint8_t>(dst.begin(), dst.begin() + n * k) == expected);
-      CHECK(std::vector<std::uint8_t>(dst.begin() + n * k, dst.end()) ==
+      CHECK(std::vector<std::uint8_t>(dst.begin(), dst.begin() + size) == expected);
+      CHECK(std::vector<std::uint8_t>(dst.begin() + size, dst.end()) ==
             std::vector<std::uint8_t>(guard, 0xA5));
     }
 }
@@ -215,8 +237,16 @@ TEST_CASE("layouts: shapes that break the rule throw InvalidArgument naming valu
                         Contains("multiple of 16") && Contains("nv_mma16x32") &&
                         Contains("pad N with zero rows to 112"));
   const std::string bad_k = message_of(WeightLayout::aiter16x16, 64, 100);
-  CHECK_THAT(bad_k, Contains("K = 100") && Contains("multiple of 32") && Contains("aiter16x16") &&
-                        Contains("to 128"));
+  CHECK_THAT(bad_k, Contains("K = 100") && Contains("multiple of 16") && Contains("aiter16x16") &&
+                        Contains("to 112"));
+  CHECK_THAT(message_of(WeightLayout::nv_mma16x32, 4095, 4096),
+             Contains("N = 4095") && Contains("multiple of 16") && Contains("to 4096"));
+  CHECK_THAT(message_of(WeightLayout::nv_mma16x32, 4096, 4100),
+             Contains("K = 4100") && Contains("multiple of 16") && Contains("to 4112"));
+  CHECK_THAT(message_of(WeightLayout::aiter16x16, 4096, 8),
+             Contains("K = 8") && Contains("multiple of 16") && Contains("to 16"));
+  CHECK(message_of(WeightLayout::aiter16x16, 16, 16) == "(no exception)");
+  CHECK(message_of(WeightLayout::nv_mma16x32, 1040, 4112) == "(no exception)");
   CHECK_THAT(message_of(WeightLayout::aiter16x16, 0, 64), Contains("N = 0 must be positive"));
   CHECK_THAT(message_of(WeightLayout::nv_mma16x32, 16, -32), Contains("K = -32 must be positive"));
   CHECK(message_of(WeightLayout::nv_mma16x32, 16, 32) == "(no exception)");
@@ -224,7 +254,7 @@ TEST_CASE("layouts: shapes that break the rule throw InvalidArgument naming valu
   std::vector<std::uint8_t> w(100 * 4096), p(w.size());
   CHECK_THROWS_AS(pack_host(WeightLayout::nv_mma16x32, w.data(), p.data(), 100, 4096),
                   fp8jit::InvalidArgument);
-  CHECK_THROWS_AS(unpack_host(WeightLayout::aiter16x16, p.data(), w.data(), 16, 4080),
+  CHECK_THROWS_AS(unpack_host(WeightLayout::aiter16x16, p.data(), w.data(), 16, 4088),
                   fp8jit::InvalidArgument);
   CHECK_THROWS_AS(pack_host(WeightLayout::aiter16x16, nullptr, p.data(), 16, 32),
                   fp8jit::InvalidArgument);
@@ -232,5 +262,6 @@ TEST_CASE("layouts: shapes that break the rule throw InvalidArgument naming valu
                   fp8jit::InvalidArgument);
   CHECK_THROWS_AS(packed_offset(WeightLayout::aiter16x16, 16, 32, 0, -1), fp8jit::InvalidArgument);
   const auto rule = fp8jit::compiler::layout_rule(WeightLayout::nv_mma16x32);
-  CHECK((rule.n_multiple == 16 && rule.k_multiple == 32));
+  CHECK((rule.n_multiple == 16 && rule.k_multiple == 16));
+  CHECK((packed_k(16) == 32 && packed_k(32) == 32 && packed_k(4112) == 4128));
 }

@@ -74,7 +74,7 @@ std::vector<Case> make_cases(std::mt19937_64& rng) {
 // out = the GEMM of `c` on `ctx` with `c.config` in family mma_sm89, weight packed on the host.
 std::vector<std::uint16_t> run(Context& ctx, const Case& c) {
   const auto& p = c.p;
-  std::vector<std::uint8_t> packed(p.w.size());
+  std::vector<std::uint8_t> packed(compiler::packed_bytes(p.n, p.k));
   compiler::pack_host(WeightLayout::nv_mma16x32, p.w.data(), packed.data(), p.n, p.k);
   auto a = ctx.alloc(p.a.size()), w = ctx.alloc(packed.size()), sa = ctx.alloc(p.m * 4),
        sw = ctx.alloc(p.n * 4), bias = ctx.alloc(p.n * 2), out = ctx.alloc(p.m * p.n * 2);

@@ -56,6 +56,18 @@ const std::vector<Shape> kAmdShapes = {
     {256, 512, nullptr, OutDType::bf16, true},
 };
 
+// K a multiple of 16 but not of 32 (the last k-block half padding), with K = 16 and 48 (a
+// single, partial block), 112 and 2064 (a K tail after whole steps) and 4112, N from one 16-row
+// block to 1040 (not a multiple of bn): the configs the target chooses and ones with tails.
+std::vector<Shape> k16_shapes(const char* tail_config) {
+  return {
+      {16, 16, nullptr, OutDType::bf16, true},      {48, 48, nullptr, OutDType::fp16, false},
+      {1040, 112, nullptr, OutDType::bf16, true},   {48, 2064, nullptr, OutDType::bf16, false},
+      {16, 4112, nullptr, OutDType::fp16, true},    {48, 48, tail_config, OutDType::bf16, true},
+      {1040, 112, tail_config, OutDType::bf16, false}, {48, 2064, tail_config, OutDType::fp16, true},
+  };
+}
+
 // gemm_sm89: split-K in the block (8 and 4 slices: the shared-memory reduction and its barrier),
 // K not a multiple of bk, N not a multiple of bn, several warps along N.
 const std::vector<Shape> kNvShapes = {
@@ -71,7 +83,7 @@ const std::vector<Shape> kNvShapes = {
 // the packer or the kernel looks like.
 template <WeightLayout L, std::size_t kChunk>
 std::vector<std::uint8_t> swapped_lanes(const tools::GemmProblem& p) {
-  std::vector<std::uint8_t> packed(p.w.size());
+  std::vector<std::uint8_t> packed(compiler::packed_bytes(p.n, p.k));
   compiler::pack_host(L, p.w.data(), packed.data(), p.n, p.k);
   for (std::size_t c = 0; c + kChunk <= packed.size(); c += kChunk) {
     std::uint8_t tmp[16];
@@ -115,6 +127,15 @@ TEST_CASE("emu: gemm_sm89 on emu-sm89 matches the float64 reference", "[emu]") {
   check_family("emu-sm89", kNvShapes);
 }
 
+TEST_CASE("emu: K a multiple of 16 (padded in the packed weight, A's tail never read) matches "
+          "the float64 reference on every target", "[emu]") {
+  // A is allocated to exactly M x K bytes: a read past the last row's K faults the emulation.
+  check_family("emu-gfx942", k16_shapes("bm16_bn32_bk128_w2_s2_k1"));
+  check_family("emu-gfx950", k16_shapes("bm32_bn16_bk64_w1_s1_k1"));
+  check_family("emu-sm89", k16_shapes("bm8_bn16_bk128_w1_s2_k4"));
+  check_family("emu-sm89", k16_shapes("bm16_bn32_bk64_w2_s1_k1"));
+}
+
 TEST_CASE("emu: a weight packed with two lanes swapped fails the check on every target", "[emu]") {
   check_swapped_lanes_fail("emu-gfx942", "bm16_bn64_bk128_w4_s2_k1");
   check_swapped_lanes_fail("emu-gfx950", "bm16_bn64_bk128_w4_s2_k1");
@@ -127,8 +148,10 @@ TEST_CASE("emu: the preshuffle kernels write exactly the host layouts", "[emu]")
     if (!ctx) return;
     auto rng = test::seeded_rng(target);
     const auto layout = compiler::native_layout(compiler::Target::parse(target));
-    for (auto [n, k] : std::vector<std::pair<std::int64_t, std::int64_t>>{{16, 32}, {272, 1056}}) {
-      std::vector<std::uint8_t> w(n * k), want(n * k), got(n * k);
+    for (auto [n, k] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+             {16, 32}, {272, 1056}, {16, 16}, {48, 48}, {1040, 112}}) {
+      const std::size_t size = compiler::packed_bytes(n, k);
+      std::vector<std::uint8_t> w(n * k), want(size), got(size);
       for (auto& b : w) b = static_cast<std::uint8_t>(rng());
       compiler::pack_host(layout, w.data(), want.data(), n, k);
       auto dw = ctx->alloc(w.size()), sw = ctx->alloc(n * 4);

@@ -63,7 +63,7 @@ TEST_CASE("context: bad input is rejected with the value and the rule", "[contex
   const float* sw = static_cast<const float*>(b.sw.get());
 
   CHECK_THROWS_WITH(ctx.pack_weight(b.w.get(), sw, 100, 512), Contains("N = 100") && Contains("multiple of 16"));
-  CHECK_THROWS_WITH(ctx.pack_weight(b.w.get(), sw, 256, 100), Contains("K = 100") && Contains("multiple of 32"));
+  CHECK_THROWS_WITH(ctx.pack_weight(b.w.get(), sw, 256, 100), Contains("K = 100") && Contains("multiple of 16"));
   CHECK_THROWS_AS(ctx.pack_weight(b.w.get(), sw, 0, 512), InvalidArgument);
   CHECK_THROWS_WITH(ctx.pack_weight(nullptr, sw, 256, 512), Contains("w is null"));
   CHECK_THROWS_WITH(ctx.pack_weight(static_cast<char*>(b.w.get()) + 1, sw, 256, 512),

@@ -123,8 +123,10 @@ TEST_CASE("gpu: device preshuffle equals the host layout, byte for byte", "[gpu]
   const auto target = compiler::Target::parse(ctx.target());
   const auto layout = compiler::native_layout(target);
   std::mt19937_64 rng(std::random_device{}());
-  for (auto [n, k] : std::vector<std::pair<std::int64_t, std::int64_t>>{{16, 32}, {48, 96}, {4096, 4096}, {272, 1056}}) {
-    std::vector<std::uint8_t> w(n * k), want(n * k), got(n * k);
+  for (auto [n, k] : std::vector<std::pair<std::int64_t, std::int64_t>>{
+           {16, 32}, {48, 96}, {4096, 4096}, {272, 1056}, {16, 16}, {48, 48}, {1040, 4112}}) {
+    const std::size_t size = compiler::packed_bytes(n, k);  // K % 32 == 16: 16 zero columns more
+    std::vector<std::uint8_t> w(n * k), want(size), got(size);
     for (auto& b : w) b = static_cast<std::uint8_t>(rng());
     compiler::pack_host(layout, w.data(), want.data(), n, k);
     auto dw = ctx.alloc(w.size()), sw = ctx.alloc(n * 4);
@@ -158,6 +160,20 @@ TEST_CASE("gpu: GEMM on small odd shapes with every epilogue", "[gpu]") {
     for (const OutDType out : {OutDType::bf16, OutDType::fp16})
       for (const bool bias : {false, true})
         check_shape(*d, *d->ctx, "odd", n, k, kMs, out, bias, rng);
+}
+
+TEST_CASE("gpu: GEMM with K a multiple of 16 (padded in the packed weight, A never padded)", "[gpu]") {
+  auto d = test::open_gpu_session();
+  if (!d) return;
+  std::mt19937_64 rng(std::random_device{}());
+  // K = 16, 48 (one partial block), 112, 2064, 4112 (whole steps, then a half block); N from one
+  // 16-row block to 1040; the configs the plans choose; ragged M; every epilogue.
+  const std::vector<std::pair<std::int64_t, std::int64_t>> shapes = {
+      {16, 16}, {48, 48}, {1040, 112}, {48, 2064}, {16, 4112}, {1040, 4112}};
+  for (auto [n, k] : shapes)
+    for (const OutDType out : {OutDType::bf16, OutDType::fp16})
+      for (const bool bias : {false, true})
+        check_shape(*d, *d->ctx, "k16", n, k, kMs, out, bias, rng);
 }
 
 // Runs check_shape on (n, k) with each row's config forced through an exact tuned-table row for
@@ -198,10 +214,14 @@ TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned 
   // One exact row per M, each a different config: split-K inside the block (2, 4, 8 slices),
   // one and several warps along N, one and two stages, k-steps of 32..128, every token tile.
   // N % bn != 0 for bn > 16; K/32 = 129 k-blocks.
-  check_forced_configs(*d, "forced-config", 1040, 4128,
-                       {{1, "bm8_bn16_bk128_w1_s2_k8"},  {7, "bm8_bn32_bk64_w2_s1_k4"},
-                        {16, "bm16_bn32_bk64_w2_s2_k4"}, {37, "bm64_bn64_bk128_w2_s2_k2"},
-                        {64, "bm32_bn64_bk32_w4_s1_k2"}, {129, "bm64_bn128_bk64_w4_s2_k1"}});
+  const std::vector<std::pair<std::int64_t, std::string>> rows = {
+      {1, "bm8_bn16_bk128_w1_s2_k8"},  {7, "bm8_bn32_bk64_w2_s1_k4"},
+      {16, "bm16_bn32_bk64_w2_s2_k4"}, {37, "bm64_bn64_bk128_w2_s2_k2"},
+      {64, "bm32_bn64_bk32_w4_s1_k2"}, {129, "bm64_bn128_bk64_w4_s2_k1"}};
+  check_forced_configs(*d, "forced-config", 1040, 4128, rows);
+  // K % 32 == 16: the last k-block's token bytes past K are not loaded.
+  check_forced_configs(*d, "forced-config-k16", 1040, 4112, rows);
+  check_forced_configs(*d, "forced-config-k16", 48, 48, rows);
 }
 
 TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tuned table", "[gpu]") {
@@ -227,4 +247,7 @@ TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tune
   // and N % bn != 0; then whole tiles only.
   check_forced_configs(*d, "forced-wgmma", 1040, 4128, rows);
   check_forced_configs(*d, "forced-wgmma", 4096, 4096, rows);
+  // K % 32 == 16: TMA reads A's columns past K as zeros; the packed weight's padding is zero.
+  check_forced_configs(*d, "forced-wgmma-k16", 1040, 4112, rows);
+  check_forced_configs(*d, "forced-wgmma-k16", 48, 48, rows);
 }

@@ -92,8 +92,11 @@ TEST_CASE("gpu sanitize: the kernels plans choose, and the weight packing, at ti
   Context& ctx = *gpu->ctx;
   std::mt19937_64 rng(std::random_device{}());
   // Plans resolve one kernel per M bucket through the tuned tables and the heuristic, so whatever
-  // family they pick for small and large M runs here (512 x 1024: a shape big tiles divide).
-  for (const auto& [n, k] : std::vector<std::pair<std::int64_t, std::int64_t>>{{16, 32}, {kN, kK}, {512, 1024}}) {
+  // family they pick for small and large M runs here (512 x 1024: a shape big tiles divide; 48 x 48
+  // and 1040 x 112: K % 32 == 16, where a read of A past K would be out of bounds).
+  const std::vector<std::pair<std::int64_t, std::int64_t>> shapes = {
+      {16, 32}, {kN, kK}, {512, 1024}, {48, 48}, {1040, 112}};
+  for (const auto& [n, k] : shapes) {
     test::DeviceGemm g(ctx, 1000, n, k, OutDType::bf16, true, rng);
     const Plan plan = ctx.plan(g.weight(), OutDType::bf16, true);
     for (const std::int64_t m : {1, 7, 64, 129, 256, 1000}) {

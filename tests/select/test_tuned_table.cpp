@@ -122,7 +122,7 @@ TEST_CASE("tuned table: every malformed row names file, line and column", "[tune
       {2, "1.5", "M must be an integer"},
       {3, "100", "N must be a multiple of 16"},
       {3, "", "N must be an integer in [1, 2147483632]"},
-      {4, "48", "K must be a multiple of 32"},
+      {4, "40", "K must be a multiple of 16"},
       {5, "e5m2", "q_dtype_w must be e4m3fn or e4m3fnuz"},
       {5, "e4m3fnuz", "q_dtype_w e4m3fnuz does not match arch sm_90a, which consumes e4m3fn"},
       {6, "fp32", "out_dtype must be bf16 or fp16"},
