@@ -3,7 +3,9 @@
 // its packed bytes to rotate through more than 4x the L2 cache, random tokens (never zeros), token
 // scales, a bias — builds the candidates' kernels on several threads at once, checks each
 // candidate's output (poisoned first) against a float64 reference on sampled elements, and times
-// the ones that pass: the per-call median of event-timed regions of back-to-back calls.
+// the ones that pass: the per-call median of event-timed regions of back-to-back calls, each
+// region one replay of a CUDA graph of those calls where the driver has graphs (so that a small
+// weight's 2 us kernels are not timed at the host's ~6 us launch rate), else the launches.
 #pragma once
 
 #include <cstdint>

@@ -164,5 +164,29 @@ TEST_CASE("tuning bench: every candidate is checked against float64 before it is
   CHECK_THROWS_AS(bench.run(20, configs, {}), InvalidArgument);
 }
 
+TEST_CASE("tuning bench: a K % 32 == 16 weight's copies hold its padding, and every candidate "
+          "is right", "[autotune][emu]") {
+  test::TempDir dir;
+  auto ctx = emu(dir.path(), false);
+  if (!ctx) return;
+  // 48 x 112: packed as 48 x 128. The copies the bench rotates through must hold all 128 columns;
+  // the emulator faults on a read past an allocation, so a short copy fails the run.
+  const Weight w = random_weight(*ctx, 48, 112);
+  runtime::TuningBench bench(*ctx, w.packed, 19, OutDType::bf16, true, 5);
+  INFO("copies " << bench.copies());
+  CHECK(bench.copies() > 1);
+  const auto target = compiler::Target::parse("emu-sm89");
+  const std::vector<compiler::GemmConfig> configs = {
+      compiler::GemmConfig::parse("bm8_bn16_bk128_w1_s2_k4", target),
+      compiler::GemmConfig::parse("bm16_bn32_bk64_w2_s1_k1", target)};
+  const auto trials = bench.run(19, configs, {.reps = 1, .min_calls = 8, .jobs = 2});
+  REQUIRE(trials.size() == 2);
+  for (const auto& t : trials) {
+    INFO(t.config.str() << ": " << t.failure);
+    CHECK(t.ok());
+    CHECK(t.err < runtime::kTrialTolerance);
+  }
+}
+
 }  // namespace
 }  // namespace fp8jit
