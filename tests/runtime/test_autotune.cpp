@@ -141,6 +141,24 @@ TEST_CASE("autotune: with no budget left the cost model chooses", "[autotune][em
   CHECK(tuned_rows(dir.path()) == 0);
 }
 
+// Runs the emu-sm89 `configs` at M = 19 on `bench` and checks that each was checked, passed and
+// was timed.
+void check_every_trial(runtime::TuningBench& bench, const std::vector<const char*>& configs,
+                       int min_calls) {
+  const auto target = compiler::Target::parse("emu-sm89");
+  std::vector<compiler::GemmConfig> parsed;
+  for (const char* c : configs) parsed.push_back(compiler::GemmConfig::parse(c, target));
+  const auto trials = bench.run(19, parsed, {.reps = 1, .min_calls = min_calls, .jobs = 2});
+  REQUIRE(trials.size() == configs.size());
+  for (const auto& t : trials) {
+    INFO(t.config.str() << ": " << t.failure);
+    CHECK(t.ok());
+    CHECK(t.err < runtime::kTrialTolerance);
+    CHECK(t.us > 0);
+  }
+  CHECK_THROWS_AS(bench.run(20, parsed, {}), InvalidArgument);
+}
+
 TEST_CASE("tuning bench: every candidate is checked against float64 before it is timed",
           "[autotune][emu]") {
   test::TempDir dir;
@@ -149,19 +167,7 @@ TEST_CASE("tuning bench: every candidate is checked against float64 before it is
   const Weight w = random_weight(*ctx, 48, 160);  // N and K not multiples of the tiles
   runtime::TuningBench bench(*ctx, w.packed, 19, OutDType::fp16, true, 3);
   CHECK(bench.copies() >= 1);
-  const auto target = compiler::Target::parse("emu-sm89");
-  const std::vector<compiler::GemmConfig> configs = {
-      compiler::GemmConfig::parse("bm8_bn16_bk32_w1_s1_k1", target),
-      compiler::GemmConfig::parse("bm32_bn64_bk64_w4_s2_k2", target)};
-  const auto trials = bench.run(19, configs, {.reps = 1, .min_calls = 1, .jobs = 2});
-  REQUIRE(trials.size() == 2);
-  for (const auto& t : trials) {
-    INFO(t.config.str() << ": " << t.failure);
-    CHECK(t.ok());
-    CHECK(t.err < runtime::kTrialTolerance);
-    CHECK(t.us > 0);
-  }
-  CHECK_THROWS_AS(bench.run(20, configs, {}), InvalidArgument);
+  check_every_trial(bench, {"bm8_bn16_bk32_w1_s1_k1", "bm32_bn64_bk64_w4_s2_k2"}, 1);
 }
 
 TEST_CASE("tuning bench: a K % 32 == 16 weight's copies hold its padding, and every candidate "
@@ -175,17 +181,7 @@ TEST_CASE("tuning bench: a K % 32 == 16 weight's copies hold its padding, and ev
   runtime::TuningBench bench(*ctx, w.packed, 19, OutDType::bf16, true, 5);
   INFO("copies " << bench.copies());
   CHECK(bench.copies() > 1);
-  const auto target = compiler::Target::parse("emu-sm89");
-  const std::vector<compiler::GemmConfig> configs = {
-      compiler::GemmConfig::parse("bm8_bn16_bk128_w1_s2_k4", target),
-      compiler::GemmConfig::parse("bm16_bn32_bk64_w2_s1_k1", target)};
-  const auto trials = bench.run(19, configs, {.reps = 1, .min_calls = 8, .jobs = 2});
-  REQUIRE(trials.size() == 2);
-  for (const auto& t : trials) {
-    INFO(t.config.str() << ": " << t.failure);
-    CHECK(t.ok());
-    CHECK(t.err < runtime::kTrialTolerance);
-  }
+  check_every_trial(bench, {"bm8_bn16_bk128_w1_s2_k4", "bm16_bn32_bk64_w2_s1_k1"}, 8);
 }
 
 }  // namespace
