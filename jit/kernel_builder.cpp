@@ -1,9 +1,5 @@
 #include "jit/kernel_builder.hpp"
 
-#include <thread>
-
-#include "fp8jit/error.hpp"
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,8 +8,10 @@
 #include "cache/entry.hpp"
 #include "cache/key.hpp"
 #include "compiler/render.hpp"
+#include "fp8jit/error.hpp"
 #include "fp8jit/version.hpp"
 #include "jit/kernel_key.hpp"
+#include "util/parallel.hpp"
 #include "util/time.hpp"
 
 namespace fp8jit::jit {
@@ -179,20 +177,12 @@ void KernelBuilder::discard(const BuiltKernel& kernel, const std::string& why) {
 
 void build_all(KernelBuilder& builder, const std::vector<compiler::KernelSpec>& specs,
                unsigned jobs) {
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < specs.size();) {
-      try {
-        builder.build(specs[i]);
-      } catch (const fp8jit::Error&) {
-      }
+  util::parallel_for(specs.size(), jobs, [&](std::size_t i) {
+    try {
+      builder.build(specs[i]);
+    } catch (const fp8jit::Error&) {
     }
-  };
-  const std::size_t n = std::min<std::size_t>(
-      jobs ? jobs : std::max(1u, std::thread::hardware_concurrency()), specs.size());
-  std::vector<std::jthread> threads;
-  for (std::size_t t = 1; t < n; ++t) threads.emplace_back(worker);
-  worker();
+  });
 }
 
 }  // namespace fp8jit::jit

@@ -1,13 +1,11 @@
 #include "fp8jit/precompile.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <thread>
 
 #include "cache/binary_check.hpp"
 #include "compiler/gemm_limits.hpp"
@@ -17,6 +15,7 @@
 #include "select/heuristic.hpp"
 #include "jit/kernel_builder.hpp"
 #include "select/tuned_table.hpp"
+#include "util/parallel.hpp"
 
 namespace fp8jit {
 
@@ -198,10 +197,7 @@ WarmupReport warmup(const Options& options, const PrecompileRequest& request,
   const std::vector<PlannedKernel> planned = plan(options, request);
   WarmupReport report;
   report.kernels.resize(planned.size());
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t jobs = std::min<std::size_t>(request.jobs == 0 ? hw : request.jobs,
-                                                 std::max<std::size_t>(planned.size(), 1));
-  report.jobs = static_cast<int>(jobs);
+  report.jobs = static_cast<int>(util::thread_count(planned.size(), static_cast<unsigned>(request.jobs)));
 
   // NOTE: one KernelBuilder shared by every thread: build() is thread-safe (the disk store is,
   // its counters are atomics or under its mutex, and Toolchains are const after construction;
@@ -216,34 +212,26 @@ WarmupReport warmup(const Options& options, const PrecompileRequest& request,
     } catch (...) {  // the contract says it must not throw; a display error must not stop builds
     }
   };
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < planned.size();) {
-      {
-        std::lock_guard lock(mu);
-        ++running;
-        emit(WarmupEvent::Kind::started, planned[i].info);
-      }
-      PrecompiledKernel r = build_one(builder, planned[i]);
-      std::lock_guard lock(mu);
-      --running;
-      ++done;
-      if (!r.error.empty())
-        ++report.failed;
-      else if (r.cached)
-        ++report.cached;
-      else
-        ++report.compiled;
-      report.kernels[i] = std::move(r);
-      emit(WarmupEvent::Kind::finished, report.kernels[i]);
-    }
-  };
   const auto t0 = std::chrono::steady_clock::now();
-  {
-    std::vector<std::jthread> threads;
-    for (std::size_t t = 1; t < jobs; ++t) threads.emplace_back(worker);
-    worker();
-  }  // jthreads join here
+  util::parallel_for(planned.size(), static_cast<unsigned>(request.jobs), [&](std::size_t i) {
+    {
+      std::lock_guard lock(mu);
+      ++running;
+      emit(WarmupEvent::Kind::started, planned[i].info);
+    }
+    PrecompiledKernel r = build_one(builder, planned[i]);
+    std::lock_guard lock(mu);
+    --running;
+    ++done;
+    if (!r.error.empty())
+      ++report.failed;
+    else if (r.cached)
+      ++report.cached;
+    else
+      ++report.compiled;
+    report.kernels[i] = std::move(r);
+    emit(WarmupEvent::Kind::finished, report.kernels[i]);
+  });
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }

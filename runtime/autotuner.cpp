@@ -1,12 +1,10 @@
 #include "runtime/autotuner.hpp"
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <optional>
 #include <random>
 #include <set>
-#include <thread>
 
 #include "cache/binary_check.hpp"
 #include "runtime/calibration.hpp"

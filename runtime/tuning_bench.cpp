@@ -1,15 +1,14 @@
 #include "runtime/tuning_bench.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <functional>
 #include <set>
-#include <thread>
 
 #include "compiler/fp8_format.hpp"
 #include "compiler/layouts.hpp"
 #include "runtime/context_state.hpp"
+#include "util/parallel.hpp"
 
 namespace fp8jit::runtime {
 
@@ -207,36 +206,28 @@ std::vector<Trial> TuningBench::run(std::int64_t m, const std::vector<compiler::
 
   // Build and load every kernel first, on several threads: compiles dominate a cold tune.
   std::vector<const LoadedKernel*> kernels(configs.size(), nullptr);
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < configs.size();) {
-      try {
-        const auto spec = compiler::gemm_spec(s.target, weight_.n(), weight_.k(), configs[i],
-                                              out_, bias_);
-        const LoadedKernel& k = s.kernels->get(spec);
-        if (k.resources.spilled())
-          trials[i].failure = "spills " + std::to_string(k.resources.spills);
-        else
-          kernels[i] = &k;
-      } catch (const Error& e) {
-        trials[i].failure = std::string("build: ") + e.what();
-      }
+  util::parallel_for(configs.size(), budget.jobs, [&](std::size_t i) {
+    try {
+      const auto spec =
+          compiler::gemm_spec(s.target, weight_.n(), weight_.k(), configs[i], out_, bias_);
+      const LoadedKernel& k = s.kernels->get(spec);
+      if (k.resources.spilled())
+        trials[i].failure = "spills " + std::to_string(k.resources.spills);
+      else
+        kernels[i] = &k;
+    } catch (const Error& e) {
+      trials[i].failure = std::string("build: ") + e.what();
     }
-  };
-  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-  const std::size_t jobs = std::min<std::size_t>(budget.jobs ? budget.jobs : hw, configs.size());
-  {
-    std::vector<std::jthread> threads;
-    for (std::size_t t = 1; t < jobs; ++t) threads.emplace_back(worker);
-    worker();
-  }
+  });
 
   const int copies = this->copies();
   double fastest = INFINITY;
   for (std::size_t i = 0; i < configs.size(); ++i) {
     if (!kernels[i]) continue;
     Trial& t = trials[i];
-    auto call = [&](int c) { gemm_with_config(ctx_, args(m, c), t.config, nullptr); };
+    auto call = [&](int c, void* stream = nullptr) {
+      gemm_with_config(ctx_, args(m, c), t.config, stream);
+    };
     s.driver->memset(out_buf_.get(), 0xff, static_cast<std::size_t>(m * weight_.n() * 2));
     call(0);
     t.err = check(m, budget);
@@ -249,7 +240,7 @@ std::vector<Trial> TuningBench::run(std::int64_t m, const std::vector<compiler::
     const int rounds = std::max(1, (budget.min_calls + copies - 1) / copies);
     const auto region = [&](void* stream) {
       for (int i = 0; i < rounds; ++i)
-        for (int c = 0; c < copies; ++c) gemm_with_config(ctx_, args(m, c), t.config, stream);
+        for (int c = 0; c < copies; ++c) call(c, stream);
     };
     ReplayedCalls replay(*s.driver, region);
     std::vector<double> per_call;

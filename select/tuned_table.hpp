@@ -20,7 +20,7 @@ namespace fp8jit::select {
 // H100 SXM and an H200) differ in memory bandwidth, so a row names its device and bandwidth class.
 struct DeviceKey {
   int cu_num = 0;    // multiprocessors / CUs; 0: unknown (a cross-compile) / any device of the arch
-  std::string name;  // "NVIDIA H200"; empty: unknown / not recorded
+  std::string name{};  // "NVIDIA H200"; empty: unknown / not recorded
   int mem_bw = 0;    // memory bandwidth class: the peak in GB/s rounded to 100; 0: unknown
 
   // "NVIDIA H200, 132 multiprocessors, 4900 GB/s" (the parts that are known).
