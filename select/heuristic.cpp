@@ -16,7 +16,7 @@ const std::vector<std::int64_t>& m_buckets() {
   static const std::vector<std::int64_t> bounds = [] {
     std::vector<std::int64_t> b = {1, 2, 4};
     for (std::int64_t p = 8; p < kLargestBucketM; p *= 2) b.insert(b.end(), {p, p + p / 2});
-    b.push_back(kUnboundedM);  // (6144, inf): its M is kLargestBucketM
+    b.push_back(kUnboundedM);  // (12288, inf): its M is kLargestBucketM
     return b;
   }();
   return bounds;

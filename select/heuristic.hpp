@@ -18,18 +18,20 @@ namespace fp8jit::select {
 // One notion of "M bucket" for the whole library (docs/tuned-table.md):
 //   - a bucket is a range of M served by one config; its upper bounds are the powers of two
 //     1, 2, 4, 8 and from 8 on every power of two and the point halfway up to the next (12, 16,
-//     24, 32, 48, ..., 4096, 6144); the last bucket is open (M > 6144);
-//   - its M (m_bucket_m) is the bucket's upper bound, kLargestBucketM (8192) for the open one:
+//     24, 32, 48, ..., 8192, 12288); the last bucket is open (M > 12288);
+//   - its M (m_bucket_m) is the bucket's upper bound, kLargestBucketM (16384) for the open one:
 //     the M under which a tuned table stores the bucket's row, at which the heuristic and the
 //     autotuner evaluate it, and for which a Plan holds one kernel.
 // NOTE: power-of-two buckets alone cost up to 35% between two powers of two on an H200 (M = 192
 // run with the config chosen for 256: bm128 tiles half empty);
 // the halfway bounds keep every M within a few percent of its own best config. Below 8 a
 // bucket's M runs the same memory-bound kernel at any M in it.
-// NOTE: as aiter's padded M (gl = 1) does for large N, M above 8192 uses the 8192 row: a tile
-// config tuned there already fills every multiprocessor many times over, and so does any larger M.
+// NOTE: the buckets go on past 8192 for small weights: a 128 x 2048 weight at M = 12345 ran
+// 12.5 us with the config tuned at 8192 and 9.1 us with its own on an H200, because a weight of
+// N <= 256 fills the multiprocessors only with M that large. Above 16384 every weight's grid
+// covers the GPU many times over, and the open bucket's config serves any M.
 constexpr std::int64_t kUnboundedM = INT32_MAX;
-constexpr std::int64_t kLargestBucketM = 8192;
+constexpr std::int64_t kLargestBucketM = 16384;
 
 // Upper bounds of the M buckets, ascending; the last one is kUnboundedM. Every M >= 1 falls in
 // exactly one bucket.
@@ -37,7 +39,7 @@ const std::vector<std::int64_t>& m_buckets();
 // Index into m_buckets() of the bucket that holds m (m < 1 counts as 1).
 int m_bucket_index(std::int64_t m);
 // The M that stands for m's bucket: its upper bound, at most kLargestBucketM (1 -> 1, 3 -> 4,
-// 37 -> 48, 100 -> 128, 5000 -> 6144, 7000 -> 8192, 20000 -> 8192; m < 1 counts as 1).
+// 37 -> 48, 100 -> 128, 5000 -> 6144, 12345 -> 16384, 20000 -> 16384; m < 1 counts as 1).
 std::int64_t m_bucket_m(std::int64_t m);
 
 // ---- cost model ------------------------------------------------------------------------------

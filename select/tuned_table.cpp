@@ -26,6 +26,8 @@ constexpr std::array<std::string_view, c_count> kColumns = {
     "arch", "cu_num", "M", "N", "K", "q_dtype_w", "out_dtype", "bias", "config", "us", "tflops",
     "bw", "device", "mem_bw"};
 constexpr std::size_t kMaxDeviceName = 128;
+// The open bucket's M before the buckets above 8192 existed: where older tables end.
+constexpr std::int64_t kOldLargestBucketM = 8192;
 
 struct Field {
   std::string_view text;  // without surrounding blanks
@@ -431,17 +433,25 @@ std::optional<ConfigChoice> TunedTable::select_row(const compiler::Target& targe
   c.cu_num = device.cu_num;
   if (const std::vector<TunedRow>* rows = rows_of(target, n, k, out, bias)) {
     // The row of exactly M, else of M's bucket, else of the power of two that holds the bucket
-    // (the buckets of tables tuned before the halfway bounds existed); this device's first.
+    // (the buckets of tables tuned before the halfway bounds existed), else, for a bucket above
+    // 8192, the nearest row below it from 8192 up (tables tuned before those buckets existed end
+    // at 8192, or at an exact M just above); this device's first.
     std::int64_t pow2 = 1;
     while (pow2 < c.bucket_m) pow2 *= 2;
-    const std::int64_t at[] = {m, c.bucket_m, pow2};
-    const TunedRow* found[3] = {};
-    for (int i = 0; i < 3; ++i)
-      if (i == 0 || (at[i] != at[i - 1] && at[i] != m)) found[i] = best_row(*rows, target, device, at[i]);
+    std::int64_t below = 0;
+    if (c.bucket_m > kOldLargestBucketM)
+      for (const auto& r : *rows)
+        if (r.m >= kOldLargestBucketM && r.m < c.bucket_m && r.m > below && fit(r, target, device))
+          below = r.m;
+    const std::int64_t at[] = {m, c.bucket_m, pow2, below};
+    const TunedRow* found[4] = {};
+    for (int i = 0; i < 4; ++i)
+      if (i == 0 || (at[i] > 0 && at[i] != at[i - 1] && at[i] != m))
+        found[i] = best_row(*rows, target, device, at[i]);
     int pick = -1;
-    for (int i = 0; i < 3 && pick < 0; ++i)
+    for (int i = 0; i < 4 && pick < 0; ++i)
       if (found[i] && is_device(*found[i], device)) pick = i;
-    for (int i = 0; i < 3 && pick < 0; ++i)
+    for (int i = 0; i < 4 && pick < 0; ++i)
       if (found[i]) pick = i;
     if (pick >= 0) {
       const TunedRow& r = *found[pick];
@@ -457,7 +467,10 @@ std::optional<ConfigChoice> TunedTable::select_row(const compiler::Target& targe
                   std::to_string(c.bucket_m) +
                   (pick == 2 ? " (no row there either; " + std::to_string(r.m) +
                                    " is the power of two that holds it)"
-                             : "");
+                   : pick == 3 ? " (no row there either; " + std::to_string(r.m) +
+                                     " is the nearest row below it, from M=" +
+                                     std::to_string(kOldLargestBucketM) + " up)"
+                               : "");
       return c;
     }
   }

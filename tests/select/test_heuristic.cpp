@@ -15,12 +15,13 @@ compiler::Target target(const char* t) { return compiler::Target::parse(t); }
 
 }  // namespace
 
-TEST_CASE("heuristic: M buckets are powers of two and the points halfway between, up to 8192",
+TEST_CASE("heuristic: M buckets are powers of two and the points halfway between, up to 16384",
           "[heuristic]") {
   const auto& b = select::m_buckets();
   const std::vector<std::int64_t> expected = {1,    2,    4,    8,    12,   16,   24,  32,  48,
                                               64,   96,   128,  192,  256,  384,  512, 768, 1024,
-                                              1536, 2048, 3072, 4096, 6144, select::kUnboundedM};
+                                              1536, 2048, 3072, 4096, 6144, 8192, 12288,
+                                              select::kUnboundedM};
   CHECK(b == expected);
   CHECK(select::m_bucket_m(1) == 1);
   CHECK(select::m_bucket_m(3) == 4);
@@ -32,10 +33,13 @@ TEST_CASE("heuristic: M buckets are powers of two and the points halfway between
   CHECK(select::m_bucket_m(4097) == 6144);
   CHECK(select::m_bucket_m(6145) == 8192);
   CHECK(select::m_bucket_m(8192) == 8192);
-  CHECK(select::m_bucket_m(12000) == 8192);
-  CHECK(select::m_bucket_m(100000) == 8192);
+  CHECK(select::m_bucket_m(8193) == 12288);
+  CHECK(select::m_bucket_m(12000) == 12288);
+  CHECK(select::m_bucket_m(12289) == 16384);
+  CHECK(select::m_bucket_m(100000) == 16384);
   CHECK(select::m_bucket_m(0) == 1);
-  CHECK(select::m_bucket_index(6145) == static_cast<int>(b.size()) - 1);
+  CHECK(select::m_bucket_index(6145) == static_cast<int>(b.size()) - 3);
+  CHECK(select::m_bucket_index(12289) == static_cast<int>(b.size()) - 1);
   CHECK(select::m_bucket_index(select::kUnboundedM) == static_cast<int>(b.size()) - 1);
   for (std::int64_t m = 1; m <= 20000; ++m) {
     const int i = select::m_bucket_index(m);

@@ -260,16 +260,41 @@ TEST_CASE("tuned table: exact row, then M's bucket row, then the heuristic", "[t
   c = pick(5000);
   CHECK(c.source == Source::bucket_row);
   CHECK(c.config.str() == C);
-  c = pick(20000);  // above the largest bucket: the M=8192 row
+  c = pick(20000);  // above the largest bucket, which has no row: the nearest row from 8192 up
   CHECK(c.source == Source::bucket_row);
   CHECK(c.config.str() == C);
-  CHECK_THAT(c.rule, Contains("above the largest bucket, which is M=8192"));
+  CHECK(c.rule == "bucket row h100.csv:4 (sm_90a cu_num=132 M=8192); no row for M=20000, above "
+                  "the largest bucket, which is M=16384 (no row there either; 8192 is the "
+                  "nearest row below it, from M=8192 up)");
+  CHECK(pick(10000).config.str() == C);  // bucket M=12288, no row inside: the 8192 row
   CHECK(pick(1, true).config.str() == D);   // bias is part of the key
   CHECK(pick(1).source == Source::heuristic);
   CHECK(t.select(h, 132, 37, 4096, 1024, OutDType::fp16, false).source == Source::heuristic);
   CHECK(t.select(h, 132, 37, 4096, 2048, OutDType::bf16, false).source == Source::heuristic);
   CHECK_THAT(TunedTable().select(h, 132, 37, 4096, 1024, OutDType::bf16, false).rule,
              Contains("(no tuned table loaded)"));
+}
+
+TEST_CASE("tuned table: a bucket above 8192 without a row takes the nearest row from 8192 up",
+          "[tuned]") {
+  const auto h = target("sm_90a");
+  const TunedTable t = TunedTable::parse(
+      std::string(kHeader) + row("sm_90a", 132, 4096, 128, 2048, A) +
+          row("sm_90a", 132, 8192, 128, 2048, B) + row("sm_90a", 132, 12000, 128, 2048, C) +
+          row("sm_90a", 132, 6144, 256, 2048, D),
+      "t.csv");
+  auto pick = [&](std::int64_t m, std::int64_t n = 128) {
+    return t.select(h, 132, m, n, 2048, OutDType::bf16, false);
+  };
+  CHECK(pick(12000).source == Source::exact_row);
+  CHECK(pick(12000).config.str() == C);
+  CHECK(pick(9000).config.str() == C);      // bucket 12288: the 12000 row lies inside it
+  CHECK(pick(12345).config.str() == C);     // bucket 16384: 12000 is the nearest below
+  CHECK(pick(100000).config.str() == C);
+  CHECK(pick(8000).config.str() == B);      // bucket 8192 itself
+  CHECK(pick(8500, 256).source == Source::heuristic);   // a row below 8192 never stands in
+  CHECK(pick(5000).config.str() == B);      // bucket 6144: no row; its power of two, 8192, has
+  CHECK(pick(12345, 256).source == Source::heuristic);  // a row below 8192 never stands in
 }
 
 TEST_CASE("tuned table: arch features and cu_num decide between rows of one M", "[tuned]") {
@@ -354,7 +379,7 @@ TEST_CASE("tuned table: choices_for_range covers what the runtime picks for ever
     CHECK(configs.count("bm128_bn512_bk256_w8_s1_k1") == 0);  // M=5000 lies outside 1..300
   }
   CHECK(table.choices_for_range(t, 304, 1, 1, 1024, 512, OutDType::bf16, false).size() == 1);
-  CHECK(table.choices_for_range(t, 304, 8193, 100000, 1024, 512, OutDType::bf16, false).size() == 1);
+  CHECK(table.choices_for_range(t, 304, 8193, 100000, 1024, 512, OutDType::bf16, false).size() == 2);  // 12288 and the open bucket
   CHECK_THROWS_AS(table.choices_for_range(t, 304, 0, 10, 1024, 512, OutDType::bf16, false), InvalidArgument);
   CHECK_THROWS_AS(table.choices_for_range(t, 304, 10, 9, 1024, 512, OutDType::bf16, false), InvalidArgument);
 }
