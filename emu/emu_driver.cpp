@@ -7,12 +7,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "compiler/target.hpp"
 #include "fp8jit/error.hpp"
@@ -93,6 +96,26 @@ DeviceInfo emulated_device(const compiler::Target& t, unsigned threads) {
   return d;
 }
 
+// Sorts (start, size) ranges and merges those that overlap or touch, so that MemoryMap::contains,
+// which looks at the range that starts last at or before an address, sees the whole of each.
+// NOTE: registered host ranges may overlap (two views of one array) or lie inside an allocation.
+void coalesce(std::vector<std::pair<std::uintptr_t, std::size_t>>& ranges) {
+  std::sort(ranges.begin(), ranges.end());
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    if (out > 0) {
+      auto& last = ranges[out - 1];
+      const std::uintptr_t end = last.first + last.second;
+      if (ranges[i].first <= end) {
+        last.second = std::max(end, ranges[i].first + ranges[i].second) - last.first;
+        continue;
+      }
+    }
+    ranges[out++] = ranges[i];
+  }
+  ranges.resize(out);
+}
+
 class EmuDriver final : public Driver {
  public:
   EmuDriver(const compiler::Target& target, unsigned threads)
@@ -154,6 +177,10 @@ class EmuDriver final : public Driver {
     {
       std::lock_guard lock(mu_);
       memory.ranges.assign(allocations_.begin(), allocations_.end());
+      if (!host_ranges_.empty()) {
+        memory.ranges.insert(memory.ranges.end(), host_ranges_.begin(), host_ranges_.end());
+        coalesce(memory.ranges);
+      }
     }
     const emu::LaunchReport r = emu::run_launch(kernel, dims, args, memory, threads_);
     if (r.faults)
@@ -178,6 +205,22 @@ class EmuDriver final : public Driver {
       allocations_.erase(reinterpret_cast<std::uintptr_t>(ptr));
     }
     std::free(ptr);
+  }
+
+  void register_host_memory(const void* ptr, std::size_t bytes) override {
+    if (!ptr || !bytes) return;
+    std::lock_guard lock(mu_);
+    host_ranges_.emplace(reinterpret_cast<std::uintptr_t>(ptr), bytes);
+  }
+
+  void unregister_host_memory(const void* ptr, std::size_t bytes) noexcept override {
+    std::lock_guard lock(mu_);
+    auto [first, last] = host_ranges_.equal_range(reinterpret_cast<std::uintptr_t>(ptr));
+    for (auto it = first; it != last; ++it)
+      if (it->second == bytes) {
+        host_ranges_.erase(it);
+        return;
+      }
   }
 
   void copy_to_device(void* dst, const void* src, std::size_t bytes) override {
@@ -206,6 +249,8 @@ class EmuDriver final : public Driver {
   DeviceInfo info_;
   std::mutex mu_;
   std::map<std::uintptr_t, std::size_t> allocations_;  // guarded by mu_
+  // Host memory the caller lets kernels access (register_host_memory); guarded by mu_.
+  std::multimap<std::uintptr_t, std::size_t> host_ranges_;
 };
 
 }  // namespace

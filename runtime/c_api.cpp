@@ -12,6 +12,7 @@
 
 #include "fp8jit/error.hpp"
 #include "fp8jit/gemm.hpp"
+#include "runtime/context_state.hpp"
 #include "util/text.hpp"
 
 struct fp8jit_context {
@@ -26,6 +27,12 @@ struct fp8jit_context {
 
 struct fp8jit_weight {
   fp8jit::PackedWeight packed;
+};
+
+struct fp8jit_plan {
+  fp8jit::PackedWeight weight;  // the caller's packed bytes and scales, not owned
+  fp8jit::OutDType out_dtype = fp8jit::OutDType::bf16;
+  fp8jit::Plan plan;
 };
 
 namespace {
@@ -76,6 +83,27 @@ void require(const void* p, const char* action, const char* name) {
                                   "' is NULL");
 }
 
+// The OutDType of an fp8jit_dtype value; InvalidArgument naming it otherwise.
+fp8jit::OutDType out_dtype_of(int out_dtype, const char* action) {
+  if (out_dtype != FP8JIT_BF16 && out_dtype != FP8JIT_FP16)
+    throw fp8jit::InvalidArgument(std::string("failed to ") + action + ": out_dtype " +
+                                  std::to_string(out_dtype) +
+                                  " is neither FP8JIT_BF16 (0) nor FP8JIT_FP16 (1)");
+  return out_dtype == FP8JIT_BF16 ? fp8jit::OutDType::bf16 : fp8jit::OutDType::fp16;
+}
+
+// The driver of an emulated context; InvalidArgument on a GPU context.
+fp8jit::runtime::Driver& emulated_driver(fp8jit_context* ctx, const char* action) {
+  require(ctx, action, "ctx");
+  fp8jit::ContextState& s = fp8jit::runtime::state_of(ctx->context);
+  if (!s.target.emulated)
+    throw fp8jit::InvalidArgument(std::string("failed to ") + action + ": the context runs on " +
+                                  s.target.str() +
+                                  ", whose kernels read device memory only; host memory is for "
+                                  "emulated devices (FP8JIT_TARGET=emu-*)");
+  return *s.driver;
+}
+
 }  // namespace
 
 extern "C" {
@@ -119,6 +147,15 @@ fp8jit_status fp8jit_context_target(const fp8jit_context* ctx, char* buf, size_t
   });
 }
 
+fp8jit_status fp8jit_context_fp8_format(const fp8jit_context* ctx, int* format) {
+  return guarded([&] {
+    require(ctx, "get the fp8 format", "ctx");
+    require(format, "get the fp8 format", "format");
+    *format = ctx->context.fp8_format() == fp8jit::Fp8Format::e4m3fn ? FP8JIT_E4M3FN
+                                                                     : FP8JIT_E4M3FNUZ;
+  });
+}
+
 fp8jit_status fp8jit_pack_weight(fp8jit_context* ctx, const void* w, const float* sw, int64_t n,
                                  int64_t k, void* stream, fp8jit_weight** out) {
   if (out) *out = nullptr;
@@ -146,9 +183,6 @@ fp8jit_status fp8jit_gemm(fp8jit_context* ctx, const void* a, const float* sa,
   return guarded([&] {
     require(ctx, "run a GEMM", "ctx");
     require(w, "run a GEMM", "w");
-    if (out_dtype != FP8JIT_BF16 && out_dtype != FP8JIT_FP16)
-      throw fp8jit::InvalidArgument("failed to run a GEMM: out_dtype " + std::to_string(out_dtype) +
-                                    " is neither FP8JIT_BF16 (0) nor FP8JIT_FP16 (1)");
     fp8jit::GemmArgs args;
     args.a = a;
     args.sa = sa;
@@ -156,8 +190,106 @@ fp8jit_status fp8jit_gemm(fp8jit_context* ctx, const void* a, const float* sa,
     args.bias = bias;
     args.out = out;
     args.m = m;
-    args.out_dtype = out_dtype == FP8JIT_BF16 ? fp8jit::OutDType::bf16 : fp8jit::OutDType::fp16;
+    args.out_dtype = out_dtype_of(out_dtype, "run a GEMM");
     ctx->context.gemm(args, stream);
+  });
+}
+
+fp8jit_status fp8jit_packed_weight_bytes(const fp8jit_context* ctx, int64_t n, int64_t k,
+                                         size_t* bytes) {
+  if (bytes) *bytes = 0;
+  return guarded([&] {
+    require(ctx, "size a packed weight", "ctx");
+    require(bytes, "size a packed weight", "bytes");
+    *bytes = ctx->context.packed_weight_bytes(n, k);
+  });
+}
+
+fp8jit_status fp8jit_pack_weight_into(fp8jit_context* ctx, const void* w, int64_t n, int64_t k,
+                                      void* packed, size_t packed_bytes, void* stream) {
+  return guarded([&] {
+    require(ctx, "pack a weight", "ctx");
+    require(w, "pack a weight", "w");
+    require(packed, "pack a weight", "packed");
+    ctx->context.pack_weight_into(w, n, k, packed, packed_bytes, stream);
+  });
+}
+
+fp8jit_status fp8jit_gemm_packed(fp8jit_context* ctx, const void* a, const float* sa,
+                                 const void* packed, const float* sw, int64_t n, int64_t k,
+                                 const void* bias, void* out, int64_t m, int out_dtype,
+                                 void* stream) {
+  return guarded([&] {
+    require(ctx, "run a GEMM", "ctx");
+    require(packed, "run a GEMM", "packed");
+    require(sw, "run a GEMM", "sw");
+    // NOTE: a PackedWeight that references the caller's bytes: no allocation, no copy.
+    const fp8jit::PackedWeight w =
+        ctx->context.wrap_packed_weight(packed, sw, n, k, ctx->context.weight_layout());
+    fp8jit::GemmArgs args;
+    args.a = a;
+    args.sa = sa;
+    args.w = &w;
+    args.bias = bias;
+    args.out = out;
+    args.m = m;
+    args.out_dtype = out_dtype_of(out_dtype, "run a GEMM");
+    ctx->context.gemm(args, stream);
+  });
+}
+
+fp8jit_status fp8jit_plan_create(fp8jit_context* ctx, const void* packed, const float* sw,
+                                 int64_t n, int64_t k, int out_dtype, int has_bias,
+                                 fp8jit_plan** out) {
+  if (out) *out = nullptr;
+  return guarded([&] {
+    require(ctx, "make a plan", "ctx");
+    require(packed, "make a plan", "packed");
+    require(sw, "make a plan", "sw");
+    require(out, "make a plan", "out");
+    auto plan = std::make_unique<fp8jit_plan>();
+    plan->weight = ctx->context.wrap_packed_weight(packed, sw, n, k, ctx->context.weight_layout());
+    plan->out_dtype = out_dtype_of(out_dtype, "make a plan");
+    plan->plan = ctx->context.plan(plan->weight, plan->out_dtype, has_bias != 0);
+    *out = plan.release();
+  });
+}
+
+fp8jit_status fp8jit_plan_gemm(const fp8jit_plan* plan, const void* a, const float* sa,
+                               const void* bias, void* out, int64_t m, void* stream) {
+  return guarded([&] {
+    require(plan, "run a GEMM", "plan");
+    fp8jit::GemmArgs args;
+    args.a = a;
+    args.sa = sa;
+    args.w = &plan->weight;
+    args.bias = bias;
+    args.out = out;
+    args.m = m;
+    args.out_dtype = plan->out_dtype;
+    plan->plan.gemm(args, stream);
+  });
+}
+
+void fp8jit_plan_destroy(fp8jit_plan* plan) {
+  try {
+    delete plan;
+  } catch (...) {
+  }
+}
+
+fp8jit_status fp8jit_host_memory_register(fp8jit_context* ctx, const void* ptr, size_t bytes) {
+  return guarded([&] {
+    fp8jit::runtime::Driver& driver = emulated_driver(ctx, "register host memory");
+    if (bytes == 0) return;
+    require(ptr, "register host memory", "ptr");
+    driver.register_host_memory(ptr, bytes);
+  });
+}
+
+fp8jit_status fp8jit_host_memory_unregister(fp8jit_context* ctx, const void* ptr, size_t bytes) {
+  return guarded([&] {
+    emulated_driver(ctx, "unregister host memory").unregister_host_memory(ptr, bytes);
   });
 }
 

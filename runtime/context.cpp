@@ -198,31 +198,48 @@ std::string Context::device_name() const { return state_->driver->device().name;
 std::string Context::target() const { return state_->target.str(); }
 int Context::multiprocessors() const { return state_->driver->device().multiprocessors; }
 
-PackedWeight Context::pack_weight(const void* w, const float* sw, std::int64_t n, std::int64_t k,
-                                  void* stream) {
+WeightLayout Context::weight_layout() const { return compiler::native_layout(state_->target); }
+Fp8Format Context::fp8_format() const { return state_->target.fp8_format(); }
+
+std::size_t Context::packed_weight_bytes(std::int64_t n, std::int64_t k) const {
+  compiler::check_layout_shape(weight_layout(), n, k);
+  return compiler::packed_bytes(n, k);
+}
+
+void Context::pack_weight_into(const void* w, std::int64_t n, std::int64_t k, void* packed,
+                               std::size_t packed_bytes, void* stream) {
   ContextState& s = *state_;
-  const WeightLayout layout = compiler::native_layout(s.target);
+  const WeightLayout layout = weight_layout();
   compiler::check_layout_shape(layout, n, k);
   require_pointer(w, 16, "w", "pack weight");
-  require_pointer(sw, 4, "sw", "pack weight");
-  PackedWeight p;
-  p.storage_ = alloc(compiler::packed_bytes(n, k));
+  require_pointer(packed, 16, "packed", "pack weight");
+  const std::size_t needed = compiler::packed_bytes(n, k);
+  if (packed_bytes < needed)
+    throw InvalidArgument("failed to pack weight: packed_bytes = " + std::to_string(packed_bytes) +
+                          " is less than the " + std::to_string(needed) + " bytes a packed [" +
+                          std::to_string(n) + ", " + std::to_string(k) + "] weight takes");
   const LoadedKernel& kernel = s.kernels->get(compiler::preshuffle_spec(s.target, layout));
   runtime::LaunchDims dims;
+  // One thread per 16 packed bytes, the padding columns included (the kernel writes their zeros).
   const std::int64_t threads = n * compiler::packed_k(k) / 16;
   dims.grid[0] = static_cast<unsigned>((threads + 255) / 256);
   dims.block[0] = 256;
   const void* src = w;
-  void* dst = p.storage_.get();
+  void* dst = packed;
   long nn = n, kk = k;
   void* params[] = {&src, &dst, &nn, &kk};
   s.driver->launch(kernel.function, dims, stream, params);
-  p.data_ = p.storage_.get();
-  p.scales_ = sw;
-  p.n_ = n;
-  p.k_ = k;
-  p.layout_ = layout;
-  p.format_ = s.target.fp8_format();
+}
+
+PackedWeight Context::pack_weight(const void* w, const float* sw, std::int64_t n, std::int64_t k,
+                                  void* stream) {
+  compiler::check_layout_shape(weight_layout(), n, k);
+  require_pointer(w, 16, "w", "pack weight");
+  require_pointer(sw, 4, "sw", "pack weight");
+  DeviceBuffer storage = alloc(compiler::packed_bytes(n, k));
+  pack_weight_into(w, n, k, storage.get(), storage.size(), stream);
+  PackedWeight p = wrap_packed_weight(storage.get(), sw, n, k, weight_layout());
+  p.storage_ = std::move(storage);
   return p;
 }
 

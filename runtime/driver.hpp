@@ -165,6 +165,17 @@ class Driver {
   }
   virtual void destroy_graph(void* graph) noexcept { (void)graph; }
   virtual void destroy_graph_exec(void* exec) noexcept { (void)exec; }
+  // Emulated devices, whose "device memory" is host memory: kernels may also access the `bytes`
+  // of host memory at `ptr` that the driver did not allocate (a host application's arrays),
+  // until unregister_host_memory(ptr, bytes). Ranges may overlap and be registered more than once
+  // (each registration is removed by one unregister). A GPU's kernels cannot: the default throws.
+  virtual void register_host_memory(const void* ptr, std::size_t bytes) {
+    (void)ptr, (void)bytes;
+    unsupported("register host memory");
+  }
+  virtual void unregister_host_memory(const void* ptr, std::size_t bytes) noexcept {
+    (void)ptr, (void)bytes;
+  }
 
  protected:
   [[noreturn]] void unsupported(const char* verb) const {

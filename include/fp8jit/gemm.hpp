@@ -119,6 +119,10 @@ class Context {
   std::string device_name() const;
   std::string target() const;  // "sm_90a", "gfx942:sramecc+:xnack-"
   int multiprocessors() const;
+  // The layout this device's kernels read weights in, and the fp8 encoding of A and W they
+  // consume (e4m3fnuz on gfx942, e4m3fn elsewhere).
+  WeightLayout weight_layout() const;
+  Fp8Format fp8_format() const;
 
   // Packs a row-major [n, k] fp8 weight (device memory) into the device's layout with the
   // JIT-compiled preshuffle kernel; `sw` ([n] fp32, device) is referenced, not copied, and must
@@ -127,6 +131,15 @@ class Context {
   // and the rule when n or k breaks it.
   PackedWeight pack_weight(const void* w, const float* sw, std::int64_t n, std::int64_t k,
                            void* stream = nullptr);
+  // Bytes a packed [n, k] weight takes: n x (k rounded up to a multiple of 32). Throws
+  // InvalidArgument naming n or k and the rule when the shape does not fit weight_layout().
+  std::size_t packed_weight_bytes(std::int64_t n, std::int64_t k) const;
+  // pack_weight's packing, into memory the caller owns: `packed` (device memory, 16-byte aligned,
+  // `packed_bytes` >= packed_weight_bytes(n, k) of it) receives the packed bytes, padding columns
+  // included, on `stream`. Adopt the result with wrap_packed_weight(packed, sw, n, k,
+  // weight_layout()). Throws InvalidArgument naming the value and the rule.
+  void pack_weight_into(const void* w, std::int64_t n, std::int64_t k, void* packed,
+                        std::size_t packed_bytes, void* stream = nullptr);
   // Adopts a weight already packed in `layout` (e.g. by aiter's shuffle_weight, which is the same
   // bytes for k % 32 == 0); `packed` holds n x (k rounded up to 32) bytes, the padding columns
   // zeros, and the caller keeps it alive. Throws InvalidArgument when the layout is not this

@@ -3,6 +3,7 @@
 // GPU also the memory wrappers and one GEMM through the ABI against a float64 reference.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -87,12 +88,38 @@ static int check_all(fp8jit_context* ctx) {
   return 0;
 }
 
+/* The functions for weights in the caller's memory and for emulated devices, without a context. */
+static int check_without_context(void) {
+  size_t bytes = 1;
+  int format = -1;
+  fp8jit_plan* plan = (fp8jit_plan*)&bytes;
+  if (fp8jit_context_fp8_format(NULL, &format) != FP8JIT_ERROR_INVALID_ARGUMENT) return 30;
+  if (fp8jit_packed_weight_bytes(NULL, 16, 32, &bytes) != FP8JIT_ERROR_INVALID_ARGUMENT || bytes != 0)
+    return 31;
+  if (fp8jit_pack_weight_into(NULL, &bytes, 16, 32, &bytes, 512, NULL) != FP8JIT_ERROR_INVALID_ARGUMENT)
+    return 32;
+  if (fp8jit_gemm_packed(NULL, &bytes, NULL, &bytes, NULL, 16, 32, NULL, &bytes, 1, FP8JIT_BF16, NULL) !=
+      FP8JIT_ERROR_INVALID_ARGUMENT)
+    return 33;
+  if (fp8jit_plan_create(NULL, &bytes, NULL, 16, 32, FP8JIT_BF16, 0, &plan) !=
+          FP8JIT_ERROR_INVALID_ARGUMENT || plan != NULL)
+    return 34;
+  if (fp8jit_plan_gemm(NULL, &bytes, NULL, NULL, &bytes, 1, NULL) != FP8JIT_ERROR_INVALID_ARGUMENT)
+    return 35;
+  fp8jit_plan_destroy(NULL);
+  if (fp8jit_host_memory_register(NULL, &bytes, 8) != FP8JIT_ERROR_INVALID_ARGUMENT) return 36;
+  if (fp8jit_host_memory_unregister(NULL, &bytes, 8) != FP8JIT_ERROR_INVALID_ARGUMENT) return 37;
+  return 0;
+}
+
 int main(void) {
   fp8jit_context* ctx = NULL;
   fp8jit_status s;
+  int without;
   printf("version=%s\n", fp8jit_version());
   if (fp8jit_context_create(0, NULL) != FP8JIT_ERROR_INVALID_ARGUMENT) return 2;
   if (strstr(fp8jit_last_error(), "'out'") == NULL) return 3;
+  if ((without = check_without_context()) != 0) return without;
   s = fp8jit_context_create(-1, &ctx);
   printf("status=%d error=%s\n", (int)s, s == FP8JIT_OK ? "" : fp8jit_last_error());
   if (s == FP8JIT_OK) return check_all(ctx);
@@ -180,8 +207,24 @@ TEST_CASE("c_api: NULL arguments are INVALID_ARGUMENT naming the parameter", "[c
   expect(fp8jit_free(nullptr, &dummy), "ctx");
   expect(fp8jit_memcpy_h2d(nullptr, &dummy, &dummy, 4), "ctx");
   expect(fp8jit_memcpy_d2h(nullptr, &dummy, &dummy, 4), "ctx");
+  std::size_t bytes = 1;
+  int format = 0;
+  fp8jit_plan* plan = reinterpret_cast<fp8jit_plan*>(0x1);
+  expect(fp8jit_context_fp8_format(nullptr, &format), "ctx");
+  expect(fp8jit_packed_weight_bytes(nullptr, 16, 32, &bytes), "ctx");
+  CHECK(bytes == 0);  // cleared even when the call fails
+  expect(fp8jit_pack_weight_into(nullptr, &dummy, 16, 32, &dummy, 512, nullptr), "ctx");
+  expect(fp8jit_gemm_packed(nullptr, &dummy, &scale, &dummy, &scale, 16, 32, nullptr, &dummy, 1,
+                            FP8JIT_BF16, nullptr),
+         "ctx");
+  expect(fp8jit_plan_create(nullptr, &dummy, &scale, 16, 32, FP8JIT_BF16, 0, &plan), "ctx");
+  CHECK(plan == nullptr);
+  expect(fp8jit_plan_gemm(nullptr, &dummy, &scale, nullptr, &dummy, 1, nullptr), "plan");
+  expect(fp8jit_host_memory_register(nullptr, &dummy, 4), "ctx");
+  expect(fp8jit_host_memory_unregister(nullptr, &dummy, 4), "ctx");
   fp8jit_context_destroy(nullptr);  // no-ops
   fp8jit_weight_destroy(nullptr);
+  fp8jit_plan_destroy(nullptr);
 
   fp8jit_context* ctx = try_context();
   if (!ctx) return;
@@ -194,6 +237,26 @@ TEST_CASE("c_api: NULL arguments are INVALID_ARGUMENT naming the parameter", "[c
   expect(fp8jit_malloc(ctx, 16, nullptr), "out");
   expect(fp8jit_memcpy_h2d(ctx, nullptr, &dummy, 4), "dst");
   expect(fp8jit_memcpy_d2h(ctx, &dummy, nullptr, 4), "src");
+  expect(fp8jit_context_fp8_format(ctx, nullptr), "format");
+  expect(fp8jit_packed_weight_bytes(ctx, 16, 32, nullptr), "bytes");
+  expect(fp8jit_pack_weight_into(ctx, nullptr, 16, 32, &dummy, 512, nullptr), "w");
+  expect(fp8jit_pack_weight_into(ctx, &dummy, 16, 32, nullptr, 512, nullptr), "packed");
+  expect(fp8jit_gemm_packed(ctx, &dummy, &scale, nullptr, &scale, 16, 32, nullptr, &dummy, 1,
+                            FP8JIT_BF16, nullptr),
+         "packed");
+  expect(fp8jit_gemm_packed(ctx, &dummy, &scale, &dummy, nullptr, 16, 32, nullptr, &dummy, 1,
+                            FP8JIT_BF16, nullptr),
+         "sw");
+  expect(fp8jit_plan_create(ctx, &dummy, &scale, 16, 32, FP8JIT_BF16, 0, nullptr), "out");
+}
+
+TEST_CASE("c_api: host memory is for emulated devices only", "[c_api]") {
+  fp8jit_context* ctx = try_context();
+  if (!ctx) return;
+  ContextGuard guard{ctx};
+  int dummy = 0;
+  CHECK(fp8jit_host_memory_register(ctx, &dummy, sizeof dummy) == FP8JIT_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(fp8jit_last_error(), Contains("host memory is for emulated devices"));
 }
 
 TEST_CASE("c_api: last_error is per thread", "[c_api]") {
@@ -338,4 +401,97 @@ TEST_CASE("c_api: one GEMM through the ABI matches a float64 reference", "[c_api
   INFO("relative error " << rel << ", NaN outputs " << nans);
   CHECK(nans == 0);
   CHECK(rel < 1e-2);
+}
+
+TEST_CASE("c_api: weights packed into host memory on the emulator match a float64 reference",
+          "[c_api][emu]") {
+  // The C ABI on emu-sm89 (FP8JIT_TARGET, read by fp8jit_context_create), every operand in host
+  // memory the test owns and registers: packed size, packing into the caller's buffer, the GEMM on
+  // caller-packed bytes and the same through a plan, each on a poisoned output.
+  const char* old = std::getenv("FP8JIT_TARGET");
+  const std::string saved = old ? old : "";
+  ::setenv("FP8JIT_TARGET", "emu-sm89", 1);
+  fp8jit_context* ctx = nullptr;
+  const fp8jit_status created = fp8jit_context_create(-1, &ctx);
+  old ? ::setenv("FP8JIT_TARGET", saved.c_str(), 1) : ::unsetenv("FP8JIT_TARGET");
+  INFO(fp8jit_last_error());
+  REQUIRE(created == FP8JIT_OK);
+  ContextGuard guard{ctx};
+  int format = -1;
+  REQUIRE(fp8jit_context_fp8_format(ctx, &format) == FP8JIT_OK);
+  CHECK(format == FP8JIT_E4M3FN);
+
+  const std::int64_t m = 19, n = 48, k = 80;  // k % 32 == 16: 16 zero columns more when packed
+  std::size_t packed_bytes = 0;
+  REQUIRE(fp8jit_packed_weight_bytes(ctx, n, k, &packed_bytes) == FP8JIT_OK);
+  CHECK(packed_bytes == std::size_t(n * 96));
+  std::size_t refused = 1;
+  CHECK(fp8jit_packed_weight_bytes(ctx, n, 40, &refused) == FP8JIT_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(fp8jit_last_error(), Contains("K = 40"));
+  CHECK(refused == 0);
+
+  std::mt19937 gen(99);
+  const auto a = random_fp8(m * k, gen), w = random_fp8(n * k, gen);
+  std::uniform_real_distribution<float> scale(0.01f, 0.1f), unit(-1.0f, 1.0f);
+  std::vector<float> sa(m), sw(n);
+  for (auto& s : sa) s = scale(gen);
+  for (auto& s : sw) s = scale(gen);
+  std::vector<std::uint16_t> bias(n);
+  for (auto& b : bias) b = to_bf16(unit(gen));
+  alignas(16) static std::uint8_t packed[48 * 96];
+  std::vector<std::uint16_t> out(m * n);
+  const auto reg = [&](const void* p, std::size_t bytes) {
+    INFO(fp8jit_last_error());
+    REQUIRE(fp8jit_host_memory_register(ctx, p, bytes) == FP8JIT_OK);
+  };
+  reg(a.data(), a.size());
+  reg(w.data(), w.size());
+  reg(sa.data(), sa.size() * 4);
+  reg(sw.data(), sw.size() * 4);
+  reg(bias.data(), bias.size() * 2);
+  reg(packed, sizeof packed);
+  reg(out.data(), out.size() * 2);
+
+  const auto ok = [](fp8jit_status s) {
+    INFO(fp8jit_last_error());
+    REQUIRE(s == FP8JIT_OK);
+  };
+  const auto rel_error = [&] {
+    double err2 = 0, ref2 = 0;
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (std::int64_t x = 0; x < k; ++x)
+          acc += decode_e4m3fn(a[i * k + x]) * decode_e4m3fn(w[j * k + x]);
+        const double ref = double(sa[i]) * sw[j] * acc + from_bf16(bias[j]);
+        const double got = from_bf16(out[i * n + j]);
+        err2 += std::isnan(got) ? INFINITY : (got - ref) * (got - ref);
+        ref2 += ref * ref;
+      }
+    return std::sqrt(err2 / ref2);
+  };
+  CHECK(fp8jit_pack_weight_into(ctx, w.data(), n, k, packed, packed_bytes - 1, nullptr) ==
+        FP8JIT_ERROR_INVALID_ARGUMENT);
+  CHECK_THAT(fp8jit_last_error(), Contains("is less than the 4608 bytes"));
+  ok(fp8jit_pack_weight_into(ctx, w.data(), n, k, packed, sizeof packed, nullptr));
+
+  std::fill(out.begin(), out.end(), std::uint16_t{0xffff});  // poisoned: bf16 NaN
+  ok(fp8jit_gemm_packed(ctx, a.data(), sa.data(), packed, sw.data(), n, k, bias.data(), out.data(),
+                        m, FP8JIT_BF16, nullptr));
+  CHECK(rel_error() < 1e-2);
+
+  std::fill(out.begin(), out.end(), std::uint16_t{0xffff});
+  fp8jit_plan* plan = nullptr;
+  ok(fp8jit_plan_create(ctx, packed, sw.data(), n, k, FP8JIT_BF16, 1, &plan));
+  ok(fp8jit_plan_gemm(plan, a.data(), sa.data(), bias.data(), out.data(), m, nullptr));
+  CHECK(rel_error() < 1e-2);
+  CHECK(fp8jit_plan_gemm(plan, a.data(), sa.data(), nullptr, out.data(), m, nullptr) ==
+        FP8JIT_ERROR_INVALID_ARGUMENT);  // made with a bias
+  fp8jit_plan_destroy(plan);
+
+  // Without its registration, A is outside every allocation: a fault, reported, not a read.
+  ok(fp8jit_host_memory_unregister(ctx, a.data(), a.size()));
+  CHECK(fp8jit_gemm_packed(ctx, a.data(), sa.data(), packed, sw.data(), n, k, bias.data(),
+                           out.data(), m, FP8JIT_BF16, nullptr) == FP8JIT_ERROR_DRIVER);
+  CHECK_THAT(fp8jit_last_error(), Contains("outside every allocation"));
 }
