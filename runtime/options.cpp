@@ -56,7 +56,8 @@ std::vector<std::string> split_paths(const char* v) {
 }
 
 // The tables shipped with fp8jit: every *.csv of share/fp8jit/tuned next to the binary that holds
-// this code (an installed lib/ or bin/, or a build directory), sorted so that merging is stable.
+// this code (an installed lib/, lib/<multiarch>/ or bin/, or a build directory), sorted so that
+// merging is stable.
 // Rows are keyed by arch and cu_num, so tables for other GPUs do not apply here.
 std::vector<std::string> shipped_tuned_tables() {
   Dl_info info{};
@@ -65,7 +66,8 @@ std::vector<std::string> shipped_tuned_tables() {
   std::error_code ec;
   const auto dir = std::filesystem::absolute(info.dli_fname, ec).parent_path();
   std::vector<std::string> out;
-  for (const auto& base : {dir / "share/fp8jit/tuned", dir.parent_path() / "share/fp8jit/tuned"}) {
+  for (const auto& base : {dir / "share/fp8jit/tuned", dir.parent_path() / "share/fp8jit/tuned",
+                           dir.parent_path().parent_path() / "share/fp8jit/tuned"}) {
     for (const auto& e : std::filesystem::directory_iterator(base, ec))
       if (e.path().extension() == ".csv") out.push_back(e.path().string());
     if (!out.empty()) break;
