@@ -10,7 +10,10 @@ import threading
 _HERE = os.path.dirname(os.path.abspath(__file__))
 # Laid out like an install prefix (cmake/install.cmake, component `python`): the library and the
 # command find the tuned tables in share/fp8jit/tuned beside their lib/ and bin/.
-LIBRARY_PATH = os.path.join(_HERE, "lib", "libfp8jit.so")
+# FP8JIT_LIBRARY (read once, here) names another libfp8jit.so: a build tree's build/libfp8jit.so,
+# so that the package can run from the source tree (PYTHONPATH=python) without `pip install`.
+_LIBRARY_OVERRIDE = os.environ.get("FP8JIT_LIBRARY", "")
+LIBRARY_PATH = _LIBRARY_OVERRIDE or os.path.join(_HERE, "lib", "libfp8jit.so")
 COMMAND_PATH = os.path.join(_HERE, "bin", "fp8jit")
 
 OK = 0
@@ -79,9 +82,11 @@ def library():
         with _lock:
             if _lib is None:
                 if not os.path.exists(LIBRARY_PATH):
-                    raise ImportError(
-                        f"fp8jit: the library {LIBRARY_PATH} is missing: install the package with "
-                        "`pip install .` from the repository root")
+                    how = ("FP8JIT_LIBRARY names a file that does not exist"
+                           if _LIBRARY_OVERRIDE else
+                           "install the package with `pip install .` from the repository root, "
+                           "or set FP8JIT_LIBRARY to a built libfp8jit.so")
+                    raise ImportError(f"fp8jit: the library {LIBRARY_PATH} is missing: {how}")
                 lib = ctypes.CDLL(LIBRARY_PATH)
                 for name, (restype, argtypes) in _SIGNATURES.items():
                     fn = getattr(lib, name)

@@ -65,3 +65,14 @@ def rng(request):
     seed = int(os.environ.get("FP8JIT_TEST_SEED", "0")) or (hash(request.node.nodeid) & 0xFFFFFFFF)
     print(f"seed {seed} (FP8JIT_TEST_SEED={seed} replays it)")
     return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def emu_sm89(monkeypatch):
+    """The emulator of one target (emu-sm89), for tests too slow to run on each."""
+    if shutil.which(os.environ.get("CXX", "g++")) is None and shutil.which("c++") is None:
+        pytest.skip("no host C++ compiler: the emulator builds its kernels with one")
+    monkeypatch.setenv("FP8JIT_TARGET", "emu-sm89")
+    _reset_torch_state()
+    yield "emu-sm89"
+    _reset_torch_state()
