@@ -82,3 +82,19 @@ def test_the_packaged_command_reads_the_packaged_tables(monkeypatch):
     share = os.path.join(os.path.dirname(fp8jit.__file__), "share", "fp8jit", "tuned")
     for table in os.listdir(share):
         assert os.path.join(share, table) in tables_line, tables_line
+
+
+def test_fp8jit_library_names_another_library(tmp_path):
+    """FP8JIT_LIBRARY replaces the package's library (a build tree's, say); a missing one is an
+    ImportError that names the variable."""
+    other = tmp_path / "libfp8jit.so"
+    other.write_bytes(open(fp8jit.LIBRARY_PATH, "rb").read())
+    code = "import fp8jit; print(fp8jit.LIBRARY_PATH); print(fp8jit.version())"
+    env = dict(os.environ, FP8JIT_LIBRARY=str(other))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(other), project_version()]
+    env["FP8JIT_LIBRARY"] = str(tmp_path / "missing.so")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode != 0
+    assert "missing.so is missing: FP8JIT_LIBRARY names a file that does not exist" in out.stderr
