@@ -32,8 +32,11 @@ Check: per batch, the outputs of both on the same random input against a float64
 the block with the same FP8 weights and unquantized activations (so the error is that of the two
 activation quantizations plus bf16 rounding: ~3% of a row's norm; a bad GEMM is ~100%). Max over
 rows of ||out - ref|| / ||ref|| must stay below --tol (0.08; torch._scaled_mm's is 0.047-0.049
-at batch 1 and 64 on the CPU), and fp8jit against torch below --tol-between (0.03: their bf16
-intermediates differ in the last bit, which moves a few elements to the next fp8 value).
+at batch 1 and 64 on the CPU), and fp8jit's may exceed torch's by at most --tol-vs-torch (10%).
+Their difference (err_between) is printed, not checked: their bf16 intermediates differ in the
+last bit, which moves a few elements of the second quantization to the next fp8 value, and its
+maximum over the rows grows with the batch (0.022 at batch 1, 0.033 at 2048 on an H200, while
+both errors against float64 stay at 0.050); a wrong GEMM is ~100% off.
 
 Host overhead: the op in eager mode against the bare C call (fp8jit_gemm_packed and
 fp8jit_plan_gemm through ctypes) at M = 1 on a [--overhead-n, --overhead-k] weight: each variant
@@ -76,8 +79,9 @@ def parse_args(argv=None):
     p.add_argument("--intermediate", type=int, default=None, help="I (default 14336; --cpu: 512)")
     p.add_argument("--tol", type=float, default=0.08,
                    help="max row relative error of each against float64 (default 0.08)")
-    p.add_argument("--tol-between", type=float, default=0.03,
-                   help="max row relative difference of fp8jit against torch (default 0.03)")
+    p.add_argument("--tol-vs-torch", type=float, default=0.10,
+                   help="how much fp8jit's error may exceed torch._scaled_mm's, relative "
+                        "(default 0.10)")
     p.add_argument("--overhead-n", type=int, default=256)
     p.add_argument("--overhead-k", type=int, default=256)
     p.add_argument("--overhead-calls", type=int, default=500)
@@ -301,7 +305,7 @@ def run_batches(torch, ft, args, device, fp8):
                "ratio": us["torch"] / us["fp8jit"], "err_fp8jit": errs["fp8jit"],
                "err_torch": errs["torch"], "err_between": between}
         passed = (errs["fp8jit"] <= args.tol and errs["torch"] <= args.tol
-                  and between <= args.tol_between)
+                  and errs["fp8jit"] <= errs["torch"] * (1 + args.tol_vs_torch))
         row["check"] = "ok" if passed else "FAIL"
         ok &= passed
         rows.append(row)
@@ -462,7 +466,7 @@ def main(argv=None):
                        "hidden": args.hidden, "intermediate": args.intermediate,
                        "compiled": not args.no_compile, "cuda_graphs": device.type == "cuda",
                        "reps": args.reps, "inner": args.inner, "warmup": args.warmup,
-                       "tol": args.tol, "tol_between": args.tol_between,
+                       "tol": args.tol, "tol_vs_torch": args.tol_vs_torch,
                        "rows": rows, "host_overhead": overhead}, f, indent=1)
     if not ok:
         print("llama_mlp: an output is outside the FP8 tolerance (check column)", file=sys.stderr)

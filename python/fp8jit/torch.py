@@ -275,16 +275,16 @@ def _run(a, a_scale, w_packed, w_scale, bias, out):
     tensor attributes (_run_fast), so that the op costs little host time over the C call;
     anything else, and every failure, goes through _run_checked, which names the tensor and the
     rule."""
-    entry = _fast_devices.get(a.get_device())
-    if entry is None or not _run_fast(entry, a, a_scale, w_packed, w_scale, bias, out):
+    dev = a.get_device()
+    entry = _fast_devices.get(dev)
+    if entry is None or not _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
         _run_checked(a, a_scale, w_packed, w_scale, bias, out)
 
 
-def _run_fast(entry, a, a_scale, w_packed, w_scale, bias, out):
-    """Launches and returns True when every operand has the common form; False (nothing done)
-    otherwise."""
+def _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
+    """Launches and returns True when every operand has the common form on GPU `dev` (a's);
+    False (nothing done) otherwise."""
     ctx, fp8 = entry
-    dev = a.get_device()
     shape = a.shape
     if len(shape) != 2:
         return False
@@ -311,7 +311,7 @@ def _run_fast(entry, a, a_scale, w_packed, w_scale, bias, out):
             return False
         bias_ptr = bias.data_ptr()
     sw_ptr = w_scale.data_ptr()
-    stream = _stream(ctx, out.device)
+    stream = _raw_stream(dev) if dev >= 0 and _raw_stream is not None else _stream(ctx, out.device)
     plan = _plans.get((id(ctx), packed_ptr, sw_ptr, n, k, code, bias is not None))
     if plan is not None:
         plan.gemm(a_ptr, a_scale.data_ptr(), bias_ptr, out_ptr, m, stream)
@@ -356,11 +356,14 @@ def _run_checked(a, a_scale, w_packed, w_scale, bias, out):
 
 
 def _scaled_mm(a, a_scale, w_packed, w_scale, bias=None, out_dtype=None):
-    out_dtype = torch.bfloat16 if out_dtype is None else out_dtype
-    _out_dtype_code(out_dtype)
-    _need_tensor(a, "a")
-    _need_tensor(w_packed, "w_packed")
-    out = torch.empty((a.shape[0], w_packed.shape[0]), dtype=out_dtype, device=a.device)
+    # (The schema makes a and w_packed tensors.)
+    if out_dtype is None:
+        out_dtype = torch.bfloat16
+    elif out_dtype not in _OUT_DTYPES:
+        _out_dtype_code(out_dtype)  # raises, naming the dtype
+    if a.dim() != 2 or w_packed.dim() != 2:
+        _check_gemm(a, a_scale, w_packed, w_scale, bias, out_dtype)  # raises, naming the tensor
+    out = torch.empty(a.shape[0], w_packed.shape[0], dtype=out_dtype, device=a.device)
     _run(a, a_scale, w_packed, w_scale, bias, out)
     return out
 

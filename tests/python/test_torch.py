@@ -355,7 +355,7 @@ def test_the_gpu_fast_path_agrees_with_the_checked_path(emu, gen, monkeypatch):
         out = torch.full((m, n), float("nan"), dtype=torch.bfloat16)
         operands = (a, a_scale, pw.packed, pw.scale, bias, out)
         with ctx.host_memory(*[(t.data_ptr(), t.numel() * t.element_size()) for t in operands]):
-            assert ft._run_fast(entry, *operands)
+            assert ft._run_fast(entry, -1, *operands)
         assert rel_err(out, ref) < 1e-2, f"plan: {with_plan}"
 
     out = torch.empty(m, n, dtype=torch.bfloat16)
@@ -375,4 +375,4 @@ def test_the_gpu_fast_path_agrees_with_the_checked_path(emu, gen, monkeypatch):
                          .view(fp8).reshape(m, k), a_scale, pw.packed, pw.scale, bias, out),
     }
     for what, operands in declined.items():
-        assert not ft._run_fast(entry, *operands), f"the fast path took {what}"
+        assert not ft._run_fast(entry, -1, *operands), f"the fast path took {what}"
