@@ -39,6 +39,7 @@ CacheLayers::CacheLayers(const LayersConfig& config) : max_bytes_(config.max_byt
     layers_.push_back(std::make_unique<DiskStore>(root, /*read_only=*/true));
     seen.push_back(std::move(id));
   }
+  if (!config.remote.url.empty()) remote_ = std::make_unique<RemoteStore>(config.remote);
   warning_handler_ = [](const std::string& message) {
     const std::string line = "fp8jit: warning: " + message + "\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
@@ -51,14 +52,30 @@ std::vector<const DiskStore*> CacheLayers::stores() const {
   return out;
 }
 
-std::optional<CacheLayers::Hit> CacheLayers::load(std::string_view target, std::string_view key) {
+std::optional<CacheLayers::Hit> CacheLayers::load(std::string_view target, std::string_view key,
+                                                  bool remote) {
   // NOTE: a read-only hit is not copied up: the read-only layer already keeps the entry for as long
   // as it exists, a copy would only double the disk it takes and count against the writable
   // layer's budget, and copying would turn a pure lookup into a write on every first use.
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     if (auto entry = layers_[i]->load(target, key)) return Hit{std::move(*entry), i};
   }
-  return std::nullopt;
+  if (!remote || !remote_) return std::nullopt;
+  auto entry = remote_->load(target, key);
+  if (!entry) return std::nullopt;
+  return keep_remote_hit(std::move(*entry));
+}
+
+CacheLayers::Hit CacheLayers::keep_remote_hit(Entry entry) {
+  // NOTE: unlike a read-only layer's hit, a remote one is copied to the disk: the next process on
+  // this node then finds it without a network round trip, and the remote value may be evicted.
+  Hit hit{std::move(entry), kRemoteOnly, true};
+  if (can_store()) {
+    const StoreResult r = layers_.front()->store(hit.entry);
+    if (r.outcome == StoreResult::Outcome::published) maybe_prune_after(r.bytes);
+    if (r.ok()) hit.layer = 0;
+  }
+  return hit;
 }
 
 void CacheLayers::quarantine(std::size_t layer, std::string_view target, std::string_view key,
@@ -66,12 +83,13 @@ void CacheLayers::quarantine(std::size_t layer, std::string_view target, std::st
   if (layer < layers_.size()) layers_[layer]->quarantine(target, key, why);
 }
 
-StoreResult CacheLayers::store(const Entry& entry) {
+StoreResult CacheLayers::store(const Entry& entry, bool share) {
   if (!has_writable_)
     return StoreResult{StoreResult::Outcome::failed,
                        "failed to store cache entry: no writable cache directory"};
   StoreResult r = layers_.front()->store(entry);
   if (r.outcome == StoreResult::Outcome::published) maybe_prune_after(r.bytes);
+  if (share && remote_ && !layers_.front()->read_only()) remote_->store(entry);
   return r;
 }
 
@@ -139,6 +157,7 @@ PruneReport CacheLayers::prune(std::optional<std::uint64_t> max_bytes,
 
 void CacheLayers::set_warning_handler(std::function<void(const std::string&)> handler) {
   for (auto& l : layers_) l->set_warning_handler(handler);
+  if (remote_) remote_->set_warning_handler(handler);
   std::lock_guard lock(mu_);
   warning_handler_ = std::move(handler);
 }

@@ -33,6 +33,21 @@ compiler::Resources resources_from(const nlohmann::json& j) {
   return r;
 }
 
+}  // namespace
+
+cache::RemoteConfig remote_config(const Options& o) {
+  cache::RemoteConfig r;
+  r.url = o.cache_remote;
+  r.timeouts.connect = std::chrono::milliseconds(o.cache_remote_connect_timeout_ms);
+  r.timeouts.command = std::chrono::milliseconds(o.cache_remote_timeout_ms);
+  r.lease = std::chrono::milliseconds(o.cache_remote_lease_ms);
+  r.ttl_s = o.cache_remote_ttl_s;
+  r.max_value_bytes = o.cache_remote_max_value_bytes;
+  return r;
+}
+
+namespace {
+
 std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
@@ -47,7 +62,8 @@ KernelBuilder::KernelBuilder(const Options& options,
   if (options_.disk_cache) {
     layers_ = std::make_unique<cache::CacheLayers>(
         cache::LayersConfig{options_.cache_dir, options_.cache_readonly_dirs,
-                            options_.cache_read_only, options_.cache_max_bytes});
+                            options_.cache_read_only, options_.cache_max_bytes,
+                            remote_config(options_)});
   }
 }
 
@@ -71,13 +87,28 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
   // NOTE: one compile per kernel and cache: whoever holds the key's lock compiles, the others wait
   // and then find its entry. Held until this function returns, after the publish.
   cache::DiskStore::KeyLock compile_lock;
+  // NOTE: declared after the local lock, so released before it: the lease is let go once the
+  // entry is published locally and offered remotely.
+  cache::RemoteStore::Lease lease;
   if (layers_ && layers_->can_store()) {
     const auto outcome = layers_->writable()->lock_key(out.spec.target.str(), out.key,
                                                        lock_timeout_, compile_lock);
-    if (outcome == cache::DiskStore::LockOutcome::acquired && load_cached(out)) return out;
+    // NOTE: the disk only: the remote layer is asked again by lease_or_wait below.
+    if (outcome == cache::DiskStore::LockOutcome::acquired && load_cached(out, false)) return out;
     if (outcome == cache::DiskStore::LockOutcome::timed_out && options_.verbose)
       std::fprintf(stderr, "fp8jit: waited %lld ms for another compile of %s; compiling here\n",
                    static_cast<long long>(lock_timeout_.count()), out.kernel_name.c_str());
+    if (cache::RemoteStore* remote = layers_->remote(); remote && !is_discarded(out.key)) {
+      auto r = remote->lease_or_wait(out.spec.target.str(), out.key);
+      if (r.outcome == cache::RemoteStore::LeaseResult::Outcome::found &&
+          use_hit(out, layers_->keep_remote_hit(std::move(*r.entry))))
+        return out;
+      if (r.outcome == cache::RemoteStore::LeaseResult::Outcome::timed_out && options_.verbose)
+        std::fprintf(stderr, "fp8jit: waited %lld ms for another node's compile of %s; compiling "
+                     "here\n", static_cast<long long>(remote->wait_bound().count()),
+                     out.kernel_name.c_str());
+      lease = std::move(r.lease);
+    }
   }
 
   if (!options_.dump_dir.empty()) compiler::dump_source(options_.dump_dir, src.kernel_name, src.text);
@@ -123,22 +154,27 @@ BuiltKernel KernelBuilder::build(const compiler::KernelSpec& spec) {
   return out;
 }
 
-bool KernelBuilder::load_cached(BuiltKernel& out) {
-  if (!layers_) return false;
-  {
-    std::lock_guard lock(mu_);
-    if (discarded_.count(out.key) != 0) return false;
-  }
+bool KernelBuilder::is_discarded(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  return discarded_.count(key) != 0;
+}
+
+bool KernelBuilder::load_cached(BuiltKernel& out, bool remote) {
+  if (!layers_ || is_discarded(out.key)) return false;
+  auto hit = layers_->load(out.spec.target.str(), out.key, remote);
+  return hit && use_hit(out, std::move(*hit));
+}
+
+bool KernelBuilder::use_hit(BuiltKernel& out, cache::CacheLayers::Hit hit) {
   const std::string target = out.spec.target.str();
-  auto hit = layers_->load(target, out.key);
-  if (!hit) return false;
-  cache::Entry& entry = hit->entry;
+  cache::Entry& entry = hit.entry;
   out.from_disk = true;
-  out.cache_layer = hit->layer;
+  out.from_remote = hit.remote;
+  out.cache_layer = hit.layer;
   if (const std::string problem = cache::binary_problem(entry.binary, target); !problem.empty()) {
     out.binary.clear();
     discard(out, "its binary is not loadable: " + problem);
-    out.from_disk = false;
+    out.from_disk = out.from_remote = false;
     return false;
   }
   out.binary = std::move(entry.binary);
@@ -146,7 +182,8 @@ bool KernelBuilder::load_cached(BuiltKernel& out) {
   out.compile_ms = entry.meta.value("compile_ms", 0.0);
   ++disk_hits_;
   if (options_.verbose)
-    std::fprintf(stderr, "fp8jit: cache hit %s (%s)\n", out.kernel_name.c_str(), out.key.c_str());
+    std::fprintf(stderr, "fp8jit: %s hit %s (%s)\n", hit.remote ? "remote cache" : "cache",
+                 out.kernel_name.c_str(), out.key.c_str());
   return true;
 }
 

@@ -25,11 +25,15 @@ struct BuiltKernel {
   compiler::KernelSpec spec;
   std::vector<std::uint8_t> binary;
   compiler::Resources resources;
-  bool from_disk = false;   // found in the disk cache (no compile)
+  bool from_disk = false;   // found in the cache: a disk layer or the remote one (no compile)
+  bool from_remote = false; // from_disk, from the remote layer (now kept in the writable one)
   std::size_t cache_layer = 0;  // from_disk: the cache layer it came from
   double compile_ms = 0;    // of this process's compile, or the one recorded in the entry
   std::string store_error;  // compiled, but its entry could not be published: why
 };
+
+// The remote layer's configuration in `options` (cache_remote and its timeouts).
+cache::RemoteConfig remote_config(const Options& options);
 
 class KernelBuilder {
  public:
@@ -42,8 +46,13 @@ class KernelBuilder {
   // refused one (discard) and compiled afresh. Before compiling, it takes the key's compile lock
   // in the writable layer (DiskStore::lock_key), waiting up to lock_timeout() for another process
   // or thread compiling the same kernel and then using that one's entry; past the timeout it
-  // compiles anyway. A failed publish (full disk, read-only mount) still returns the compiled
-  // kernel, with store_error set; the first such failure of the process is reported on stderr.
+  // compiles anyway. With a remote layer (Options::cache_remote), a miss in every disk layer
+  // asks it, and before compiling (holding the local lock) the builder takes the kernel's lease
+  // in the remote layer or waits for the node that holds it (RemoteStore::lease_or_wait); what it
+  // compiles is offered to the remote layer. A remote layer that does not answer costs at most its
+  // timeouts, never the build. A failed publish (full disk, read-only mount) still returns the
+  // compiled kernel, with store_error set; the first such failure of the process is reported on
+  // stderr.
   // Throws InvalidArgument (bad spec), CompileError (with the full log).
   BuiltKernel build(const compiler::KernelSpec& spec);
   // Called when a driver refused a binary from the cache: the entry is set aside (quarantined; in
@@ -68,8 +77,12 @@ class KernelBuilder {
   double compile_ms_median() const;
 
  private:
-  // The usable binary of `out.key` from the disk layers into `out`; false on a miss.
-  bool load_cached(BuiltKernel& out);
+  // The usable binary of `out.key` from the disk layers (and, with `remote`, the remote one) into
+  // `out`; false on a miss.
+  bool load_cached(BuiltKernel& out, bool remote = true);
+  // Takes `hit` into `out` when its binary is loadable; else discards it and returns false.
+  bool use_hit(BuiltKernel& out, cache::CacheLayers::Hit hit);
+  bool is_discarded(const std::string& key) const;
 
   Options options_;
   std::chrono::milliseconds lock_timeout_ = kDefaultLockTimeout;

@@ -5,7 +5,9 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <optional>
+#include <random>
 
 #include "cache/binary_check.hpp"
 #include "compiler/gemm_limits.hpp"
@@ -159,6 +161,13 @@ PrecompiledKernel build_one(jit::KernelBuilder& builder, const PlannedKernel& p)
     const jit::BuiltKernel built = builder.build(p.spec);
     r.key = built.key;
     r.cached = built.from_disk;
+    r.from_remote = built.from_remote;
+    // NOTE: what this node had on disk may be missing remotely (warmed before the remote layer
+    // was configured, or evicted there): offered when an EXISTS finds no value.
+    if (built.from_disk && !built.from_remote)
+      if (cache::CacheLayers* layers = builder.cache_layers(); layers && layers->remote())
+        if (auto hit = layers->load(r.target, built.key, false))
+          layers->remote()->store_if_missing(hit->entry);
     r.compile_ms = built.from_disk ? 0 : built.compile_ms;
     r.registers = built.resources.registers;
     r.spills = built.resources.spills;
@@ -212,8 +221,17 @@ WarmupReport warmup(const Options& options, const PrecompileRequest& request,
     } catch (...) {  // the contract says it must not throw; a display error must not stop builds
     }
   };
+  // NOTE: with a remote layer, each node builds its plan in an order of its own (the report keeps
+  // the plan's): nodes that warm the same plan in the same order would all wait on one node's
+  // lease for each kernel in turn, so a fleet would warm no faster than one node. Shuffled,
+  // they compile different kernels at once and find the rest in the remote layer.
+  std::vector<std::size_t> order(planned.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  if (!options.cache_remote.empty() && options.disk_cache)
+    std::shuffle(order.begin(), order.end(), std::mt19937_64{std::random_device{}()});
   const auto t0 = std::chrono::steady_clock::now();
-  util::parallel_for(planned.size(), static_cast<unsigned>(request.jobs), [&](std::size_t i) {
+  util::parallel_for(planned.size(), static_cast<unsigned>(request.jobs), [&](std::size_t j) {
+    const std::size_t i = order[j];
     {
       std::lock_guard lock(mu);
       ++running;
@@ -226,13 +244,15 @@ WarmupReport warmup(const Options& options, const PrecompileRequest& request,
     if (!r.error.empty())
       ++report.failed;
     else if (r.cached)
-      ++report.cached;
+      ++report.cached, report.from_remote += r.from_remote;
     else
       ++report.compiled;
     report.kernels[i] = std::move(r);
     emit(WarmupEvent::Kind::finished, report.kernels[i]);
   });
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (cache::CacheLayers* layers = builder.cache_layers(); layers && layers->remote())
+    report.remote_counts = cache::stats_fields(layers->remote()->stats());
   return report;
 }
 

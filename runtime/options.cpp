@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "cache/redis.hpp"
 #include "compiler/target.hpp"
 #include "fp8jit/error.hpp"
 #include "fp8jit/options.hpp"
@@ -94,6 +96,22 @@ Options Options::from_env() {
   if (const char* v = env("FP8JIT_CACHE_READONLY_DIRS")) o.cache_readonly_dirs = split_paths(v);
   if (const char* v = env("FP8JIT_CACHE_MAX_BYTES"))
     o.cache_max_bytes = util::parse_bytes(v, "FP8JIT_CACHE_MAX_BYTES");
+  if (const char* v = env("FP8JIT_CACHE_REMOTE")) {
+    cache::parse_redis_url(v, "FP8JIT_CACHE_REMOTE");  // names the variable when it is bad
+    o.cache_remote = v;
+  }
+  if (const char* v = env("FP8JIT_CACHE_REMOTE_CONNECT_TIMEOUT_MS"))
+    o.cache_remote_connect_timeout_ms =
+        parse_int("FP8JIT_CACHE_REMOTE_CONNECT_TIMEOUT_MS", v, 1, 60'000);
+  if (const char* v = env("FP8JIT_CACHE_REMOTE_TIMEOUT_MS"))
+    o.cache_remote_timeout_ms = parse_int("FP8JIT_CACHE_REMOTE_TIMEOUT_MS", v, 1, 60'000);
+  if (const char* v = env("FP8JIT_CACHE_REMOTE_LEASE_MS"))
+    o.cache_remote_lease_ms = parse_int("FP8JIT_CACHE_REMOTE_LEASE_MS", v, 1, 3'600'000);
+  if (const char* v = env("FP8JIT_CACHE_REMOTE_TTL"))
+    o.cache_remote_ttl_s = static_cast<std::uint64_t>(
+        parse_int("FP8JIT_CACHE_REMOTE_TTL", v, 0, std::numeric_limits<int>::max()));
+  if (const char* v = env("FP8JIT_CACHE_REMOTE_MAX_VALUE_BYTES"))
+    o.cache_remote_max_value_bytes = util::parse_bytes(v, "FP8JIT_CACHE_REMOTE_MAX_VALUE_BYTES");
   if (const char* v = env("FP8JIT_TUNED_TABLES"))
     o.tuned_tables = std::string(v) == "none" ? std::vector<std::string>{} : split_paths(v);
   else

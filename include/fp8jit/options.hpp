@@ -23,6 +23,23 @@ struct Options {
   // FP8JIT_CACHE_MAX_BYTES (a number with an optional K, M or G suffix): size budget of cache_dir;
   // least-recently-used entries are evicted past it.
   std::uint64_t cache_max_bytes = std::uint64_t{8} << 30;
+  // FP8JIT_CACHE_REMOTE=redis://[user:password@]host[:port][/db]: a remote cache layer on Redis
+  // shared by a fleet, under the disk layers (docs/cache-format.md, "The remote layer"): a kernel
+  // missing on disk is looked up there (and verified) before it is compiled, and what is compiled
+  // is offered to it. Empty: none. A bad URL is an InvalidArgument when the cache is opened.
+  std::string cache_remote;
+  // FP8JIT_CACHE_REMOTE_CONNECT_TIMEOUT_MS / FP8JIT_CACHE_REMOTE_TIMEOUT_MS: how long a connect,
+  // and a command's socket read or write, may take before the remote layer counts a failure.
+  int cache_remote_connect_timeout_ms = 50;
+  int cache_remote_timeout_ms = 50;
+  // FP8JIT_CACHE_REMOTE_LEASE_MS: how long a node's compile lease holds; other nodes wait for its
+  // entry at most twice this long.
+  int cache_remote_lease_ms = 30'000;
+  // FP8JIT_CACHE_REMOTE_TTL (seconds): expiry of the values this process stores; 0: none.
+  std::uint64_t cache_remote_ttl_s = 0;
+  // FP8JIT_CACHE_REMOTE_MAX_VALUE_BYTES (a number with an optional K, M or G suffix): larger
+  // entries are not stored, larger values not read.
+  std::uint64_t cache_remote_max_value_bytes = std::uint64_t{64} << 20;
   // FP8JIT_TUNED_TABLES (':'-separated CSV files): tuned-config tables, merged in order (a later
   // file's row wins over an earlier one's for the same key). Read at run time, never compiled in.
   // Unset: the tables shipped in share/fp8jit/tuned next to the binary (tuned/ of the source

@@ -59,7 +59,8 @@ struct PrecompiledKernel {
   std::string spec;
   std::vector<std::int64_t> m_values;  // the requested M values that resolved to this kernel
   std::string rule;        // why its config was chosen (tuned-table row or heuristic), first M's
-  bool cached = false;     // found in the disk cache, nothing compiled
+  bool cached = false;     // found in the cache (disk or remote layer), nothing compiled
+  bool from_remote = false;  // cached, from the remote layer (Options::cache_remote)
   double compile_ms = 0;   // this process's compile time (0 when cached)
   int registers = -1;
   int spills = -1;
@@ -73,10 +74,15 @@ struct PrecompiledKernel {
 struct WarmupReport {
   std::vector<PrecompiledKernel> kernels;
   std::size_t compiled = 0;  // built by this process
-  std::size_t cached = 0;    // already in the disk cache
+  std::size_t cached = 0;    // already in the cache (of which from_remote from the remote layer)
+  std::size_t from_remote = 0;
   std::size_t failed = 0;    // compile failed, or the binary is not a well-formed ELF object
   double seconds = 0;        // wall time of the builds
   int jobs = 1;              // threads used
+  // With a remote layer: what it did in this warmup (RemoteStats by member name: hits, misses,
+  // bad_values, stores, store_exists, leases_taken, lease_waits, errors, breaker_trips, ...).
+  // Empty without one.
+  std::vector<std::pair<std::string, std::uint64_t>> remote_counts;
 
   bool ok() const { return failed == 0; }
 };
@@ -108,8 +114,12 @@ std::vector<PrecompiledKernel> plan_precompile(const Options& options,
 // PrecompiledKernel (and counted in `failed`), the other builds still run. Every binary, built or
 // read from the cache, is checked to be a well-formed ELF object for its vendor (cubin: EM_CUDA;
 // AMD code object: EM_AMDGPU) before it counts as built; a cached one that is not is set aside and
-// compiled afresh. A kernel counts as built once its entry was published (or another process's
-// was there): a `cache clear` or `prune` that removes it afterwards is no failure.
+// compiled afresh. With a remote layer, each kernel found on the local disk is offered to it too
+// (EXISTS, then SET NX when missing), so a warmup pushes its whole plan to the fleet, and the
+// kernels are built in a random order of this process's (the report keeps the plan's order), so
+// that nodes warming the same plan at once compile different kernels. A kernel
+// counts as built once its entry was published (or another process's was there): a `cache clear`
+// or `prune` that removes it afterwards is no failure.
 WarmupReport warmup(const Options& options, const PrecompileRequest& request,
                     const WarmupCallback& on_event = {});
 
