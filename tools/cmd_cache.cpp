@@ -501,6 +501,7 @@ int cache_show(const Options& o, const CacheArgs& a) {
 }  // namespace
 
 int cmd_cache(const Options& options, const CacheArgs& args) {
+  if (args.remote) return cmd_cache_remote(options, args);
   if (args.action == "ls") return cache_ls(options, args);
   if (args.action == "show") return cache_show(options, args);
   if (args.action == "verify") return cache_verify(options, args);

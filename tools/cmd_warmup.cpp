@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cache/redis.hpp"
 #include "compiler/fp8_format.hpp"
 #include "compiler/gemm_limits.hpp"
 #include "runtime/autotuner.hpp"
@@ -110,6 +111,7 @@ nlohmann::json kernel_json(const PrecompiledKernel& k, bool built) {
   if (built) {
     j["key"] = k.key;
     j["status"] = status_of(k);
+    j["from_remote"] = k.from_remote;
     j["compile_ms"] = k.compile_ms;
     j["registers"] = k.registers;
     j["spills"] = k.spills;
@@ -269,7 +271,13 @@ int cmd_warmup(const Options& options, const WarmupArgs& args) {
     for (const auto& k : report.kernels) j["kernels"].push_back(kernel_json(k, true));
     j["summary"] = {{"kernels", report.kernels.size()}, {"compiled", report.compiled},
                     {"cached", report.cached},          {"failed", report.failed},
-                    {"seconds", report.seconds},        {"jobs", report.jobs}};
+                    {"seconds", report.seconds},        {"jobs", report.jobs},
+                    {"from_remote", report.from_remote}};
+    if (!report.remote_counts.empty()) {
+      nlohmann::json remote = nlohmann::json::object();
+      for (const auto& [name, n] : report.remote_counts) remote[name] = n;
+      j["remote"] = remote;
+    }
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     if (report.failed) {
@@ -281,6 +289,14 @@ int cmd_warmup(const Options& options, const WarmupArgs& args) {
                 "(-j%d)\n",
                 report.kernels.size(), report.compiled, report.cached, report.failed,
                 report.seconds, report.jobs);
+    if (!report.remote_counts.empty()) {
+      std::string counts;
+      for (const auto& [name, n] : report.remote_counts)
+        if (n) counts += (counts.empty() ? "" : ", ") + name + " " + std::to_string(n);
+      std::printf("remote cache %s: %zu kernels from it%s%s\n",
+                  cache::redact_url(options.cache_remote).c_str(), report.from_remote,
+                  counts.empty() ? "" : "; ", counts.c_str());
+    }
   }
   return report.ok() ? 0 : 1;
 }

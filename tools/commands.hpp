@@ -49,11 +49,14 @@ struct CacheArgs {
   bool source = false, disasm = false;
   std::optional<std::string> max_bytes;  // prune: budget ("2G"); unset: the configured one
   std::string file;       // export / import archive
+  bool remote = false;    // ls, stats, verify, prune, clear, export, import: the remote layer
 };
 
 int cmd_info(const Options& options);
 int cmd_run(const Options& options, const RunArgs& args);
 int cmd_warmup(const Options& options, const WarmupArgs& args);
 int cmd_cache(const Options& options, const CacheArgs& args);
+// `cache ... --remote` (cmd_cache_remote.cpp).
+int cmd_cache_remote(const Options& options, const CacheArgs& args);
 
 }  // namespace fp8jit::tools

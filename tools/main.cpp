@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 
+#include "cache/redis.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "tools/cmd_bench.hpp"
 #include "tools/cmd_model.hpp"
@@ -162,10 +163,15 @@ void add_cache(CLI::App* cache, CacheArgs& a) {
     s->final_callback([&a, name] { a.action = name; });
     return s;
   };
+  auto remote = [&](CLI::App* s) {
+    s->add_flag("--remote", a.remote,
+                "The remote layer (FP8JIT_CACHE_REMOTE or --cache-remote) instead of the disk");
+  };
   auto* ls = sub("ls", "List the entries of every layer: key, target, size, last use, kernel",
                  R"(  fp8jit cache ls
   fp8jit cache ls --target gfx942 --json)");
   ls->add_option("--target", a.target, "Only entries for this target (e.g. gfx942)");
+  remote(ls);
   auto* show = sub("show", "Show one entry: spec, metadata, resources, binary; optionally its "
                            "source and disassembly",
                    R"(  fp8jit cache show 3f9a1c
@@ -176,27 +182,33 @@ void add_cache(CLI::App* cache, CacheArgs& a) {
   show->add_flag("--disasm", a.disasm,
                  "Disassemble the binary (llvm-objdump for AMD; nvdisasm or cuobjdump for "
                  "NVIDIA)");
-  sub("verify", "Read every file of every layer and name each damaged one (exit status 1 when "
-                "any is)",
-      R"(  fp8jit cache verify
-  fp8jit cache verify --json | jq '.damaged[].path')");
+  remote(sub("verify", "Read every file of every layer and name each damaged one (exit status 1 "
+                       "when any is)",
+             R"(  fp8jit cache verify
+  fp8jit cache verify --json | jq '.damaged[].path'
+  FP8JIT_CACHE_REMOTE=redis://cache:6379 fp8jit cache verify --remote)"));
   auto* prune = sub("prune", "Evict least-recently-used entries down to the size budget; remove "
                              "stale temp files and old quarantined entries",
                    R"(  fp8jit cache prune
   fp8jit cache prune --max-bytes 2G)");
   prune->add_option("--max-bytes", a.max_bytes,
-                    "Budget for this prune (K, M, G suffixes); default FP8JIT_CACHE_MAX_BYTES");
+                    "Budget for this prune (K, M, G suffixes); default FP8JIT_CACHE_MAX_BYTES "
+                    "(with --remote: none, only damaged values are removed)");
+  remote(prune);
   auto* clear = sub("clear", "Remove every entry of the writable layer (or of one target)",
                     R"(  fp8jit cache clear
   fp8jit cache clear --target gfx950)");
   clear->add_option("--target", a.target, "Only entries for this target");
-  sub("stats", "Entries and bytes per layer and per target, temp and quarantined files",
-      "  fp8jit cache stats --json");
+  remote(clear);
+  remote(sub("stats", "Entries and bytes per layer and per target, temp and quarantined files",
+             "  fp8jit cache stats --json\n  fp8jit --cache-remote redis://cache:6379 cache stats "
+             "--remote"));
   auto* exp = sub("export", "Write the verified entries of every layer into one archive (tar), "
                             "for shipping",
                   "  fp8jit cache export kernels.tar --target gfx942");
   exp->add_option("FILE", a.file, "Archive to write")->required();
   exp->add_option("--target", a.target, "Only entries for this target");
+  remote(exp);
   auto* table = sub("export-table",
                     "Write the tuned rows the autotuner kept in the cache as a tuned table (CSV)",
                     R"(  fp8jit cache export-table h200.csv
@@ -206,6 +218,7 @@ void add_cache(CLI::App* cache, CacheArgs& a) {
   auto* imp = sub("import", "Verify and publish the entries of an archive into the writable layer",
                   "  fp8jit --cache-dir /opt/fp8jit-cache cache import kernels.tar");
   imp->add_option("FILE", a.file, "Archive to read")->required()->check(CLI::ExistingFile);
+  remote(imp);
 }
 
 constexpr CommandText kExplain{
@@ -346,6 +359,10 @@ int main(int argc, char** argv) {
   std::string cache_dir;
   app.add_option("--cache-dir", cache_dir, "Cache root for this command (overrides "
                                            "FP8JIT_CACHE_DIR)");
+  std::string cache_remote;
+  app.add_option("--cache-remote", cache_remote,
+                 "Remote cache layer for this command, redis://[user:password@]host[:port][/db] "
+                 "(overrides FP8JIT_CACHE_REMOTE)");
   app.footer("Examples:\n"
              "  fp8jit info\n"
              "  fp8jit warmup --model llama3-70b --m-range 1:8192 --target sm_90a,gfx942 -j2\n"
@@ -373,6 +390,10 @@ int main(int argc, char** argv) {
   try {
     Options options = Options::from_env();
     if (!cache_dir.empty()) options.cache_dir = cache_dir;
+    if (!cache_remote.empty()) {
+      cache::parse_redis_url(cache_remote, "--cache-remote");  // names the option when bad
+      options.cache_remote = cache_remote;
+    }
     for (const Command& c : commands)
       if (*c.parser) return c.run(options);
   } catch (const InvalidArgument& e) {
