@@ -195,7 +195,10 @@ TEST_CASE("remote cache: a dead or paused or silent Redis adds a bounded delay t
     const double next =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() -
         k.compile_ms;
-    CHECK(next < base + 20);
+    // NOTE: the counts prove it (no command sent); the time only bounds it loosely, since a
+    // loaded CI machine's publish (fsync) varies by tens of ms.
+    CHECK(next < base + 100);
+    CHECK(b->stats().skipped == 3);  // the entry, the lease and the store
     CHECK(b->stats().breaker_trips == 1);
     CHECK(b->stats().errors == cache::RemoteStore::kFailuresToTrip);
     REQUIRE(b->warnings.size() == 1);
@@ -316,7 +319,7 @@ TEST_CASE("remote cache: a lease left by a dead node delays a build until it exp
   CHECK(b.stats().lease_waits == 1);
   CHECK(b.stats().leases_taken == 1);
   CHECK(b.stats().lease_timeouts == 0);
-  CHECK(waited < kLeaseMs + 400);
+  CHECK(waited < kLeaseMs + 800);
 
   // A lease with no expiry (a stuck or hostile writer): this node gives up at the bound.
   REQUIRE(redis->command({"SET", cache::remote_lease_key(kTarget, keys[1]), "stuck"}).reply.is_ok());
@@ -327,7 +330,7 @@ TEST_CASE("remote cache: a lease left by a dead node delays a build until it exp
   CHECK(b.stats().lease_waits == 2);
   CHECK(b.stats().lease_timeouts == 1);
   CHECK(waited >= 2 * kLeaseMs - 300);
-  CHECK(waited < 2 * kLeaseMs + 400);
+  CHECK(waited < 2 * kLeaseMs + 800);
   CHECK(b.stats().stores == 2);  // both compiles were offered to the fleet
   CHECK(b.b.compiles() == 2);
   CHECK(b.warnings.empty());
