@@ -5,6 +5,11 @@
 // library costs the remote layer, never the start of the process.
 #include <hiredis/hiredis.h>
 
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include <cerrno>
 #include <charconv>
 
 #include "fp8jit/error.hpp"
@@ -66,6 +71,42 @@ RedisReply copy_reply(const redisReply* r) {
     for (std::size_t i = 0; i < r->elements; ++i) out.elements.push_back(copy_reply(r->element[i]));
   return out;
 }
+
+// NOTE: hiredis writes with write(2), and a write to a connection the server has reset raises
+// SIGPIPE, whose default action ends the process (a Redis killed while a large value is being
+// sent). While a guard lives, SIGPIPE is blocked in this thread; one that the guarded calls raised
+// is taken off the pending set before the mask is restored, so the write fails with EPIPE instead.
+// A SIGPIPE that was already pending before is left for the host.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+  ~SigpipeGuard() {
+    if (!was_pending_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+        const timespec zero{0, 0};
+        while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  sigset_t pipe_{}, old_{};
+  bool was_pending_ = false;
+};
 
 timeval to_timeval(std::chrono::milliseconds ms) {
   timeval tv{};
@@ -232,6 +273,7 @@ RedisResult RedisConnection::command(const std::vector<std::string_view>& args) 
     argv.push_back(a.data());
     lens.push_back(a.size());
   }
+  const SigpipeGuard no_sigpipe;
   auto* reply = static_cast<redisReply*>(
       lib_.command_argv_(context_, static_cast<int>(argv.size()), argv.data(), lens.data()));
   auto* c = static_cast<redisContext*>(context_);

@@ -5,7 +5,9 @@
 //
 // Timeouts: a connect gives up after `connect_timeout` (hiredis polls a non-blocking connect);
 // every later socket read or write after `command_timeout` (SO_RCVTIMEO / SO_SNDTIMEO). A
-// connection that timed out or failed once is broken and never used again. Host names are
+// connection that timed out or failed once is broken and never used again. A write to a connection
+// the server closed fails with EPIPE, never with a SIGPIPE that would end the host process
+// (blocked and taken back in the calling thread around each command). Host names are
 // resolved by getaddrinfo, which no timeout bounds: give an address, or a name the local resolver
 // answers (/etc/hosts), where a stalled DNS server must not delay a first call.
 #pragma once

@@ -1,11 +1,18 @@
 // The remote layer's configuration: URLs (what parses, what is refused and how the message reads,
 // never with the password), and a missing hiredis library (the layer is skipped, nothing fails).
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "cache/remote_store.hpp"
 #include "fp8jit/error.hpp"
 #include "fp8jit/options.hpp"
+#include "tests/support/skip.hpp"
 
 namespace fp8jit::test {
 namespace {
@@ -103,6 +110,48 @@ TEST_CASE("remote cache: without a hiredis library the layer is skipped with one
   CHECK(remote.stats().skipped == 3);
   CHECK(remote.stats().errors == 0);
   CHECK_THROWS_WITH(remote.command({"PING"}, "ping"), Catch::Contains("no hiredis library"));
+}
+
+TEST_CASE("redis client: a server that closes the connection while a large value is sent is a "
+          "failed command and no SIGPIPE",
+          "[cache][remote]") {
+  std::string why;
+  const auto lib = cache::Hiredis::load(&why);
+  if (!lib) {
+    skip("hiredis is not loadable: " + why);
+    return;
+  }
+  // A server that answers the PING of the connect, then closes: the client's next writes meet a
+  // reset connection, where write(2) raises SIGPIPE.
+  const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(listener, 4) == 0);
+  REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  std::thread server([listener] {
+    const int c = ::accept(listener, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[256];
+    (void)!::read(c, buf, sizeof buf);  // *1\r\n$4\r\nPING\r\n
+    (void)!::write(c, "+PONG\r\n", 7);
+    ::close(c);
+  });
+  const auto url = cache::parse_redis_url("redis://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), "x");
+  std::string error;
+  bool auth = false;
+  auto conn = cache::RedisConnection::open(*lib, url, {std::chrono::milliseconds(1000),
+                                                       std::chrono::milliseconds(1000)},
+                                           error, auth);
+  server.join();
+  REQUIRE(conn);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the close has arrived
+  const std::string value(32u << 20, 'x');
+  for (int i = 0; i < 3 && !conn->broken(); ++i) conn->command({"SET", "k", value});
+  CHECK(conn->broken());  // and the process is still here
+  ::close(listener);
 }
 
 }  // namespace fp8jit::test
