@@ -557,13 +557,19 @@ std::vector<compiler::GemmConfig> TunedTable::neighbour_configs(
   for (const TunedRow* r : near) {
     compiler::GemmConfig c = r->config;
     const compiler::GemmFamily& family = compiler::family(c.family);
+    // The tallest valid tile up to the bucket's: a taller tile's partial sums may no longer fit
+    // in shared memory, or its accumulators in registers (wg_bm128_bn256 has no bm = 256).
+    const auto valid = [&] {
+      try {
+        compiler::gemm_spec(target, n, k, c, out, bias).validate();
+        return true;
+      } catch (const InvalidArgument&) {
+        return false;
+      }
+    };
     c.bm = static_cast<int>(std::clamp<std::int64_t>(bucket, family.min_bm, family.max_bm));
-    try {
-      compiler::gemm_spec(target, n, k, c, out, bias).validate();
-    } catch (const InvalidArgument&) {
-      continue;  // e.g. the taller tile's partial sums no longer fit in shared memory
-    }
-    if (std::find(configs.begin(), configs.end(), c) == configs.end()) configs.push_back(c);
+    while (c.bm > family.min_bm && !valid()) c.bm /= 2;
+    if (valid() && std::find(configs.begin(), configs.end(), c) == configs.end()) configs.push_back(c);
   }
   return configs;
 }

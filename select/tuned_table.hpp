@@ -127,7 +127,8 @@ class TunedTable {
   // The configs of the rows for weight (n, k) at other M within 16x of `m` (rows that select()
   // could match on this target and cu_num), nearest M first, each with its token tile set to
   // the smallest its family offers for m's bucket (within the family's min_bm..max_bm: mma_sm89
-  // 8..64, wgmma_sm90 and mfma_cdna3 16..128), where that config is still valid; no duplicates.
+  // 8..64, mfma_cdna3 16..128, wgmma_sm90 16..256), or the tallest valid one below that where
+  // that tile is not valid (none: the row is left out); no duplicates.
   // The tuner times them: the cost model ties memory-bound configs of a family that measure 10%
   // apart, so its ranking alone may never reach the config that won next door.
   std::vector<compiler::GemmConfig> neighbour_configs(const compiler::Target& target,

@@ -45,8 +45,8 @@
 // bytes of epilogue buffers, then 16 x stages (barriers).
 // Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 16 == 0 (the layout pads K
 // to a multiple of 32 with zeros; TMA reads A's columns past K as zeros, never from memory);
-// warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, 64, 128} (so at most 128
-// accumulator registers per thread; bm = 256 spills in the epilogue); bk = 128; stages in
+// warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, ..., 256} with FW x bm <= 256
+// (at most 128 accumulator registers per thread: wg_bm256_bn256 would spill); bk = 128; stages in
 // [2, 8] within the 227 KiB opt-in limit; split_k in {1, 2, 4, 8} with the bm x bn partial sums
 // (4 bytes each) within the stages. N need not be a multiple of bn, K need not be a multiple of
 // bk, nor of bk x split_k (a rank may have no k-tile and then adds zeros).
@@ -93,6 +93,7 @@ struct WgmmaSm90Gemm {
   static_assert(Spec::bk == 128, "one 128-byte swizzle atom of k per stage");
   static_assert(FW >= 1 && FW * 64 * CW == Spec::bn, "bn = 64 x consumer warpgroups x FW");
   static_assert(BT % 8 == 0 && BT <= 256 && kABytes % 1024 == 0, "bm: wgmma N, 8-row groups");
+  static_assert(kAcc <= 128, "at most 128 accumulators per consumer thread (FW x bm <= 256)");
   static_assert(S == 1 || S == 2 || S == 4 || S == 8, "split_k: a portable cluster size");
   static_assert(!kPersistent || (S == 1 && kMoveRegisters), "persistent: one block per SM, no split");
 

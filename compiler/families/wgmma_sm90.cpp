@@ -17,6 +17,15 @@ constexpr int kWarpgroupThreads = 128;        // the producer warpgroup, and eac
 constexpr int kSwizzleBytes = 128;            // one row of a stage: a 128-byte swizzle atom (bk)
 constexpr int kMaxStages = 8;
 constexpr int kRasterGroup = 8;               // token tiles per raster group (kGroupM)
+// Tokens x 64-row slabs a consumer thread accumulates (FW x bm): 128 floats per thread. More
+// spills (wg_bm256_bn256 would hold 256).
+constexpr int kMaxSlabTokens = 256;
+// The shared-memory bytes per flop of the config the matrix rate is calibrated on
+// (wg_bm128_bn256: 128 x (512 + 512 + 128) bytes for 2 x 128 x 256 x 128 flops a step), and the
+// least time a step of the same flops can take against it when shared memory is not the limit:
+// that GEMM's tensor pipe was busy 85% of its active cycles (H200, M = 8192).
+constexpr double kCalibratedSharedBytesPerFlop = 147456.0 / 8388608.0;
+constexpr double kTensorOverCalibrated = 0.85;
 
 // The stages (A and W boxes) with their two barriers each, and the consumer warpgroups' epilogue
 // buffers (bm rows of 128 bytes per warpgroup: 32 bytes per warp) of a block.
@@ -73,7 +82,7 @@ class WgmmaSm90 final : public GemmFamily {
  public:
   constexpr WgmmaSm90()
       : GemmFamily(Family::wgmma_sm90, "wgmma_sm90", "wg_", "gemm_sm90.cuh",
-                   "fp8jit::WgmmaSm90Gemm", Vendor::nvidia, 16, 128) {}
+                   "fp8jit::WgmmaSm90Gemm", Vendor::nvidia, 16, 256) {}
 
   // templates/gemm_sm90.cuh states the same limits.
   std::string broken_rule(const Target& target, const GemmConfig& c) const override {
@@ -88,7 +97,12 @@ class WgmmaSm90 final : public GemmFamily {
              num(2 * slab) + " here)";
     if (!is_pow2_in(c.bm, min_bm, max_bm))
       return "bm = " + num(c.bm) + " must be a power of two in [" + num(min_bm) + ", " +
-             num(max_bm) + "] (256 spills in the epilogue)";
+             num(max_bm) + "]";
+    if (const int fw = c.bn / (16 * c.warps); fw * c.bm > kMaxSlabTokens)
+      return "bm = " + num(c.bm) + " with " + num(fw) +
+             " 64-row slabs per consumer warpgroup holds " + num(fw * c.bm / 2) +
+             " accumulators per thread; at most " + num(kMaxSlabTokens / 2) +
+             " (bm x bn / (64 x warps/4) <= " + num(kMaxSlabTokens) + ")";
     if (c.bk != kSwizzleBytes)
       return "bk = " + num(c.bk) + " must be " + num(kSwizzleBytes) + " (one " +
              num(kSwizzleBytes) + "-byte swizzle atom)";
@@ -181,8 +195,8 @@ class WgmmaSm90 final : public GemmFamily {
 
   // Accumulators FW x bm / 2, the weight fragments of two stages (32 FW) and some 30 more; ptxas
   // caps a thread at 168 registers with two consumer warpgroups (384 threads). Measured with
-  // NVRTC 13.0 (tests/compiler/test_nvrtc.cpp): the configs broken_rule accepts (FW x bm <= 256,
-  // bm <= 128) compile without spills, except a split-K cluster whose CTAs move registers
+  // NVRTC 13.0 (tests/compiler/test_nvrtc.cpp): the configs broken_rule accepts (FW x bm <= 256)
+  // compile without spills, except a split-K cluster whose CTAs move registers
   // (candidates() leaves those out). TMA keeps stages x (bm + bn) x 128 bytes in flight per
   // block; as many blocks share a multiprocessor as its shared memory and threads allow (one
   // where the config moves registers). split_k CTAs of a cluster take one tile's k-range each:
@@ -226,7 +240,16 @@ class WgmmaSm90 final : public GemmFamily {
     CostTerms t;
     t.sm_bytes = items * double(steps) * step_bytes;
     t.sm_bytes_in_flight = together * c.stages * step_bytes;
-    const double tensor_cycles = 2.0 * c.bn * c.bm * kSwizzleBytes / f.matrix_flops_per_clock;
+    // The calibrated rate is what wg_bm128_bn256 runs at. A step moves 128 x (2 bn + bm bn / 64 +
+    // bm) bytes through shared memory (the TMA writes of both boxes, the weight fragments' loads,
+    // every m64 wgmma's read of the token box); that tile moves 13% more per flop than vLLM's
+    // CUTLASS tile, which took 9% fewer cycles on an H200 at M = 8192. A tile with fewer bytes
+    // per flop runs faster, down to the tensor pipe's limit; one with more, slower.
+    const double step_flops = 2.0 * c.bn * c.bm * kSwizzleBytes;
+    const double shared_bytes = double(kSwizzleBytes) * (2.0 * c.bn + c.bm * c.bn / 64.0 + c.bm);
+    const double tensor_cycles =
+        std::max(step_flops * kTensorOverCalibrated, shared_bytes / kCalibratedSharedBytesPerFlop) /
+        f.matrix_flops_per_clock;
     const double issue_cycles = fw * (kSwizzleBytes / 32) * f.cycles_per_mma + f.cycles_per_step;
     t.sm_matrix_s = items * double(steps) * std::max(tensor_cycles, issue_cycles / together) /
                     machine.clock_hz;
@@ -242,7 +265,7 @@ class WgmmaSm90 final : public GemmFamily {
     return t;
   }
 
-  // Token tiles 16..128 (no taller than the bucket needs), one or two consumer warpgroups of one
+  // Token tiles 16..256 (no taller than the bucket needs), one or two consumer warpgroups of one
   // or two 64-row slabs, as many stages as fit in shared memory (at most 8) or, for tiles of up
   // to 64 tokens, half as many (more blocks per multiprocessor), or as many as a persistent grid
   // leaves room for; tiles of up to 64 tokens also split K over a cluster of 2, 4 or 8 CTAs, each
@@ -270,7 +293,7 @@ class WgmmaSm90 final : public GemmFamily {
               c.stages = most;
               while (choice == 2 && c.stages > 2 && !wgmma_persistent(c)) --c.stages;
               if (choice == 1) c.stages = most / 2;
-              if (bm * fw > 256 || c.stages < 2 || (choice == 1 && bm > 64) ||
+              if (bm * fw > kMaxSlabTokens || c.stages < 2 || (choice == 1 && bm > 64) ||
                   (choice == 2 && (c.stages == most || !wgmma_persistent(c))))
                 continue;
               // A split whose CTAs also move registers spills in the partial-sum exchange

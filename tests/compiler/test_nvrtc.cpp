@@ -64,7 +64,9 @@ TEST_CASE("nvrtc: wgmma_sm90 kernels compile for sm_90a without spills", "[nvrtc
   for (const char* cfg : {"wg_bm128_bn64_bk128_w4_s6_k1", "wg_bm128_bn128_bk128_w8_s5_k1",
                           "wg_bm128_bn256_bk128_w8_s4_k1", "wg_bm64_bn64_bk128_w4_s6_k1",
                           "wg_bm16_bn128_bk128_w4_s8_k1", "wg_bm16_bn64_bk128_w4_s8_k2",
-                          "wg_bm32_bn128_bk128_w8_s6_k4", "wg_bm64_bn128_bk128_w8_s6_k8"}) {
+                          "wg_bm32_bn128_bk128_w8_s6_k4", "wg_bm64_bn128_bk128_w8_s6_k8",
+                          "wg_bm256_bn128_bk128_w8_s4_k1", "wg_bm256_bn128_bk128_w8_s3_k1",
+                          "wg_bm256_bn64_bk128_w4_s5_k1"}) {
     const auto spec = gemm_spec(t, 1040, 4128, GemmConfig::parse(cfg, t), OutDType::bf16, true);
     CHECK(spec.config.family == Family::wgmma_sm90);
     const auto src = render(spec);
@@ -93,7 +95,9 @@ TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected",
   };
   CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk64_w8_s4_k1").validate(), Catch::Contains("bk = 64"));
   CHECK_THROWS_WITH(bad("wg_bm128_bn512_bk128_w8_s2_k1").validate(), Catch::Contains("bn = 512"));
-  CHECK_THROWS_WITH(bad("wg_bm256_bn64_bk128_w4_s4_k1").validate(), Catch::Contains("bm = 256"));
+  CHECK_THROWS_WITH(bad("wg_bm256_bn128_bk128_w4_s4_k1").validate(), Catch::Contains("bm = 256"));
+  CHECK_THROWS_WITH(bad("wg_bm256_bn256_bk128_w8_s2_k1").validate(), Catch::Contains("at most 128"));
+  CHECK_THROWS_WITH(bad("wg_bm512_bn128_bk128_w8_s2_k1").validate(), Catch::Contains("bm = 512"));
   CHECK_THROWS_WITH(bad("wg_bm128_bn256_bk128_w8_s5_k1").validate(),
                     Catch::Contains("shared memory"));
   CHECK_THROWS_WITH(bad("wg_bm128_bn96_bk128_w8_s4_k1").validate(), Catch::Contains("bn = 96"));

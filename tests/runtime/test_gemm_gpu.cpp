@@ -232,7 +232,7 @@ TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tune
                 d->ctx->target().c_str());
     return;
   }
-  // One and two consumer warpgroups, one and two 64-row slabs each, token tiles 16..128, 2..8
+  // One and two consumer warpgroups, one and two 64-row slabs each, token tiles 16..256, 2..8
   // stages; M not a multiple of bm, several raster groups (M = 4096 / bm = 16..256 token tiles);
   // K split over clusters of 2, 4 and 8 CTAs, also with setmaxnreg (M = 200: that config spills
   // 80 bytes, so neither the heuristic nor a tuned table picks it; the path must still be right).
@@ -242,7 +242,9 @@ TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tune
       {37, "wg_bm32_bn128_bk128_w8_s6_k1"},  {48, "wg_bm64_bn128_bk128_w8_s6_k8"},
       {129, "wg_bm64_bn256_bk128_w8_s4_k1"}, {200, "wg_bm64_bn256_bk128_w8_s5_k2"},
       {1000, "wg_bm128_bn128_bk128_w8_s5_k1"},
-      {2000, "wg_bm128_bn256_bk128_w8_s4_k1"}, {4096, "wg_bm128_bn64_bk128_w4_s6_k1"}};
+      {2000, "wg_bm128_bn256_bk128_w8_s4_k1"}, {4096, "wg_bm128_bn64_bk128_w4_s6_k1"},
+      {3000, "wg_bm256_bn128_bk128_w8_s4_k1"}, {5000, "wg_bm256_bn128_bk128_w8_s3_k1"},
+      {600, "wg_bm256_bn64_bk128_w4_s5_k1"}};
   // K/32 = 129 (the last stage holds one k-block; with 8 ranks the last has no k-tile at all)
   // and N % bn != 0; then whole tiles only.
   check_forced_configs(*d, "forced-wgmma", 1040, 4128, rows);

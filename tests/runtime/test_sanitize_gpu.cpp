@@ -130,24 +130,27 @@ TEST_CASE("gpu sanitize: a persistent wgmma grid whose blocks run several tiles"
     std::printf("SKIPPED persistent wgmma grid: the device is %s, not sm_90a\n", target.arch.c_str());
     return;
   }
-  // 9 x 16 = 144 tiles of 128 tokens x 256 rows (the last of each direction partial): with
-  // min(tiles, multiprocessors) blocks, the first ones run a second tile while the producer
-  // refills the stages during their first tile's epilogue. K = 160: 2 steps (the second partial)
-  // over 3 stages, so a block's second tile starts in the middle of the stage ring; short, since
-  // racecheck's time grows with the shared-memory traffic.
-  const auto cfg = compiler::GemmConfig::parse("wg_bm128_bn256_bk128_w8_s3_k1", target);
-  REQUIRE(compiler::wgmma_persistent(cfg));
+  // Both persistent tile shapes: 9 x 16 = 144 tiles of 128 tokens x 256 rows, 8 x 17 = 136 of
+  // 256 tokens x 128 rows (the last of each direction partial). With min(tiles, multiprocessors)
+  // blocks, the first ones run a second tile while the producer refills the stages during their
+  // first tile's epilogue. K = 160: 2 steps (the second partial) over 3 stages, so a block's
+  // second tile starts in the middle of the stage ring; short, since racecheck's time grows with
+  // the shared-memory traffic.
   constexpr std::int64_t n = 2064, k = 160, m = 2000;
-  const std::int64_t tiles = (n + 255) / 256 * ((m + 127) / 128);
-  if (tiles <= ctx.multiprocessors()) {
-    std::printf("SKIPPED persistent wgmma grid: %lld tiles do not exceed the %d multiprocessors\n",
-                (long long)tiles, ctx.multiprocessors());
-    return;
-  }
   std::mt19937_64 rng(std::random_device{}());
   test::DeviceGemm g(ctx, m, n, k, OutDType::bf16, true, rng);
-  const DeviceBuffer out = g.make_out(m);
-  runtime::gemm_with_config(ctx, g.args(m, out), cfg, nullptr);
-  ctx.synchronize();
-  g.check(*gpu->ref, out, m, "sanitize-check", "persistent " + cfg.str());
+  for (const char* name : {"wg_bm128_bn256_bk128_w8_s3_k1", "wg_bm256_bn128_bk128_w8_s3_k1"}) {
+    const auto cfg = compiler::GemmConfig::parse(name, target);
+    REQUIRE(compiler::wgmma_persistent(cfg));
+    const std::int64_t tiles = (n + cfg.bn - 1) / cfg.bn * ((m + cfg.bm - 1) / cfg.bm);
+    if (tiles <= ctx.multiprocessors()) {
+      std::printf("SKIPPED persistent wgmma grid %s: %lld tiles do not exceed the %d multiprocessors\n",
+                  name, (long long)tiles, ctx.multiprocessors());
+      continue;
+    }
+    const DeviceBuffer out = g.make_out(m);
+    runtime::gemm_with_config(ctx, g.args(m, out), cfg, nullptr);
+    ctx.synchronize();
+    g.check(*gpu->ref, out, m, "sanitize-check", "persistent " + cfg.str());
+  }
 }

@@ -342,10 +342,10 @@ TEST_CASE("tuned table: neighbour_configs fits the nearby rows' configs to this 
   for (const auto& c : table.neighbour_configs(h, 132, 16, n, k, OutDType::bf16, true))
     got.push_back(c.str());
   // Nearest M first (8 one octave away, 4 and 64 two, 2 three, 1 four); the bm8 tiles grow to
-  // 16 (M = 4's then needs too much shared memory), the bm32 wgmma tile shrinks to 16; M = 1's
-  // config is M = 2's.
-  CHECK(got == std::vector<std::string>{"bm16_bn32_bk128_w2_s1_k4", "wg_bm16_bn64_bk128_w4_s8_k1",
-                                         "bm16_bn16_bk128_w1_s2_k4"});
+  // 16 except M = 4's, whose partial sums would then need too much shared memory (it keeps bm8),
+  // the bm32 wgmma tile shrinks to 16; M = 1's config is M = 2's.
+  CHECK(got == std::vector<std::string>{"bm16_bn32_bk128_w2_s1_k4", "bm8_bn128_bk32_w2_s1_k8",
+                                         "wg_bm16_bn64_bk128_w4_s8_k1", "bm16_bn16_bk128_w1_s2_k4"});
   // At M = 1 only rows up to M = 16 count, fitted to bm8 (the smallest wgmma tile is 16).
   got.clear();
   for (const auto& c : table.neighbour_configs(h, 132, 1, n, k, OutDType::bf16, true))
@@ -353,6 +353,16 @@ TEST_CASE("tuned table: neighbour_configs fits the nearby rows' configs to this 
   CHECK(got == std::vector<std::string>{"bm8_bn16_bk128_w1_s2_k4", "bm8_bn128_bk32_w2_s1_k8",
                                          "bm8_bn32_bk128_w2_s1_k4", "wg_bm16_bn64_bk128_w4_s8_k1"});
   CHECK(table.neighbour_configs(h, 132, 16, 4096, 4096, OutDType::bf16, true).empty());
+  // At M = 2048 the wgmma tiles grow to 256 tokens where their accumulators fit (one 64-row
+  // slab per consumer warpgroup), and wg_bm128_bn256 (two slabs) stays at 128.
+  const TunedTable tall = TunedTable::parse(
+      std::string(kHeader) + row("sm_90a", 132, 1024, n, k, "wg_bm128_bn256_bk128_w8_s4_k1", "bf16", 1) +
+          row("sm_90a", 132, 4096, n, k, "wg_bm128_bn128_bk128_w8_s4_k1", "bf16", 1),
+      "t.csv");
+  got.clear();
+  for (const auto& c : tall.neighbour_configs(h, 132, 2048, n, k, OutDType::bf16, true))
+    got.push_back(c.str());
+  CHECK(got == std::vector<std::string>{"wg_bm128_bn256_bk128_w8_s4_k1", "wg_bm256_bn128_bk128_w8_s4_k1"});
   CHECK(TunedTable().neighbour_configs(h, 132, 16, n, k, OutDType::bf16, true).empty());
 }
 
