@@ -15,6 +15,7 @@ Without vLLM this module imports all the same: the kernel then derives from a st
 vLLM's method names, and register() logs why it does nothing.
 """
 import logging
+import os
 import threading
 
 import torch
@@ -97,15 +98,24 @@ def quantize_per_token(x, fp8_dtype, scale_ub=None):
     return q, scale
 
 
+def _emulating():
+    """Whether FP8JIT_TARGET names an emulated device (emu-*): then the layers run on the CPU
+    emulator, also on a machine with a GPU."""
+    return os.environ.get("FP8JIT_TARGET", "").startswith("emu-")
+
+
 def _device():
     """The device the layers run on: the current GPU, else the CPU (fp8jit's emulator)."""
-    if torch.cuda.is_available():
+    if torch.cuda.is_available() and not _emulating():
         return torch.device("cuda", torch.cuda.current_device())
     return torch.device("cpu")
 
 
 def _on_gpu_platform():
-    """Whether vLLM (or, without vLLM, torch) runs on CUDA or ROCm."""
+    """Whether the layers run on CUDA or ROCm (vLLM's platform, or without vLLM torch's), not on
+    fp8jit's CPU emulator."""
+    if _emulating():
+        return False
     if VLLM_IMPORT_ERROR is None:
         from vllm.platforms import current_platform
         return current_platform.is_cuda() or current_platform.is_rocm()

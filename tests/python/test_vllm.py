@@ -1,6 +1,6 @@
 """fp8jit.vllm: the vLLM kernel (is_supported, can_implement, process_weights_after_loading,
-apply_weights) and its plugin, on torch CPU tensors under the CPU emulator, checked against
-float64 references on random data. Where vLLM imports (scripts/setup-vllm makes such an
+apply_weights) and its plugin, on torch CPU tensors under the CPU emulator and, where torch has
+CUDA, on the GPU, checked against float64 references on random data. Where vLLM imports (scripts/setup-vllm makes such an
 environment) the kernel derives from vLLM's FP8ScaledMMLinearKernel and the configs are vLLM's
 FP8ScaledMMLinearLayerConfig with vLLM's quant keys; elsewhere (the default test environment) the
 kernel derives from the stand-in and the configs below have vLLM's fields, and the tests that
@@ -219,6 +219,31 @@ def test_the_layer_matches_float64(emu, gen, lead, n, k, out_dtype, with_bias):
     # The exact layer: the activations' fp8 rounding is the rest (FP8 tolerance).
     ref = x.reshape(-1, k).double() @ w_ref.t() + bias_ref
     assert rel_err(out.reshape(-1, n), ref) < 6e-2
+
+
+@pytest.mark.parametrize("lead,n,k", [((1,), 4096, 4096), ((300,), 1040, 2064), ((2, 9), 48, 80)])
+def test_the_layer_on_the_gpu_matches_float64(no_emu, gen, lead, n, k):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device: the layer on a GPU cannot be run here")
+    ok, why = Kernel.is_supported()
+    if not ok:
+        pytest.skip(f"the kernel does not serve this GPU: {why}")
+    dev = torch.device("cuda")
+    fp8 = ft._FP8_DTYPES[ft.context(dev).fp8_format]
+    w = fp8_tensor((n, k), fp8, gen)
+    w_scale = torch.empty(n).uniform_(0.01, 0.1, generator=gen)
+    bias = torch.empty(n).uniform_(-1, 1, generator=gen).to(torch.bfloat16)
+    layer = make_layer(w.to(dev), w_scale.to(dev), bias.to(dev))
+    kernel = Kernel(make_config(shape=(n, k)), PARAM_NAMES)
+    kernel.process_weights_after_loading(layer)
+    x = (torch.randn(*lead, k, generator=gen) * 3).to(torch.bfloat16)
+    out = kernel.apply_weights(layer, x.to(dev), layer.bias)
+    assert out.device.type == "cuda" and tuple(out.shape) == (*lead, n)
+    out = out.cpu()
+    assert not out.isnan().any()
+    w_ref = w.double() * w_scale.double().reshape(-1, 1)
+    ref_q = quantize_reference(x.reshape(-1, k), fp8) @ w_ref.t() + bias.double()
+    assert rel_err(out.reshape(-1, n), ref_q) < 1e-2
 
 
 def test_quantize_per_token_follows_the_rule(gen):
