@@ -237,6 +237,10 @@ std::vector<Trial> TuningBench::run(std::int64_t m, const std::vector<compiler::
     }
     for (int w = 0; w < 2; ++w)
       for (int c = 0; c < copies; ++c) call(c);
+    // The replay runs on a non-blocking stream of its own: without this wait its first timed
+    // region overlaps the warm-up calls still running on the default stream (milliseconds for a
+    // large GEMM), reads nearly twice the time, and a candidate judged on that region is dropped.
+    ctx_.synchronize();
     const int rounds = std::max(1, (budget.min_calls + copies - 1) / copies);
     const auto region = [&](void* stream) {
       for (int i = 0; i < rounds; ++i)

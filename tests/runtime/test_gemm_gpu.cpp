@@ -8,6 +8,7 @@
 #include "compiler/layouts.hpp"
 #include "fp8jit/fp8jit.hpp"
 #include "runtime/context_state.hpp"
+#include "runtime/tuning_bench.hpp"
 #include "tests/support/gpu.hpp"
 #include "tests/support/gpu_session.hpp"
 #include "tests/support/gpu_reference.hpp"
@@ -252,4 +253,38 @@ TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tune
   // K % 32 == 16: TMA reads A's columns past K as zeros; the packed weight's padding is zero.
   check_forced_configs(*d, "forced-wgmma-k16", 1040, 4112, rows);
   check_forced_configs(*d, "forced-wgmma-k16", 48, 48, rows);
+}
+
+TEST_CASE("gpu: the tuning bench times a config the same wherever it stands among the candidates",
+          "[gpu]") {
+  auto d = test::open_gpu_session();
+  if (!d) return;
+  if (d->ctx->target() != "sm_90a") {
+    std::printf("SKIPPED: the configs timed here are wgmma_sm90's, which need an sm_90a GPU; "
+                "this one is %s\n", d->ctx->target().c_str());
+    return;
+  }
+  // A large GEMM (about 0.4 ms a call, so that the warm-up calls before a candidate's timed
+  // regions take milliseconds) timed three times in one run, with the tuner's early abandon on:
+  // a later copy of the first config must not read slower than the first.
+  Context& ctx = *d->ctx;
+  const std::int64_t n = 8192, k = 8192, m = 4096;
+  const auto target = compiler::Target::parse(ctx.target());
+  const auto bytes = compiler::random_fp8(target.fp8_format(), static_cast<std::size_t>(n * k), 11);
+  const std::vector<float> scales(n, 0.5f);
+  DeviceBuffer w = ctx.alloc(bytes.size()), sw = ctx.alloc(scales.size() * 4);
+  ctx.copy_to_device(w.get(), bytes.data(), bytes.size());
+  ctx.copy_to_device(sw.get(), scales.data(), scales.size() * 4);
+  const PackedWeight packed = ctx.pack_weight(w.get(), static_cast<const float*>(sw.get()), n, k);
+  runtime::TuningBench bench(ctx, packed, m, OutDType::bf16, true, 5);
+  const auto c = compiler::GemmConfig::parse("wg_bm128_bn256_bk128_w8_s4_k1", target);
+  const auto trials = bench.run(m, {c, c, c}, {.reps = 5, .min_calls = 8, .abandon_ratio = 1.3});
+  for (const auto& t : trials) {
+    std::printf("tuning-bench %s M=%lld %.2f us err=%.2e %s\n", t.config.str().c_str(),
+                (long long)m, t.us, t.err, t.failure.c_str());
+    REQUIRE(t.ok());
+  }
+  CHECK(trials[1].us < 1.1 * trials[0].us);
+  CHECK(trials[2].us < 1.1 * trials[0].us);
+  CHECK(trials[0].us < 1.1 * std::min(trials[1].us, trials[2].us));
 }
