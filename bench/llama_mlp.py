@@ -38,8 +38,12 @@ last bit, which moves a few elements of the second quantization to the next fp8 
 maximum over the rows grows with the batch (0.022 at batch 1, 0.033 at 2048 on an H200, while
 both errors against float64 stay at 0.050); a wrong GEMM is ~100% off.
 
-Host overhead: the op in eager mode against the bare C call (fp8jit_gemm_packed and
-fp8jit_plan_gemm through ctypes) at M = 1 on a [--overhead-n, --overhead-k] weight: each variant
+Host overhead: the op in eager mode (torch.ops.fp8jit.scaled_mm through the dispatcher, and
+fp8jit.torch.scaled_mm, which calls the op's kernel directly when nothing traces or watches it)
+against the bare C call (fp8jit_gemm_packed and fp8jit_plan_gemm through ctypes), and two parts
+of the op's time (part_run: its kernel's call into fp8jit without the dispatcher; part_empty: a
+new output tensor; part_dispatch: the dispatcher's round trip into a Python kernel that does
+nothing), at M = 1 on a [--overhead-n, --overhead-k] weight: each variant
 called --overhead-calls times between two perf_counter reads (fewer calls than the launch
 queue holds, so the host never waits for the GPU), median of --overhead-reps; and the GPU time
 of one call under a CUDA graph, the op against the C call.
@@ -347,12 +351,19 @@ def host_overhead(torch, fp8jit, ft, args, device, fp8):
         return lib.fp8jit_plan_gemm(plan._handle, ptrs[0], ptrs[1], None, ptrs[4], 1, s)
 
     op, op_out = torch.ops.fp8jit.scaled_mm.default, torch.ops.fp8jit.scaled_mm_out.default
+    noop = _noop_op(torch)
     variants = {
         "c_gemm_packed": lambda s: c_gemm_packed(s),
         "c_plan_gemm": lambda s: c_plan_gemm(s),
         "op": lambda s: op(a, sa, pw.packed, pw.scale, None, torch.bfloat16),
         "op_out": lambda s: op_out(a, sa, pw.packed, pw.scale, None, out),
+        "ft_scaled_mm": lambda s: ft.scaled_mm(a, sa, pw),
         "ft_scaled_mm_out": lambda s: ft.scaled_mm(a, sa, pw, out=out),
+        # Where the op's time goes: its kernel's call into fp8jit without the dispatcher, a new
+        # output tensor, and a dispatcher round trip into a Python kernel that does nothing.
+        "part_run": lambda s: ft._run(a, sa, pw.packed, pw.scale, None, out),
+        "part_empty": lambda s: torch.empty(1, n, dtype=torch.bfloat16, device=device),
+        "part_dispatch": lambda s: noop(a),
     }
     calls = args.overhead_calls if device.type == "cuda" else min(args.overhead_calls, 20)
     reps = args.overhead_reps if device.type == "cuda" else min(args.overhead_reps, 3)
@@ -381,11 +392,26 @@ def host_overhead(torch, fp8jit, ft, args, device, fp8):
             result[f"{name}_us"] = statistics.median(times)
         result["op_over_c_us"] = result["op_us"] - result["c_gemm_packed_us"]
         result["op_out_over_c_us"] = result["op_out_us"] - result["c_gemm_packed_us"]
+        result["ft_scaled_mm_over_c_us"] = result["ft_scaled_mm_us"] - result["c_gemm_packed_us"]
         if device.type == "cuda":
             result.update(graph_per_call(torch, {"graph_op": variants["op_out"],
                                                  "graph_c_plan_gemm": variants["c_plan_gemm"]},
                                          stream, args))
     return result
+
+
+_NOOP = []
+
+
+def _noop_op(torch):
+    """An op whose Python kernel does nothing: the dispatcher's own share of the op's time."""
+    if not _NOOP:
+        lib = torch.library.Library("fp8jit_overhead_probe", "DEF")
+        lib.define("noop(Tensor a) -> ()")
+        for key in ("CPU", "CUDA"):
+            lib.impl("noop", lambda a: None, key)
+        _NOOP.append((lib, torch.ops.fp8jit_overhead_probe.noop.default))
+    return _NOOP[0][1]
 
 
 def graph_per_call(torch, variants, stream, args, calls=20):

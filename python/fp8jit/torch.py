@@ -399,6 +399,18 @@ torch.library.register_fake("fp8jit::scaled_mm_out", _scaled_mm_out_fake, lib=_L
 _scaled_mm_op = torch.ops.fp8jit.scaled_mm.default
 _scaled_mm_out_op = torch.ops.fp8jit.scaled_mm_out.default
 
+_is_compiling = torch.compiler.is_compiling
+_dispatch_modes = torch._C._len_torch_dispatch_stack  # user modes and fake / proxy / functional ones
+_function_mode = getattr(torch._C, "_is_torch_function_mode_enabled", lambda: False)
+
+
+def _direct(a):
+    """True when calling the op's kernel directly does what the dispatcher would: `a` a plain
+    tensor (not a fake, functional or traced one), nothing being compiled, no torch dispatch or
+    function mode active (a profiler, a FlopCounterMode or a fake mode must see the op)."""
+    return (not _is_compiling() and type(a) is torch.Tensor and not _dispatch_modes()
+            and not _function_mode())
+
 
 def scaled_mm(a, a_scale, weight, bias=None, out_dtype=torch.bfloat16, out=None):
     """out = cast<out_dtype>(a_scale * w_scale * (a @ W^T) + bias), one fp8jit kernel.
@@ -417,7 +429,15 @@ def scaled_mm(a, a_scale, weight, bias=None, out_dtype=torch.bfloat16, out=None)
     if a.dim() == 2 and a.shape[1] != weight.k:
         raise ValueError(f"tensor 'a' has shape {list(a.shape)}: its K must be the weight's, "
                          f"{weight.k}")
+    # NOTE: in eager mode the op's kernel is called directly: a round trip through the
+    # dispatcher into a Python kernel costs host time on every call (bench/llama_mlp.py
+    # measures both); anything traced, compiled or watched by a mode goes through the op.
     if out is None:
+        if _direct(a):
+            return _scaled_mm(a, a_scale, weight.packed, weight.scale, bias, out_dtype)
         return _scaled_mm_op(a, a_scale, weight.packed, weight.scale, bias, out_dtype)
-    _scaled_mm_out_op(a, a_scale, weight.packed, weight.scale, bias, out)
+    if _direct(a):
+        _scaled_mm_out(a, a_scale, weight.packed, weight.scale, bias, out)
+    else:
+        _scaled_mm_out_op(a, a_scale, weight.packed, weight.scale, bias, out)
     return out

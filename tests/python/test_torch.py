@@ -204,6 +204,46 @@ def test_torch_compile_out_variant(emu, gen):
     assert torch.equal(got, out * 2)
 
 
+def test_eager_calls_skip_the_dispatcher_and_modes_still_see_the_op(emu, gen, monkeypatch):
+    """Eagerly, ft.scaled_mm calls the op's kernel directly (the dispatcher's round trip into
+    Python is host time on every call); under a torch dispatch mode (a profiler, a fake or
+    flop-counting mode) the call goes through torch.ops.fp8jit so that the mode sees it."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    fp8 = FP8[emu]
+    w = fp8_tensor((32, 64), fp8, generator=gen)
+    w_scale = torch.rand(32) + 0.5
+    pw = ft.pack_weight(w, w_scale)
+    a = fp8_tensor((4, 64), fp8, generator=gen)
+    a_scale = torch.rand(4, 1) + 0.5
+    ref = reference(a, a_scale, w, w_scale, None)
+
+    class Seen(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    with Seen() as seen:
+        got = ft.scaled_mm(a, a_scale, pw)
+        ft.scaled_mm(a, a_scale, pw, out=torch.empty_like(got))
+    assert "fp8jit.scaled_mm.default" in seen.ops and "fp8jit.scaled_mm_out.default" in seen.ops
+    assert rel_err(got, ref) < 1e-2
+
+    def no_dispatcher(*args):
+        raise AssertionError("an eager call went through the dispatcher")
+
+    monkeypatch.setattr(ft, "_scaled_mm_op", no_dispatcher)
+    monkeypatch.setattr(ft, "_scaled_mm_out_op", no_dispatcher)
+    assert torch.equal(ft.scaled_mm(a, a_scale, pw), got)
+    out = torch.full_like(got, float("nan"))
+    ft.scaled_mm(a, a_scale, pw, out=out)
+    assert torch.equal(out, got)
+
+
 # ---- errors name the tensor ------------------------------------------------------------------
 
 def test_errors_name_the_tensor_and_the_rule(emu, gen):
