@@ -429,15 +429,21 @@ def scaled_mm(a, a_scale, weight, bias=None, out_dtype=torch.bfloat16, out=None)
     if a.dim() == 2 and a.shape[1] != weight.k:
         raise ValueError(f"tensor 'a' has shape {list(a.shape)}: its K must be the weight's, "
                          f"{weight.k}")
-    # NOTE: in eager mode the op's kernel is called directly: a round trip through the
-    # dispatcher into a Python kernel costs host time on every call (bench/llama_mlp.py
-    # measures both); anything traced, compiled or watched by a mode goes through the op.
     if out is None:
-        if _direct(a):
-            return _scaled_mm(a, a_scale, weight.packed, weight.scale, bias, out_dtype)
-        return _scaled_mm_op(a, a_scale, weight.packed, weight.scale, bias, out_dtype)
+        return _call(a, a_scale, weight.packed, weight.scale, bias, out_dtype)
     if _direct(a):
         _scaled_mm_out(a, a_scale, weight.packed, weight.scale, bias, out)
     else:
         _scaled_mm_out_op(a, a_scale, weight.packed, weight.scale, bias, out)
     return out
+
+
+def _call(a, a_scale, w_packed, w_scale, bias, out_dtype):
+    """torch.ops.fp8jit.scaled_mm(...), for scaled_mm and the vLLM kernel.
+
+    NOTE: in eager mode the op's kernel is called directly: a round trip through the dispatcher
+    into a Python kernel costs host time on every call (bench/llama_mlp.py measures both);
+    anything traced, compiled or watched by a mode goes through the op."""
+    if _direct(a):
+        return _scaled_mm(a, a_scale, w_packed, w_scale, bias, out_dtype)
+    return _scaled_mm_op(a, a_scale, w_packed, w_scale, bias, out_dtype)
