@@ -180,6 +180,8 @@ def _check_gemm(a, a_scale, w_packed, w_scale, bias, out_dtype):
 # weight of the same shape to land at the same addresses first, the plan would still be right:
 # what it resolved (the kernels) depends only on N, K, the dtype and the bias.
 _plans = {}
+# The same keys -> (the C function fp8jit_plan_gemm, the plan's handle), for _run's fast path.
+_plan_calls = {}
 
 
 def _plan_key(ctx, packed_ptr, scale_ptr, n, k, code, has_bias):
@@ -199,8 +201,15 @@ def prepare(weight, out_dtype=torch.bfloat16, bias=False):
     key = _plan_key(ctx, weight.packed.data_ptr(), weight.scale.data_ptr(), n, weight.k, code,
                     bool(bias))
     if key not in _plans:
-        _plans[key] = ctx.plan(key[1], key[2], n, weight.k, code, bool(bias))
-        weakref.finalize(weight.packed, _plans.pop, key, None)
+        plan = ctx.plan(key[1], key[2], n, weight.k, code, bool(bias))
+        _plans[key] = plan
+        _plan_calls[key] = (plan._lib.fp8jit_plan_gemm, plan._handle)
+        weakref.finalize(weight.packed, _forget_plan, key)
+
+
+def _forget_plan(key):
+    _plan_calls.pop(key, None)
+    _plans.pop(key, None)
 
 
 # ---- packing ----------------------------------------------------------------------------------
@@ -254,16 +263,23 @@ def pack_weight(w, w_scale):
 
 # ---- the GEMM ---------------------------------------------------------------------------------
 
-# GPU index -> (Context, fp8 dtype), for the fast path of _run: filled by _run_checked once a
-# call on that GPU has passed every check.
+# GPU index -> _fast_entry(its Context), for the fast path of _run: filled by _run_checked once
+# a call on that GPU has passed every check.
 _fast_devices = {}
 
 
 def _forget_devices():
     """Drops every context, plan and fast-path entry (the next call opens its device again)."""
     _plans.clear()
+    _plan_calls.clear()
     _fast_devices.clear()
     _contexts.clear()
+
+
+def _fast_entry(ctx, fp8):
+    """What _run_fast needs of a device: (id of its Context, fp8 dtype, the C function
+    fp8jit_gemm_packed, the context's handle)."""
+    return (id(ctx), fp8, ctx._lib.fp8jit_gemm_packed, ctx.handle)
 
 
 def _run(a, a_scale, w_packed, w_scale, bias, out):
@@ -272,8 +288,9 @@ def _run(a, a_scale, w_packed, w_scale, bias, out):
 
     NOTE: the common case on a GPU (operands as vLLM passes them: [M, 1] or [M] and [N] or [N, 1]
     scales, everything contiguous and on one device) is recognised by one expression of cheap
-    tensor attributes (_run_fast), so that the op costs little host time over the C call;
-    anything else, and every failure, goes through _run_checked, which names the tensor and the
+    tensor attributes (_run_fast) and launched through the C function itself: every attribute
+    read and every call level is host time on each GEMM (bench/llama_mlp.py measures it).
+    Anything else, and every failure, goes through _run_checked, which names the tensor and the
     rule."""
     dev = a.get_device()
     entry = _fast_devices.get(dev)
@@ -282,17 +299,16 @@ def _run(a, a_scale, w_packed, w_scale, bias, out):
 
 
 def _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
-    """Launches and returns True when every operand has the common form on GPU `dev` (a's);
-    False (nothing done) otherwise."""
-    ctx, fp8 = entry
+    """Launches and returns True when every operand has the common form on device `dev` (a's;
+    -1, the CPU, only in tests on the emulator); False (nothing done) otherwise."""
+    ctx_id, fp8, gemm_packed, ctx_handle = entry
     shape = a.shape
     if len(shape) != 2:
         return False
     m, k = shape
     n = w_packed.shape[0]
-    sa_shape, sw_shape = a_scale.shape, w_scale.shape
     code = _OUT_DTYPES.get(out.dtype)
-    a_ptr, packed_ptr, out_ptr = a.data_ptr(), w_packed.data_ptr(), out.data_ptr()
+    sa_shape, sw_shape = a_scale.shape, w_scale.shape
     if not (m > 0 and code is not None and a.dtype is fp8 and w_packed.dtype is torch.uint8
             and a_scale.dtype is torch.float32 and w_scale.dtype is torch.float32
             and w_packed.shape[1] == (k + 31) // 32 * 32 and out.shape == (m, n)
@@ -302,22 +318,23 @@ def _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
             and a_scale.is_contiguous() and w_scale.is_contiguous()
             and w_packed.get_device() == dev and out.get_device() == dev
             and a_scale.get_device() == dev and w_scale.get_device() == dev
-            and (a_ptr | packed_ptr | out_ptr) % 16 == 0):
+            and (bias is None or (bias.dtype is out.dtype and bias.shape == (n,)
+                                  and bias.is_contiguous() and bias.get_device() == dev))):
         return False
-    bias_ptr = 0
-    if bias is not None:
-        if not (bias.dtype is out.dtype and bias.shape == (n,) and bias.is_contiguous()
-                and bias.get_device() == dev):
-            return False
-        bias_ptr = bias.data_ptr()
-    sw_ptr = w_scale.data_ptr()
-    stream = _raw_stream(dev) if dev >= 0 and _raw_stream is not None else _stream(ctx, out.device)
-    plan = _plans.get((id(ctx), packed_ptr, sw_ptr, n, k, code, bias is not None))
-    if plan is not None:
-        plan.gemm(a_ptr, a_scale.data_ptr(), bias_ptr, out_ptr, m, stream)
+    a_ptr, packed_ptr, sw_ptr, out_ptr = (a.data_ptr(), w_packed.data_ptr(), w_scale.data_ptr(),
+                                          out.data_ptr())
+    if (a_ptr | packed_ptr | out_ptr) % 16:
+        return False
+    bias_ptr = None if bias is None else bias.data_ptr()
+    stream = (_raw_stream(dev) or None) if dev >= 0 else None
+    call = _plan_calls.get((ctx_id, packed_ptr, sw_ptr, n, k, code, bias is not None))
+    if call is not None:
+        status = call[0](call[1], a_ptr, a_scale.data_ptr(), bias_ptr, out_ptr, m, stream)
     else:
-        ctx.gemm_packed(a_ptr, a_scale.data_ptr(), packed_ptr, sw_ptr, n, k, bias_ptr, out_ptr, m,
-                        code, stream)
+        status = gemm_packed(ctx_handle, a_ptr, a_scale.data_ptr(), packed_ptr, sw_ptr, n, k,
+                             bias_ptr, out_ptr, m, code, stream)
+    if status:
+        _lib.check(status, "failed to run an fp8 GEMM")
     return True
 
 
@@ -336,8 +353,8 @@ def _run_checked(a, a_scale, w_packed, w_scale, bias, out):
         _need_aligned(t, name)
     if bias is not None:
         _need_row_major(bias, "bias")
-    if not ctx.emulated:
-        _fast_devices[a.get_device()] = (ctx, fp8)
+    if not ctx.emulated and _raw_stream is not None:
+        _fast_devices[a.get_device()] = _fast_entry(ctx, fp8)
     if m == 0:
         return
     sa = _vector_scale(a_scale, "a_scale", m, "per-token")

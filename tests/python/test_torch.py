@@ -387,7 +387,7 @@ def test_the_gpu_fast_path_agrees_with_the_checked_path(emu, gen, monkeypatch):
     a_scale = torch.empty(m, 1).uniform_(0.01, 0.1, generator=gen)
     bias = torch.empty(n).uniform_(-1, 1, generator=gen).to(torch.bfloat16)
     ctx = ft.context("cpu")
-    entry = (ctx, fp8)
+    entry = ft._fast_entry(ctx, fp8)
     ref = reference(a, a_scale, w, pw.scale, bias)
     for with_plan in (False, True):
         if with_plan:
