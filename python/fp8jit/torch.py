@@ -180,7 +180,9 @@ def _check_gemm(a, a_scale, w_packed, w_scale, bias, out_dtype):
 # weight of the same shape to land at the same addresses first, the plan would still be right:
 # what it resolved (the kernels) depends only on N, K, the dtype and the bias.
 _plans = {}
-# The same keys -> (the C function fp8jit_plan_gemm, the plan's handle), for _run's fast path.
+# The same keys -> (the C function fp8jit_plan_gemm, the plan's handle, the Plan), for _run's fast
+# path. NOTE: the tuple holds the Plan, so that a caller holding the tuple keeps the handle alive
+# even if the weight's finalizer drops the plan (a GC, in any thread) during its call.
 _plan_calls = {}
 
 
@@ -203,7 +205,7 @@ def prepare(weight, out_dtype=torch.bfloat16, bias=False):
     if key not in _plans:
         plan = ctx.plan(key[1], key[2], n, weight.k, code, bool(bias))
         _plans[key] = plan
-        _plan_calls[key] = (plan._lib.fp8jit_plan_gemm, plan._handle)
+        _plan_calls[key] = (plan._lib.fp8jit_plan_gemm, plan._handle, plan)
         weakref.finalize(weight.packed, _forget_plan, key)
 
 
@@ -278,8 +280,8 @@ def _forget_devices():
 
 def _fast_entry(ctx, fp8):
     """What _run_fast needs of a device: (id of its Context, fp8 dtype, the C function
-    fp8jit_gemm_packed, the context's handle)."""
-    return (id(ctx), fp8, ctx._lib.fp8jit_gemm_packed, ctx.handle)
+    fp8jit_gemm_packed, the context's handle, the Context, which the entry keeps alive)."""
+    return (id(ctx), fp8, ctx._lib.fp8jit_gemm_packed, ctx.handle, ctx)
 
 
 def _run(a, a_scale, w_packed, w_scale, bias, out):
@@ -301,7 +303,7 @@ def _run(a, a_scale, w_packed, w_scale, bias, out):
 def _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
     """Launches and returns True when every operand has the common form on device `dev` (a's;
     -1, the CPU, only in tests on the emulator); False (nothing done) otherwise."""
-    ctx_id, fp8, gemm_packed, ctx_handle = entry
+    ctx_id, fp8, gemm_packed, ctx_handle, _ = entry
     shape = a.shape
     if len(shape) != 2:
         return False
