@@ -29,7 +29,7 @@ for step in "$@"; do
       echo "wheel rc=$?"; PY=/tmp/site ;;
     gpu) timeout ${GPU_S:-400} $D/new/fp8jit_tests "${GPU_SPEC:-[gpu]~[slow]}" 2>&1 | gzip > $OUT/gpu-tests.log.gz
       zcat $OUT/gpu-tests.log.gz | grep -E "SKIPPED|FAILED|test cases|assertions" | tail -8 ;;
-    pytest) PYTHONPATH=$PY timeout 300 python3 -m pytest tests/python -rs -q > $OUT/pytest.log 2>&1
+    pytest) PYTHONPATH=$PY timeout 300 python3 -m pytest tests/python -rfEs -q > $OUT/pytest.log 2>&1
       echo "pytest rc=$?"; tail -25 $OUT/pytest.log ;;
     mlp) PYTHONPATH=$PY timeout 300 python3 bench/llama_mlp.py --csv $OUT/llama-mlp.csv > $OUT/llama-mlp.log 2>&1
       echo "mlp rc=$?"; tail -14 $OUT/llama-mlp.log ;;
