@@ -296,8 +296,13 @@ def _run(a, a_scale, w_packed, w_scale, bias, out):
     rule."""
     dev = a.get_device()
     entry = _fast_devices.get(dev)
-    if entry is None or not _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
-        _run_checked(a, a_scale, w_packed, w_scale, bias, out)
+    if entry is not None:
+        try:
+            if _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
+                return
+        except AttributeError:
+            pass  # an operand that is not a tensor: the checks name it
+    _run_checked(a, a_scale, w_packed, w_scale, bias, out)
 
 
 def _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
@@ -375,12 +380,15 @@ def _run_checked(a, a_scale, w_packed, w_scale, bias, out):
 
 
 def _scaled_mm(a, a_scale, w_packed, w_scale, bias=None, out_dtype=None):
-    # (The schema makes a and w_packed tensors.)
     if out_dtype is None:
         out_dtype = torch.bfloat16
     elif out_dtype not in _OUT_DTYPES:
         _out_dtype_code(out_dtype)  # raises, naming the dtype
-    if a.dim() != 2 or w_packed.dim() != 2:
+    try:  # (called directly, not through the op, w_packed may be anything)
+        two_d = a.dim() == 2 and w_packed.dim() == 2
+    except AttributeError:
+        two_d = False
+    if not two_d:
         _check_gemm(a, a_scale, w_packed, w_scale, bias, out_dtype)  # raises, naming the tensor
     out = torch.empty(a.shape[0], w_packed.shape[0], dtype=out_dtype, device=a.device)
     _run(a, a_scale, w_packed, w_scale, bias, out)

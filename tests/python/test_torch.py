@@ -244,6 +244,25 @@ def test_eager_calls_skip_the_dispatcher_and_modes_still_see_the_op(emu, gen, mo
     assert torch.equal(out, got)
 
 
+def test_operands_that_are_not_tensors_are_named_on_the_fast_path_too(emu, gen, monkeypatch):
+    """A GPU call that has passed the checks once takes the fast path, which reads tensor
+    attributes without asking first; an operand that is not a tensor (a float scale, a
+    PackedWeight made by hand from a list) must still be a TypeError naming it, not an
+    AttributeError. The emulator's device stands in for the GPU's fast-path entry."""
+    fp8 = FP8[emu]
+    pw = ft.pack_weight(fp8_tensor((32, 64), fp8, generator=gen), torch.rand(32) + 0.5)
+    a = fp8_tensor((4, 64), fp8, generator=gen)
+    monkeypatch.setitem(ft._fast_devices, -1, ft._fast_entry(ft.context("cpu"), fp8))
+    with pytest.raises(TypeError, match="'a_scale' must be a torch.Tensor"):
+        ft.scaled_mm(a, 0.5, pw)
+    with pytest.raises(TypeError, match="'bias' must be a torch.Tensor"):
+        ft.scaled_mm(a, torch.ones(4), pw, bias=[0.0] * 32)
+    with pytest.raises(TypeError, match="'w_packed' must be a torch.Tensor"):
+        ft.scaled_mm(a, torch.ones(4), ft.PackedWeight([[0] * 64] * 32, pw.scale, 64))
+    with pytest.raises(TypeError, match="'a_scale' must be a torch.Tensor"):
+        ft.scaled_mm(a, 0.5, pw, out=torch.empty(4, 32, dtype=torch.bfloat16))
+
+
 # ---- errors name the tensor ------------------------------------------------------------------
 
 def test_errors_name_the_tensor_and_the_rule(emu, gen):
