@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <optional>
 
 #include "compiler/arch_spec.hpp"
 #include "util/arith.hpp"
@@ -128,6 +127,16 @@ GemmEstimate estimate_gemm(const compiler::Target& target, int multiprocessors, 
   return estimate_gemm(target, compiler::arch_spec(target).machine(multiprocessors), m, n, k, config);
 }
 
+std::vector<std::int64_t> bucket_sample_ms(std::int64_t m) {
+  const int i = m_bucket_index(m);
+  const std::int64_t top = m_bucket_m(m);
+  const std::int64_t bottom = i == 0 ? 1 : m_buckets()[i - 1] + 1;
+  std::vector<std::int64_t> out;
+  if (bottom < top) out.push_back(bottom);
+  if (const std::int64_t mid = (bottom + top) / 2; bottom < mid && mid < top) out.push_back(mid);
+  return out;
+}
+
 std::vector<GemmEstimate> rank_configs(const compiler::Target& target,
                                        const compiler::MachineModel& machine, std::int64_t m,
                                        std::int64_t n, std::int64_t k) {
@@ -136,6 +145,32 @@ std::vector<GemmEstimate> rank_configs(const compiler::Target& target,
   std::vector<GemmEstimate> out;
   for (const auto& c : candidates(target, bm, k)) out.push_back(estimate(arch, machine, bm, n, k, c));
   std::stable_sort(out.begin(), out.end(), better);
+
+  // The bucket's config serves every M in it: among the candidates about as fast as the best at
+  // the bucket's M, the one whose worst regret over the bucket's lower M is least goes first.
+  const double limit = out.front().estimated_us * (1 + kBucketSlack);
+  const auto close = static_cast<std::size_t>(
+      std::find_if(out.begin(), out.end(),
+                   [&](const GemmEstimate& e) { return e.estimated_us > limit; }) -
+      out.begin());
+  if (close < 2) return out;
+  for (std::size_t i = 0; i < close; ++i) out[i].bucket_regret = 1;
+  for (const std::int64_t sm : bucket_sample_ms(m)) {
+    double best = 0;
+    std::vector<double> times(close);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      const double t = estimate(arch, machine, sm, n, k, out[i].config).estimated_us;
+      if (i < close) times[i] = t;
+      if (i == 0 || t < best) best = t;
+    }
+    for (std::size_t i = 0; i < close; ++i)
+      out[i].bucket_regret = std::max(out[i].bucket_regret, times[i] / best);
+  }
+  // Regrets quantized to 0.1%, so that equal ones keep the order by estimate.
+  std::stable_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(close),
+                   [](const GemmEstimate& a, const GemmEstimate& b) {
+                     return std::round(a.bucket_regret * 1e3) < std::round(b.bucket_regret * 1e3);
+                   });
   return out;
 }
 
@@ -147,14 +182,7 @@ std::vector<GemmEstimate> rank_configs(const compiler::Target& target, int multi
 compiler::GemmConfig heuristic_config(const compiler::Target& target,
                                       const compiler::MachineModel& machine, std::int64_t m,
                                       std::int64_t n, std::int64_t k) {
-  const compiler::ArchSpec& arch = compiler::arch_spec(target);
-  const std::int64_t bm = m_bucket_m(m);
-  std::optional<GemmEstimate> best;
-  for (const auto& c : candidates(target, bm, k)) {
-    GemmEstimate e = estimate(arch, machine, bm, n, k, c);
-    if (!best || better(e, *best)) best = std::move(e);
-  }
-  return best->config;  // candidates() is never empty
+  return rank_configs(target, machine, m, n, k).front().config;  // never empty
 }
 
 compiler::GemmConfig heuristic_config(const compiler::Target& target, int multiprocessors,

@@ -64,6 +64,10 @@ struct GemmEstimate {
   // (L1: register tiles re-read the tokens), "compute" (matrix instructions) or "latency" (a
   // warp's chain of dependent loads).
   const char* bound = "memory";
+  // rank_configs only, for the candidates it judged over the bucket (kBucketSlack): the worst,
+  // over the M the bucket serves (bucket_sample_ms), of this config's estimated time against the
+  // best candidate's at that M (1: nowhere slower); 0 where not judged.
+  double bucket_regret = 0;
 
   // "64 blocks, 5 per multiprocessor, waves 1 (10% full), tile efficiency 100%, memory
   // parallelism 45%, memory-bound, ~92 registers, ~11.2 us"
@@ -81,8 +85,21 @@ GemmEstimate estimate_gemm(const compiler::Target& target, const compiler::Machi
 GemmEstimate estimate_gemm(const compiler::Target& target, int multiprocessors, std::int64_t m,
                            std::int64_t n, std::int64_t k, const compiler::GemmConfig& config);
 
+// The M besides the bucket's own at which rank_configs judges a bucket's config: the smallest M
+// the bucket serves and the one halfway up (empty for a bucket of one M). At the bottom of a
+// bucket a tile sized for its top leaves multiprocessors idle: the model put a 1536 x 7168
+// weight at M = 1280 at 41 us with the 256-token tile it picks for M = 1536, and at 28 us with a
+// 128-token one.
+std::vector<std::int64_t> bucket_sample_ms(std::int64_t m);
+
+// How much slower than the best at the bucket's M a config may be estimated and still win the
+// bucket by serving its lower M better (rank_configs).
+constexpr double kBucketSlack = 0.03;
+
 // Every candidate config the heuristic considers for m's bucket, best first (ties keep a fixed
-// candidate order, so the ranking is deterministic). Never empty.
+// candidate order, so the ranking is deterministic). Never empty. First come the candidates
+// within kBucketSlack of the best estimate at the bucket's M, ordered by their bucket_regret
+// (the least first; ties by that estimate); then the rest by their estimate.
 std::vector<GemmEstimate> rank_configs(const compiler::Target& target,
                                        const compiler::MachineModel& machine, std::int64_t m,
                                        std::int64_t n, std::int64_t k);

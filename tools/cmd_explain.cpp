@@ -59,7 +59,11 @@ Device resolve_device(const Options& options, const ExplainArgs& args) {
 }
 
 void print_estimate(const char* label, const select::GemmEstimate& e) {
-  std::printf("%s%-28s %s\n", label, e.config.str().c_str(), e.summary().c_str());
+  std::printf("%s%-28s %s", label, e.config.str().c_str(), e.summary().c_str());
+  if (e.bucket_regret > 0)
+    std::printf("; at the bucket's lower M up to %.0f%% slower than the best there",
+                100 * (e.bucket_regret - 1));
+  std::printf("\n");
 }
 
 }  // namespace
@@ -118,9 +122,16 @@ int cmd_explain(const Options& options, const ExplainArgs& args) {
   const auto ranked = select::rank_configs(dev.target, dev.machine, args.m, args.n, args.k);
   if (choice.source == select::ConfigChoice::Source::heuristic) {
     const auto& best = ranked.front();
-    std::printf("\nwhy       the cost model ranked %zu candidate configs at bucket M=%lld and this one "
-                "has the lowest estimated time:\n",
-                ranked.size(), static_cast<long long>(best.m));
+    if (best.bucket_regret > 0)
+      std::printf("\nwhy       the cost model ranked %zu candidate configs at bucket M=%lld; of those "
+                  "within %.0f%% of the fastest there, this one is the least slower than the best "
+                  "at the bucket's lower M (at most %.0f%%):\n",
+                  ranked.size(), static_cast<long long>(best.m), 100 * select::kBucketSlack,
+                  100 * (best.bucket_regret - 1));
+    else
+      std::printf("\nwhy       the cost model ranked %zu candidate configs at bucket M=%lld and this "
+                  "one has the lowest estimated time:\n",
+                  ranked.size(), static_cast<long long>(best.m));
     std::printf("          %lld blocks in %lld wave(s) of %lld slots (%d per multiprocessor, "
                 "~%d registers per thread): waves %.0f%% full\n",
                 static_cast<long long>(best.blocks), static_cast<long long>(best.waves),

@@ -1,6 +1,7 @@
 // The cost model of config selection: the M buckets, a valid config for every supported shape, and
 // a ranking that explains itself and reads the multiprocessor count.
 #include <catch2/catch.hpp>
+#include <array>
 #include <set>
 
 #include "compiler/kernel_spec.hpp"
@@ -108,5 +109,51 @@ TEST_CASE("heuristic: the ranking explains its choice", "[heuristic]") {
     // The model reads the multiprocessor count.
     const auto few = select::estimate_gemm(t, 8, 64, 4096, 4096, select::heuristic_config(t, 8, 64, 4096, 4096));
     CHECK(few.multiprocessors == 8);
+  }
+}
+
+TEST_CASE("heuristic: a bucket's config is judged over the M the bucket serves", "[heuristic]") {
+  CHECK(select::bucket_sample_ms(1).empty());
+  CHECK(select::bucket_sample_ms(3) == std::vector<std::int64_t>{3});
+  CHECK(select::bucket_sample_ms(1280) == std::vector<std::int64_t>{1025, 1280});
+  CHECK(select::bucket_sample_ms(1536) == std::vector<std::int64_t>{1025, 1280});
+  CHECK(select::bucket_sample_ms(20000) == std::vector<std::int64_t>{12289, 14336});
+
+  const compiler::Target t = target("sm_90a");
+  const compiler::MachineModel machine = compiler::arch_spec(t).machine(132);
+  // (N, K, M): small weights whose bucket's top M ties many memory-bound configs, and weights
+  // whose best tile at the top leaves multiprocessors idle lower down.
+  const std::vector<std::array<std::int64_t, 3>> points = {
+      {48, 4096, 9000}, {64, 8192, 9000}, {1536, 7168, 1280}, {6144, 4096, 640}, {4096, 4096, 100}};
+  for (const auto& [n, k, m] : points) {
+    CAPTURE(n, k, m);
+    const auto ranked = select::rank_configs(t, machine, m, n, k);
+    const std::int64_t top = select::m_bucket_m(m);
+    double fastest = ranked.front().estimated_us;
+    for (const auto& e : ranked) fastest = std::min(fastest, e.estimated_us);
+    // The pick is within the slack of the fastest at the bucket's M ...
+    const auto& pick = ranked.front();
+    CHECK(pick.m == top);
+    CHECK(pick.estimated_us <= fastest * (1 + select::kBucketSlack) + 1e-9);
+    // ... and its regret, recomputed here from the estimates at the bucket's lower M, is the
+    // least of every candidate within that slack.
+    const auto regret = [&](const compiler::GemmConfig& c) {
+      double worst = 1;
+      for (const std::int64_t sm : select::bucket_sample_ms(m)) {
+        double best = 0;
+        for (std::size_t i = 0; i < ranked.size(); ++i) {
+          const double x = select::estimate_gemm(t, machine, sm, n, k, ranked[i].config).estimated_us;
+          if (i == 0 || x < best) best = x;
+        }
+        worst = std::max(worst, select::estimate_gemm(t, machine, sm, n, k, c).estimated_us / best);
+      }
+      return worst;
+    };
+    const double picked = regret(pick.config);
+    if (pick.bucket_regret > 0) CHECK(pick.bucket_regret == Approx(picked).epsilon(1e-9));
+    for (const auto& e : ranked)
+      if (e.estimated_us <= fastest * (1 + select::kBucketSlack))
+        CHECK(picked <= regret(e.config) + 1e-3);
+    CHECK(select::heuristic_config(t, machine, m, n, k) == pick.config);
   }
 }
