@@ -15,6 +15,7 @@
 #   cutlass     vLLM's cutlass_scaled_mm (sm90) on the same shapes and M
 #   tune        fp8jit tune on those shapes and M (TUNE_S bounds it), the rows to tune.csv
 #   benchtuned  bench with tune.csv as the only table
+# The device tool brings back at most 8 files: at the end the logs go into one logs.tgz.
 set -u
 D=.device-build
 MS=1024,2048,4096,8192,12000
@@ -43,3 +44,4 @@ for step in "$@"; do
         --csv $OUT/bench-tuned.csv > $OUT/bench-tuned.log 2>&1; echo "benchtuned rc=$?"; tail -8 $OUT/bench-tuned.log ;;
   esac
 done
+(cd $OUT && ls *.log >/dev/null 2>&1 && tar czf logs.tgz *.log && rm -f *.log)
