@@ -55,6 +55,7 @@ missing requirement or a bad argument.
 """
 import argparse
 import ctypes
+import functools
 import json
 import os
 import statistics
@@ -351,7 +352,8 @@ def host_overhead(torch, fp8jit, ft, args, device, fp8):
         return lib.fp8jit_plan_gemm(plan._handle, ptrs[0], ptrs[1], None, ptrs[4], 1, s)
 
     op, op_out = torch.ops.fp8jit.scaled_mm.default, torch.ops.fp8jit.scaled_mm_out.default
-    noop = _noop_op(torch)
+    _noop_library(torch)
+    noop = torch.ops.fp8jit_overhead_probe.noop.default
     variants = {
         "c_gemm_packed": lambda s: c_gemm_packed(s),
         "c_plan_gemm": lambda s: c_plan_gemm(s),
@@ -400,18 +402,15 @@ def host_overhead(torch, fp8jit, ft, args, device, fp8):
     return result
 
 
-_NOOP = []
-
-
-def _noop_op(torch):
-    """An op whose Python kernel does nothing: the dispatcher's own share of the op's time."""
-    if not _NOOP:
-        lib = torch.library.Library("fp8jit_overhead_probe", "DEF")
-        lib.define("noop(Tensor a) -> ()")
-        for key in ("CPU", "CUDA"):
-            lib.impl("noop", lambda a: None, key)
-        _NOOP.append((lib, torch.ops.fp8jit_overhead_probe.noop.default))
-    return _NOOP[0][1]
+@functools.cache
+def _noop_library(torch):
+    """A library with an op whose Python kernel does nothing (its `noop`): the dispatcher's own
+    share of the op's time. Defined once per process (a second definition is an error)."""
+    lib = torch.library.Library("fp8jit_overhead_probe", "DEF")
+    lib.define("noop(Tensor a) -> ()")
+    for key in ("CPU", "CUDA"):
+        lib.impl("noop", lambda a: None, key)
+    return lib
 
 
 def graph_per_call(torch, variants, stream, args, calls=20):

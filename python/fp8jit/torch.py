@@ -428,7 +428,7 @@ _scaled_mm_out_op = torch.ops.fp8jit.scaled_mm_out.default
 
 _is_compiling = torch.compiler.is_compiling
 _dispatch_modes = torch._C._len_torch_dispatch_stack  # user modes and fake / proxy / functional ones
-_function_mode = getattr(torch._C, "_is_torch_function_mode_enabled", lambda: False)
+_function_mode = torch._C._is_torch_function_mode_enabled
 
 
 def _direct(a):
