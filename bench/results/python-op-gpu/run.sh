@@ -15,6 +15,8 @@
 #   cutlass     vLLM's cutlass_scaled_mm (sm90) on the same shapes and M
 #   tune        fp8jit tune on those shapes and M (TUNE_S bounds it), the rows to tune.csv
 #   benchtuned  bench with tune.csv as the only table
+#   compare     bench/compare.py on bench/small.csv (no tuned table: the cost model's picks) against
+#               torch._scaled_mm and the Triton kernel at CMP_M (default 1024,4096,9000,12345)
 # The device tool brings back at most 8 files: at the end the logs go into one logs.tgz.
 set -u
 D=.device-build
@@ -28,7 +30,7 @@ for step in "$@"; do
   case $step in
     wheel) python3 -m pip install --quiet --no-deps --no-index --target /tmp/site .whl/*.whl
       echo "wheel rc=$?"; PY=/tmp/site ;;
-    gpu) timeout ${GPU_S:-400} $D/new/fp8jit_tests "${GPU_SPEC:-[gpu]~[slow]}" 2>&1 | gzip > $OUT/gpu-tests.log.gz
+    gpu) timeout ${GPU_S:-400} $D/new/fp8jit_tests "${GPU_SPEC:-[gpu]~[slow]}" --durations yes 2>&1 | gzip > $OUT/gpu-tests.log.gz
       zcat $OUT/gpu-tests.log.gz | grep -E "SKIPPED|FAILED|test cases|assertions" | tail -8 ;;
     pytest) PYTHONPATH=$PY timeout 300 python3 -m pytest tests/python -rfEs -q > $OUT/pytest.log 2>&1
       echo "pytest rc=$?"; tail -25 $OUT/pytest.log ;;
@@ -42,6 +44,9 @@ for step in "$@"; do
         --out $OUT/tune.csv --dump $OUT/tune-dump.csv > $OUT/tune.log 2>&1; echo "tune rc=$?"; tail -20 $OUT/tune.log ;;
     benchtuned) FP8JIT_TUNED_TABLES=$OUT/tune.csv $D/new/fp8jit bench --shapes bench/shapes.csv --m $MS --reps 10 --heuristic \
         --csv $OUT/bench-tuned.csv > $OUT/bench-tuned.log 2>&1; echo "benchtuned rc=$?"; tail -8 $OUT/bench-tuned.log ;;
+    compare) FP8JIT_TUNED_TABLES=none timeout ${CMP_S:-200} python3 bench/compare.py --lib $D/lib/libfp8jit.so \
+        --impls fp8jit,torch,triton --shapes bench/small.csv --m ${CMP_M:-1024,4096,9000,12345} --reps 15 \
+        --csv $OUT/compare-small.csv > $OUT/compare-small.log 2>&1; echo "compare rc=$?"; tail -6 $OUT/compare-small.log ;;
   esac
 done
 (cd $OUT && ls *.log >/dev/null 2>&1 && tar czf logs.tgz *.log && rm -f *.log)
