@@ -308,33 +308,64 @@ def _run(a, a_scale, w_packed, w_scale, bias, out):
 def _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
     """Launches and returns True when every operand has the common form on device `dev` (a's;
     -1, the CPU, only in tests on the emulator); False (nothing done) otherwise."""
-    ctx_id, fp8, gemm_packed, ctx_handle, _ = entry
+    form = _common_form(entry[1], dev, a, a_scale, w_packed, w_scale, bias, out.dtype)
+    if (form is None or out.shape != (form[0], form[1]) or not out.is_contiguous()
+            or out.get_device() != dev):
+        return False
+    out_ptr = out.data_ptr()
+    if out_ptr % 16:
+        return False
+    _launch_fast(entry, dev, form, a, a_scale, w_packed, w_scale, bias, out_ptr)
+    return True
+
+
+def _new_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out_dtype):
+    """_run_fast into a new output, which is returned; None (nothing done) when the operands do
+    not have the common form. The output, torch's allocation, needs none of _run_fast's checks
+    of `out`."""
+    form = _common_form(entry[1], dev, a, a_scale, w_packed, w_scale, bias, out_dtype)
+    if form is None:
+        return None
+    out = torch.empty(form[0], form[1], dtype=out_dtype, device=a.device)
+    _launch_fast(entry, dev, form, a, a_scale, w_packed, w_scale, bias, out.data_ptr())
+    return out
+
+
+def _common_form(fp8, dev, a, a_scale, w_packed, w_scale, bias, out_dtype):
+    """(M, N, K, the output dtype's code) when a, the scales, the packed weight and the bias have
+    the common form on device `dev` (every check _run_checked makes of them), else None."""
     shape = a.shape
     if len(shape) != 2:
-        return False
+        return None
     m, k = shape
     n = w_packed.shape[0]
-    code = _OUT_DTYPES.get(out.dtype)
+    code = _OUT_DTYPES.get(out_dtype)
     sa_shape, sw_shape = a_scale.shape, w_scale.shape
     if not (m > 0 and code is not None and a.dtype is fp8 and w_packed.dtype is torch.uint8
             and a_scale.dtype is torch.float32 and w_scale.dtype is torch.float32
-            and w_packed.shape[1] == (k + 31) // 32 * 32 and out.shape == (m, n)
+            and w_packed.shape[1] == (k + 31) // 32 * 32
             and (sa_shape == (m, 1) or sa_shape == (m,))
             and (sw_shape == (n,) or sw_shape == (n, 1))
-            and a.is_contiguous() and w_packed.is_contiguous() and out.is_contiguous()
+            and a.is_contiguous() and w_packed.is_contiguous()
             and a_scale.is_contiguous() and w_scale.is_contiguous()
-            and w_packed.get_device() == dev and out.get_device() == dev
+            and w_packed.get_device() == dev
             and a_scale.get_device() == dev and w_scale.get_device() == dev
-            and (bias is None or (bias.dtype is out.dtype and bias.shape == (n,)
-                                  and bias.is_contiguous() and bias.get_device() == dev))):
-        return False
-    a_ptr, packed_ptr, sw_ptr, out_ptr = (a.data_ptr(), w_packed.data_ptr(), w_scale.data_ptr(),
-                                          out.data_ptr())
-    if (a_ptr | packed_ptr | out_ptr) % 16:
-        return False
+            and (bias is None or (bias.dtype is out_dtype and bias.shape == (n,)
+                                  and bias.is_contiguous() and bias.get_device() == dev))
+            and not (a.data_ptr() | w_packed.data_ptr()) % 16):
+        return None
+    return m, n, k, code
+
+
+def _launch_fast(entry, dev, form, a, a_scale, w_packed, w_scale, bias, out_ptr):
+    """The launch of _run_fast and _new_fast: through the weight's plan when prepare() made one,
+    else through fp8jit_gemm_packed."""
+    _, _, gemm_packed, ctx_handle, _ = entry
+    m, n, k, code = form
+    a_ptr, packed_ptr, sw_ptr = a.data_ptr(), w_packed.data_ptr(), w_scale.data_ptr()
     bias_ptr = None if bias is None else bias.data_ptr()
     stream = (_raw_stream(dev) or None) if dev >= 0 else None
-    call = _plan_calls.get((ctx_id, packed_ptr, sw_ptr, n, k, code, bias is not None))
+    call = _plan_calls.get((entry[0], packed_ptr, sw_ptr, n, k, code, bias is not None))
     if call is not None:
         status = call[0](call[1], a_ptr, a_scale.data_ptr(), bias_ptr, out_ptr, m, stream)
     else:
@@ -342,7 +373,6 @@ def _run_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out):
                              bias_ptr, out_ptr, m, code, stream)
     if status:
         _lib.check(status, "failed to run an fp8 GEMM")
-    return True
 
 
 def _run_checked(a, a_scale, w_packed, w_scale, bias, out):
@@ -382,9 +412,18 @@ def _run_checked(a, a_scale, w_packed, w_scale, bias, out):
 def _scaled_mm(a, a_scale, w_packed, w_scale, bias=None, out_dtype=None):
     if out_dtype is None:
         out_dtype = torch.bfloat16
-    elif out_dtype not in _OUT_DTYPES:
+    try:  # (called directly, not through the op, the operands may be anything)
+        dev = a.get_device()
+        entry = _fast_devices.get(dev)
+        if entry is not None:
+            out = _new_fast(entry, dev, a, a_scale, w_packed, w_scale, bias, out_dtype)
+            if out is not None:
+                return out
+    except AttributeError:
+        pass  # an operand that is not a tensor: the checks below name it
+    if out_dtype not in _OUT_DTYPES:
         _out_dtype_code(out_dtype)  # raises, naming the dtype
-    try:  # (called directly, not through the op, w_packed may be anything)
+    try:
         two_d = a.dim() == 2 and w_packed.dim() == 2
     except AttributeError:
         two_d = False

@@ -435,3 +435,23 @@ def test_the_gpu_fast_path_agrees_with_the_checked_path(emu, gen, monkeypatch):
     }
     for what, operands in declined.items():
         assert not ft._run_fast(entry, -1, *operands), f"the fast path took {what}"
+
+    # Into a new output (the op's form): the same GEMM, the output allocated by torch; and the
+    # same refusals for every form that is not the output's.
+    new_out = torch.full((m, n), float("nan"), dtype=torch.bfloat16)
+
+    def empty(*shape, dtype, device):
+        assert shape == (m, n) and dtype == torch.bfloat16 and device == a.device
+        return new_out
+
+    operands = (a, a_scale, pw.packed, pw.scale, bias)
+    with ctx.host_memory(*[(t.data_ptr(), t.numel() * t.element_size())
+                           for t in operands + (new_out,)]):
+        monkeypatch.setattr(torch, "empty", empty)
+        got = ft._new_fast(entry, -1, *operands, torch.bfloat16)
+        monkeypatch.undo()
+    assert got is new_out and rel_err(got, ref) < 1e-2
+    for what, operands in declined.items():
+        if what != "out of another shape":  # (the new output has the right one)
+            assert ft._new_fast(entry, -1, *operands[:5], operands[5].dtype) is None, \
+                f"the fast path into a new output took {what}"
