@@ -30,7 +30,7 @@ std::string GemmConfig::str() const {
   std::snprintf(buf, sizeof buf, "%.*sbm%d_bn%d_bk%d_w%d_s%d_k%d",
                 static_cast<int>(compiler::family(family).config_prefix.size()),
                 compiler::family(family).config_prefix.data(), bm, bn, bk, warps, stages, split_k);
-  return buf;
+  return multicast == 1 ? std::string(buf) : buf + ("_mc" + std::to_string(multicast));
 }
 
 GemmConfig GemmConfig::parse(std::string_view text, const Target& target) {
@@ -46,11 +46,18 @@ GemmConfig GemmConfig::parse(std::string_view text, const Target& target) {
   const int skip = static_cast<int>(compiler::family(c.family).config_prefix.size());
   int used = 0;
   const std::string s(text);
+  const auto fail = [&] {
+    return InvalidArgument("failed to parse config '" + s + "': expected [" + prefixes +
+                           "]bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>[_mc<int>]");
+  };
   if (std::sscanf(s.c_str() + skip, "bm%d_bn%d_bk%d_w%d_s%d_k%d%n", &c.bm, &c.bn, &c.bk, &c.warps,
-                  &c.stages, &c.split_k, &used) != 6 ||
-      used != static_cast<int>(s.size()) - skip)
-    throw InvalidArgument("failed to parse config '" + s + "': expected [" + prefixes +
-                          "]bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>");
+                  &c.stages, &c.split_k, &used) != 6)
+    throw fail();
+  used += skip;
+  if (int more = 0; used < static_cast<int>(s.size()) &&
+                    std::sscanf(s.c_str() + used, "_mc%d%n", &c.multicast, &more) == 1)
+    used += more;
+  if (used != static_cast<int>(s.size())) throw fail();
   return c;
 }
 

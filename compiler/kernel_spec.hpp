@@ -24,9 +24,14 @@ struct GemmConfig {
   int stages = 2;   // loads in flight (register or shared-memory stages)
   int split_k = 1;  // k-slices per output tile (mma_sm89: reduced in the block; mfma_cdna3: 1)
   Family family = Family::mma_sm89;
+  // CTAs of a cluster that take neighbouring weight tiles of one token tile and share its copies
+  // (TMA multicast: each loads a share of the token box into all of them); 1 or, for wgmma_sm90,
+  // 2. Written "_mc2" after the rest, nothing when 1.
+  int multicast = 1;
 
   // "bm16_bn64_bk64_w4_s2_k1", after the family's config prefix ("wg_" for wgmma_sm90:
-  // "wg_bm128_bn128_bk128_w8_s4_k1"; none for mma_sm89 and mfma_cdna3).
+  // "wg_bm128_bn128_bk128_w8_s4_k1", "wg_bm256_bn128_bk128_w8_s3_k1_mc2"; none for mma_sm89 and
+  // mfma_cdna3).
   std::string str() const;
   // Accepts exactly the forms str() writes and throws InvalidArgument for anything else. A
   // prefix names its family; without one the config is of `target`'s default family

@@ -28,9 +28,16 @@
 // taking a contiguous range of its k-tiles; ranks 1.. leave their partial sums in their shared
 // memory and rank 0 adds them (distributed shared memory) and runs the epilogue — all of the
 // multiprocessors stream weight when N / bn is small, with no workspace and no atomics.
+// Multicast (multicast = MC = 2): the MC CTAs of a cluster take MC neighbouring n tiles of one
+// token tile, and each copies 1/MC of the stage's token box (bm / MC rows) into the shared memory
+// of all of them (TMA multicast): the token tile crosses from L2 once per cluster, not once per
+// CTA. A stage then goes back to a producer only when the consumers of every CTA have released
+// it (one arrival per consumer warp of the other CTAs, on top of its own consumers'); the CTAs
+// start once every barrier of the cluster is initialised and leave together. A cluster's CTA past
+// N (N / bn odd) reads the last tile's weight again and stores nothing.
 // Grid: 1-D; tiles (n tile, token tile) are rasterised in groups of kGroupM token tiles so that
-// the tiles running at once share their A rows and weight slabs in L2. S blocks (one cluster)
-// per tile, except for a persistent config (compiler::wgmma_persistent: split_k = 1, one block
+// the tiles running at once share their A rows and weight slabs in L2 (with multicast, units of
+// MC n tiles). S blocks (one cluster) per tile, except for a persistent config (compiler::wgmma_persistent: split_k = 1, one block
 // per multiprocessor, room for the epilogue buffers): min(tiles, multiprocessors) blocks, block
 // b taking tiles b, b + grid, ..., its producer filling the next tile's stages during the
 // epilogue.
@@ -48,7 +55,8 @@
 // warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, ..., 256} with FW x bm <= 256
 // (at most 128 accumulator registers per thread: wg_bm256_bn256 would spill); bk = 128; stages in
 // [2, 8] within the 227 KiB opt-in limit; split_k in {1, 2, 4, 8} with the bm x bn partial sums
-// (4 bytes each) within the stages. N need not be a multiple of bn, K need not be a multiple of
+// (4 bytes each) within the stages; multicast in {1, 2}, 2 only with split_k = 1 (never
+// persistent). N need not be a multiple of bn, K need not be a multiple of
 // bk, nor of bk x split_k (a rank may have no k-tile and then adds zeros).
 #pragma once
 
@@ -70,6 +78,8 @@ struct WgmmaSm90Gemm {
   static constexpr long kTilesK = (kBlocksK + KU - 1) / KU;
   static constexpr long kTilesPerSplit = (kTilesK + S - 1) / S;
   static constexpr long kTilesN = (Spec::n + Spec::bn - 1) / Spec::bn;
+  static constexpr int MC = Spec::multicast;               // CTAs of a cluster sharing a token tile
+  static constexpr long kUnitsN = (kTilesN + MC - 1) / MC; // the grid's units of MC n tiles
   static constexpr int kGroupM = 8;                        // token tiles per raster group
   static constexpr u32 kABytes = BT * 128;                 // per stage (one TMA box)
   static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (one TMA box)
@@ -95,18 +105,22 @@ struct WgmmaSm90Gemm {
   static_assert(BT % 8 == 0 && BT <= 256 && kABytes % 1024 == 0, "bm: wgmma N, 8-row groups");
   static_assert(kAcc <= 128, "at most 128 accumulators per consumer thread (FW x bm <= 256)");
   static_assert(S == 1 || S == 2 || S == 4 || S == 8, "split_k: a portable cluster size");
-  static_assert(!kPersistent || (S == 1 && kMoveRegisters), "persistent: one block per SM, no split");
+  static_assert(!kPersistent || (S == 1 && MC == 1 && kMoveRegisters),
+                "persistent: one block per SM, no split, no multicast");
+  static_assert(MC == 1 || (MC == 2 && S == 1 && BT % 16 == 0),
+                "multicast: 2 CTAs, no split, a share of the token box a whole number of 8-row "
+                "swizzle atoms");
 
-  // Tile `id` of the grid's order: n_tile over N (bn rows), m_tile over the tokens (BT), in
+  // Unit `id` of the grid's order: n_unit over N (MC x bn rows), m_tile over the tokens (BT), in
   // groups of kGroupM token tiles. 32-bit: a 64-bit division is a call, which the consumers of a
   // persistent block would make with their accumulators live.
-  static FP8JIT_DEVICE void tile_of(u32 id, u32 tiles_m, u32& n_tile, u32& m_tile) {
-    const u32 per_group = u32(kGroupM) * u32(kTilesN);
+  static FP8JIT_DEVICE void tile_of(u32 id, u32 tiles_m, u32& n_unit, u32& m_tile) {
+    const u32 per_group = u32(kGroupM) * u32(kUnitsN);
     const u32 first = id / per_group * kGroupM;
     const u32 gm = tiles_m - first < u32(kGroupM) ? tiles_m - first : u32(kGroupM);
     const u32 r = id % per_group;
     m_tile = first + r % gm;
-    n_tile = r / gm;
+    n_unit = r / gm;
   }
 
   // Pipeline step g (counted over the block's tiles) of a consumer warpgroup: wait for its
@@ -117,7 +131,7 @@ struct WgmmaSm90Gemm {
   // bk, TMA has zero-filled both boxes, so the wgmmas add nothing.)
   static FP8JIT_DEVICE void consume(float (&acc)[FW][BT / 2], u32x4 (&frag)[FW][KU], u32 a_smem,
                                     u32 w_smem, u32 full_bar, u32 empty_bar, int g,
-                                    bool release_previous, u32 cw, u32 wq, u32 lane) {
+                                    bool release_previous, u32 cw, u32 wq, u32 lane, u32 mc_rank) {
     const int s = g % ST;
     mbar_wait(full_bar + 8 * s, u32(g / ST) & 1);
 #pragma unroll
@@ -136,15 +150,22 @@ struct WgmmaSm90Gemm {
     }
     wgmma_commit();
     wgmma_wait<1>();
-    if (release_previous) release(empty_bar, (g - 1) % ST);
+    if (release_previous) release(empty_bar, (g - 1) % ST, lane, mc_rank);
   }
 
   // Hands stage s back to the producer: this thread's reads of it are done (its wgmmas have
   // completed); the proxy fence orders them before the TMA copies that will overwrite it. Every
-  // consumer thread arrives: an arrive releases only the arriving thread's own accesses.
-  static FP8JIT_DEVICE void release(u32 empty_bar, int s) {
+  // consumer thread arrives: an arrive releases only the arriving thread's own accesses. With
+  // multicast the other CTAs' producers write this CTA's token box too: one lane of each warp
+  // tells each of them, once the warp's reads are done (the warp's wgmmas, which alone read the
+  // token box, completed in the warpgroup's wait).
+  static FP8JIT_DEVICE void release(u32 empty_bar, int s, u32 lane, u32 mc_rank) {
     fence_proxy_async_shared();
     mbar_arrive(empty_bar + 8 * s);
+    if (MC > 1) {
+      sync_warp();
+      if (lane < u32(MC) && lane != mc_rank) mbar_arrive_cluster(empty_bar + 8 * s, lane);
+    }
   }
 
   // A barrier of consumer warpgroup cw's 128 threads (ids 3 and 4: constant, so that ptxas does
@@ -242,10 +263,11 @@ struct WgmmaSm90Gemm {
     // split_k = S > 1: the cluster) takes one tile; each CTA of a cluster a contiguous range of
     // its k-tiles, and rank 0 adds the others' partial sums (read from their shared memory) and
     // runs the epilogue.
-    const u32 rank = S > 1 ? cluster_rank() : 0;
+    const u32 rank = S > 1 ? cluster_rank() : 0;          // split-K: the k-range
+    const u32 mc_rank = MC > 1 ? cluster_rank() : 0;      // multicast: the n tile of the unit
     const u32 tiles_m = (u32(m) + BT - 1) / BT;
-    const u32 tiles = tiles_m * u32(kTilesN);
-    const u32 first_tile = block_x() / S;
+    const u32 tiles = tiles_m * u32(kUnitsN);
+    const u32 first_tile = block_x() / (S * MC);
     const int kt0 = int(rank * kTilesPerSplit);  // this CTA's first k-tile
     const int kt_end = int(kt0 + kTilesPerSplit < kTilesK ? kt0 + kTilesPerSplit : kTilesK);
     const int steps = kt_end > kt0 ? kt_end - kt0 : 0;  // this CTA's pipeline steps per tile
@@ -258,11 +280,16 @@ struct WgmmaSm90Gemm {
       prefetch_tma_map(w_map);
       for (int s = 0; s < ST; ++s) {
         mbar_init(full_bar + 8 * s, 1);
-        mbar_init(empty_bar + 8 * s, kConsumers);
+        mbar_init(empty_bar + 8 * s, kConsumers + (MC - 1) * (kConsumers / 32));
       }
       mbar_init_fence();
     }
-    barrier();
+    if (MC > 1) {  // the other CTAs' copies and arrivals reach this CTA's barriers
+      cluster_arrive();
+      cluster_wait();
+    } else {
+      barrier();
+    }
 
     if (tid < 128) {  // producer warpgroup
       if (kMoveRegisters) setmaxnreg_dec<40>();
@@ -272,15 +299,22 @@ struct WgmmaSm90Gemm {
       int g = 0, s = 0;  // steps issued, and the stage of step g
       u32 phase = 0;     // parity of stage s's fill by step g
       for (u32 tile = first_tile;;) {
-        u32 n_tile, m_tile;
-        tile_of(tile, tiles_m, n_tile, m_tile);
+        u32 n_unit, m_tile;
+        tile_of(tile, tiles_m, n_unit, m_tile);
+        u32 n_tile = n_unit * MC + mc_rank;
+        if (MC > 1 && n_tile >= u32(kTilesN)) n_tile = u32(kTilesN) - 1;  // past N: stores nothing
         const int nb0 = int(n_tile) * (Spec::bn / 16);  // first n-block of the tile
         for (int i = 0; i < steps; ++i, ++g) {
           if (g >= ST) mbar_wait(empty_bar + 8 * s, phase ^ 1);  // consumers released its last fill
           const int kb = (kt0 + i) * KU;  // first k-block of the step
           const u32 bar = full_bar + 8 * s;
           mbar_arrive_expect_tx(bar, kABytes + kWBytes);
-          tma_load_2d(a_smem + s * kABytes, a_map, kb * 32, int(m_tile) * BT, bar);
+          if (MC > 1)  // this CTA's share of the token box, into every CTA of the cluster
+            tma_load_2d_multicast(a_smem + s * kABytes + mc_rank * (kABytes / MC), a_map, kb * 32,
+                                  int(m_tile) * BT + int(mc_rank) * (BT / MC), bar,
+                                  u16((1u << MC) - 1));
+          else
+            tma_load_2d(a_smem + s * kABytes, a_map, kb * 32, int(m_tile) * BT, bar);
           tma_load_3d(w_smem + s * kWBytes, w_map, 0, kb, nb0, bar);
           if (++s == ST) s = 0, phase ^= 1;
         }
@@ -306,9 +340,11 @@ struct WgmmaSm90Gemm {
       u32x4 frag0[FW][KU], frag1[FW][KU];
       // (Two inlined steps, not a third for an odd tail: that one makes ptxas serialize wgmma.)
       for (int i = 0; i < steps; i += 2) {
-        consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, g + i, i > 0, cw, wq, lane);
+        consume(acc, frag0, a_smem, w_smem, full_bar, empty_bar, g + i, i > 0, cw, wq, lane,
+                mc_rank);
         if (i + 1 == steps) break;
-        consume(acc, frag1, a_smem, w_smem, full_bar, empty_bar, g + i + 1, true, cw, wq, lane);
+        consume(acc, frag1, a_smem, w_smem, full_bar, empty_bar, g + i + 1, true, cw, wq, lane,
+                mc_rank);
       }
       wgmma_wait<0>();
 #pragma unroll
@@ -322,9 +358,13 @@ struct WgmmaSm90Gemm {
       if (!kPersistent) launch_dependents();
       // The tile's last stage goes back to the producer, which fills the next tile's while this
       // one is stored; a block with one tile copies nothing after it.
-      if (kPersistent && steps > 0) release(empty_bar, (g - 1) % ST);
-      u32 n_tile, m_tile;
-      tile_of(tile, tiles_m, n_tile, m_tile);
+      if (kPersistent && steps > 0) release(empty_bar, (g - 1) % ST, lane, mc_rank);
+      // With multicast this CTA sends the others nothing more: its half of the cluster barrier
+      // before they leave (whose other half it waits for at its own end).
+      if (MC > 1) cluster_arrive();
+      u32 n_unit, m_tile;
+      tile_of(tile, tiles_m, n_unit, m_tile);
+      const u32 n_tile = n_unit * MC + mc_rank;  // past N (a cluster's last CTA): stores nothing
 
       // Without epilogue buffers of its own, the block waits until every consumer has left the
       // main loop: then all copies have landed and all wgmmas have completed, and the stages'
@@ -367,7 +407,7 @@ struct WgmmaSm90Gemm {
       // Epilogue: each warpgroup stages its outputs in its own buffer.
       grid_dependency_wait();  // before the scales, the bias and the output
       store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, out_buf, cw, wq, lane);
-      if (S > 1) cluster_wait();  // pairs rank 0's last arrive
+      if (S > 1 || MC > 1) cluster_wait();  // pairs the last arrive
       if (!kPersistent || (tile += grid_dim_x()) >= tiles) break;
     }
   }

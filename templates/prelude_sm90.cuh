@@ -81,6 +81,17 @@ FP8JIT_DEVICE void tma_load_3d(u32 dst, const TmaMap* map, int c0, int c1, int c
       : "memory");
 }
 
+// tma_load_2d into the same shared-memory offset of every CTA of the cluster in `cta_mask` (bit r:
+// rank r), each completing `bytes` on its own barrier at the offset of `bar`.
+FP8JIT_DEVICE void tma_load_2d_multicast(u32 dst, const TmaMap* map, int c0, int c1, u32 bar,
+                                         u16 cta_mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.tile.mbarrier::complete_tx::bytes"
+      ".multicast::cluster [%0], [%1, {%2, %3}], [%4], %5;" ::"r"(dst),
+      "l"(reinterpret_cast<u64>(map)), "r"(c0), "r"(c1), "r"(bar), "h"(cta_mask)
+      : "memory");
+}
+
 // Fetches a tensor map into the descriptor cache ahead of its first copy.
 FP8JIT_DEVICE void prefetch_tma_map(const TmaMap* map) {
   asm volatile("prefetch.tensormap [%0];" ::"l"(reinterpret_cast<u64>(map)) : "memory");
@@ -92,7 +103,7 @@ FP8JIT_DEVICE void fence_proxy_async_shared() {
   asm volatile("fence.proxy.async.shared::cta;" ::: "memory");
 }
 
-// ---- thread-block clusters (split-K over the CTAs of a cluster) ----
+// ---- thread-block clusters (split-K, or a token tile multicast, over the CTAs of a cluster) ----
 FP8JIT_DEVICE u32 cluster_rank() {
   u32 r;
   asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(r));
@@ -114,6 +125,16 @@ FP8JIT_DEVICE void load16_cluster(u32 addr, u32 rank, float (&v)[4]) {
       "ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [ra]; }"
       : "=f"(v[0]), "=f"(v[1]), "=f"(v[2]), "=f"(v[3])
       : "r"(addr), "r"(rank)
+      : "memory");
+}
+
+// One arrival on the barrier at window address `bar` of CTA `rank`'s shared memory in this
+// cluster (the default .release.cta: a release at cluster scope is a memory barrier the warp
+// waits for, which cost a multicast kernel 56% of its issue stalls on an H100).
+FP8JIT_DEVICE void mbar_arrive_cluster(u32 bar, u32 rank) {
+  asm volatile(
+      "{ .reg .u32 rb; mapa.shared::cluster.u32 rb, %0, %1; "
+      "mbarrier.arrive.shared::cluster.b64 _, [rb]; }" ::"r"(bar), "r"(rank)
       : "memory");
 }
 

@@ -34,6 +34,9 @@ std::string RegisterTileFamily::broken_rule(const Target& target, const GemmConf
     return "bk = " + num(c.bk) + " must be a power of two in [" + num(fragment_.k) + ", " +
            num(4 * fragment_.k) + "]";
   if (c.stages != 1 && c.stages != 2) return "stages = " + num(c.stages) + " must be 1 or 2";
+  if (c.multicast != 1)
+    return "multicast = " + num(c.multicast) + " must be 1 (" + std::string(name) +
+           " loads no operand by TMA; multicast is wgmma_sm90's)";
   return broken_split_rule(target, c);
 }
 

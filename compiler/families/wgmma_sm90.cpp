@@ -115,6 +115,11 @@ class WgmmaSm90 final : public GemmFamily {
     if (c.split_k != 1 && c.split_k != 2 && c.split_k != 4 && c.split_k != 8)
       return "split_k = " + num(c.split_k) +
              " must be 1, 2, 4 or 8 for wgmma_sm90 (CTAs of a cluster)";
+    if (c.multicast != 1 && c.multicast != 2)
+      return "multicast = " + num(c.multicast) + " must be 1 or 2 (CTAs sharing a token tile)";
+    if (c.multicast > 1 && c.split_k > 1)
+      return "multicast = " + num(c.multicast) + " needs split_k = 1 (a cluster shares either a "
+             "token tile's copies or a tile's k-range), not " + num(c.split_k);
     // Ranks 1.. of a cluster leave their partial sums (bm x bn floats) in the stages' memory.
     const long partial = 4L * c.bm * c.bn;
     if (c.split_k > 1 && partial > long(c.stages) * (c.bm + c.bn) * c.bk)
@@ -133,11 +138,13 @@ class WgmmaSm90 final : public GemmFamily {
     const GemmConfig& c = spec.config;
     Instantiation i;
     i.spec_members = std::string("  static constexpr bool persistent = ") +
-                     (wgmma_persistent(c) ? "true" : "false") + ";\n";
+                     (wgmma_persistent(c) ? "true" : "false") + ";\n" +
+                     "  static constexpr int multicast = " + std::to_string(c.multicast) + ";\n";
     i.before_kernel = wgmma_atom(c.bm);
-    // Split-K runs over the CTAs of a cluster; the cluster shape is part of the kernel, so a
-    // plain launch of split_k x tiles blocks forms the clusters.
-    if (c.split_k > 1) i.attributes = "__cluster_dims__(" + std::to_string(c.split_k) + ", 1, 1)\n";
+    // Split-K and multicast run over the CTAs of a cluster; the cluster shape is part of the
+    // kernel, so a plain launch of cluster x (tiles / multicast) blocks forms the clusters.
+    if (const int cluster = c.split_k * c.multicast; cluster > 1)
+      i.attributes = "__cluster_dims__(" + std::to_string(cluster) + ", 1, 1)\n";
     i.parameters = ",\n    const __grid_constant__ fp8jit::TmaMap a_map, "
                    "const __grid_constant__ fp8jit::TmaMap w_map";
     i.arguments = ", &a_map, &w_map";
@@ -145,26 +152,28 @@ class WgmmaSm90 final : public GemmFamily {
   }
 
   // split_k blocks (one cluster) per (n tile, token tile), or for a persistent config one block
-  // per multiprocessor looping over the tiles; the kernel rasterises them. TMA reads A ([M, K]
-  // bytes, boxes of bm rows x 128 bytes, 128-byte swizzled) and W (layout nv_mma16x32 seen as
+  // per multiprocessor looping over the tiles, or with multicast one block per tile of a whole
+  // number of clusters (N / bn rounded up to the cluster); the kernel rasterises them. TMA reads
+  // A ([M, K] bytes, boxes of bm / multicast rows x 128 bytes, 128-byte swizzled) and W (layout nv_mma16x32 seen as
   // [N/16][packed_k(K)/32][128] words of 4 bytes: a box is the stage's bn/16 n-blocks x bk/32 k-blocks,
   // the order the kernel expects).
   GemmLaunch launch(const KernelSpec& spec, std::int64_t m, int multiprocessors) const override {
     const GemmConfig& c = spec.config;
     GemmLaunch l;
-    const std::int64_t tiles = (spec.n + c.bn - 1) / c.bn * ((m + c.bm - 1) / c.bm);
+    const std::int64_t tiles_n = util::ceil_div(util::ceil_div(spec.n, c.bn), c.multicast);
+    const std::int64_t tiles = tiles_n * c.multicast * util::ceil_div(m, c.bm);
     l.persistent = wgmma_persistent(c);
     l.grid[0] = l.persistent && multiprocessors > 0 ? std::min<std::int64_t>(tiles, multiprocessors)
                                                      : tiles * c.split_k;
     l.threads = threads(c);
-    l.cluster = c.split_k;
+    l.cluster = c.split_k * c.multicast;
     l.shared_bytes = launch_shared_bytes(c);
     const auto n = static_cast<std::uint64_t>(spec.n), k = static_cast<std::uint64_t>(spec.k);
     TmaOperand& a = l.tma[0];
     a.source = TmaOperand::Source::a;
     a.dims[0] = k, a.dims[1] = static_cast<std::uint64_t>(m);
     a.strides[0] = k;
-    a.box[0] = kSwizzleBytes, a.box[1] = static_cast<std::uint32_t>(c.bm);
+    a.box[0] = kSwizzleBytes, a.box[1] = static_cast<std::uint32_t>(c.bm / c.multicast);
     a.swizzle_128b = true;
     TmaOperand& w = l.tma[1];
     w.source = TmaOperand::Source::w;
@@ -213,10 +222,16 @@ class WgmmaSm90 final : public GemmFamily {
     return o;
   }
 
-  // A persistent config launches one block per multiprocessor that loops over the tiles.
+  // A persistent config launches one block per multiprocessor that loops over the tiles; a
+  // multicast one a whole number of clusters along N.
   CostGrid cost_grid(const ArchSpec& arch, const MachineModel& machine, const GemmConfig& c,
                      std::int64_t m, std::int64_t n, std::int64_t k) const override {
     CostGrid g = GemmFamily::cost_grid(arch, machine, c, m, n, k);
+    if (c.multicast > 1) {
+      g.tiles_n = util::ceil_div(g.tiles_n, c.multicast) * c.multicast;
+      g.work = g.blocks = g.tiles_m * g.tiles_n;
+      g.items = util::ceil_div(g.work, std::max(1, machine.multiprocessors));
+    }
     if (wgmma_persistent(c)) g.blocks = std::min<std::int64_t>(g.work, machine.multiprocessors);
     return g;
   }
@@ -227,7 +242,10 @@ class WgmmaSm90 final : public GemmFamily {
   // share the weight in L2, so a weight larger than L2 streams once per group. Every round of
   // blocks on a multiprocessor fills its pipeline (a load latency) and runs its epilogue; a
   // persistent block fills once and stores while its producer loads the next tile. A split-K
-  // cluster adds the ranks' partial sums through distributed shared memory.
+  // cluster adds the ranks' partial sums through distributed shared memory. (Multicast halves
+  // the token bytes a block pulls; nothing else of it is modelled. It ran as fast as the same
+  // tile without it on an H100, bench/NOTES.md v16, so candidates() does not offer it and only a
+  // tuned row or a forced config runs one.)
   CostTerms cost_terms(const ArchSpec&, const MachineModel& machine, const GemmConfig& c,
                        const CostGrid& g) const override {
     const FamilyFigures& f = machine.figures(id);
@@ -236,7 +254,8 @@ class WgmmaSm90 final : public GemmFamily {
     const std::int64_t steps = util::ceil_div(util::ceil_div(g.k, kSwizzleBytes), c.split_k);
     const double items = static_cast<double>(g.items);
     const double together = std::min<double>(items, g.resident);
-    const double step_bytes = double(c.bm + c.bn) * kSwizzleBytes;
+    // Operand bytes a block pulls per step (with multicast, its share of the token box).
+    const double step_bytes = (double(c.bm) / c.multicast + c.bn) * kSwizzleBytes;
     CostTerms t;
     t.sm_bytes = items * double(steps) * step_bytes;
     t.sm_bytes_in_flight = together * c.stages * step_bytes;
@@ -312,7 +331,7 @@ constinit const WgmmaSm90 kWgmmaSm90;
 }  // namespace
 
 bool wgmma_persistent(const GemmConfig& c) {
-  return c.split_k == 1 && moves_registers(c) &&
+  return c.split_k == 1 && c.multicast == 1 && moves_registers(c) &&
          stage_bytes(c) + epilogue_bytes(c) <= kArch.shared_bytes_per_block;
 }
 

@@ -66,7 +66,8 @@ TEST_CASE("nvrtc: wgmma_sm90 kernels compile for sm_90a without spills", "[nvrtc
                           "wg_bm16_bn128_bk128_w4_s8_k1", "wg_bm16_bn64_bk128_w4_s8_k2",
                           "wg_bm32_bn128_bk128_w8_s6_k4", "wg_bm64_bn128_bk128_w8_s6_k8",
                           "wg_bm256_bn128_bk128_w8_s4_k1", "wg_bm256_bn128_bk128_w8_s3_k1",
-                          "wg_bm256_bn64_bk128_w4_s5_k1"}) {
+                          "wg_bm256_bn64_bk128_w4_s5_k1", "wg_bm256_bn128_bk128_w8_s4_k1_mc2",
+                          "wg_bm128_bn256_bk128_w8_s4_k1_mc2", "wg_bm16_bn64_bk128_w4_s8_k1_mc2"}) {
     const auto spec = gemm_spec(t, 1040, 4128, GemmConfig::parse(cfg, t), OutDType::bf16, true);
     CHECK(spec.config.family == Family::wgmma_sm90);
     const auto src = render(spec);
@@ -105,6 +106,16 @@ TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected",
   CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk128_w8_s4_k16").validate(), Catch::Contains("cluster"));
   CHECK_THROWS_WITH(bad("wg_bm128_bn256_bk128_w8_s2_k2").validate(), Catch::Contains("partial sums"));
   CHECK_NOTHROW(bad("wg_bm128_bn128_bk128_w8_s4_k2").validate());
+  CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk128_w8_s4_k1_mc4").validate(),
+                    Catch::Contains("multicast = 4 must be 1 or 2"));
+  CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk128_w8_s4_k2_mc2").validate(),
+                    Catch::Contains("multicast = 2 needs split_k = 1"));
+  CHECK_NOTHROW(bad("wg_bm128_bn128_bk128_w8_s4_k1_mc2").validate());
+  CHECK_THROWS_WITH(gemm_spec(Target::parse("sm_89"), 4096, 4096,
+                              GemmConfig::parse("bm16_bn64_bk64_w4_s2_k1_mc2", t), OutDType::bf16,
+                              false)
+                        .validate(),
+                    Catch::Contains("multicast = 2 must be 1"));
   CHECK_THROWS_WITH(gemm_spec(Target::parse("sm_89"), 4096, 4096,
                               GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", t), OutDType::bf16,
                               false)
@@ -118,6 +129,15 @@ TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected",
   CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", t).str() ==
         "wg_bm128_bn128_bk128_w8_s4_k1");
   CHECK_THROWS_AS(GemmConfig::parse("wg_bm128", t), InvalidArgument);
+  // The multicast suffix: written only when not 1 (a tuned table asks for exactly that form).
+  CHECK(GemmConfig::parse("wg_bm256_bn128_bk128_w8_s4_k1_mc2", t).multicast == 2);
+  CHECK(GemmConfig::parse("wg_bm256_bn128_bk128_w8_s4_k1_mc2", t).str() ==
+        "wg_bm256_bn128_bk128_w8_s4_k1_mc2");
+  CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1_mc1", t).str() ==
+        "wg_bm128_bn128_bk128_w8_s4_k1");
+  for (const char* text : {"wg_bm128_bn128_bk128_w8_s4_k1_mc", "wg_bm128_bn128_bk128_w8_s4_k1_mc2x",
+                           "wg_bm128_bn128_bk128_w8_s4_k1x", "wg_bm128_bn128_bk128_w8_s4_k1_m2"})
+    CHECK_THROWS_AS(GemmConfig::parse(text, t), InvalidArgument);
 }
 
 TEST_CASE("nvrtc: a failing compile throws CompileError with the log, options, spec and source", "[nvrtc]") {

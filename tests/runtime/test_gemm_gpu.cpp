@@ -255,6 +255,31 @@ TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tune
   check_forced_configs(*d, "forced-wgmma-k16", 48, 48, rows);
 }
 
+TEST_CASE("gpu: wgmma_sm90 configs that multicast the token tile over a cluster of two, forced "
+          "through a tuned table", "[gpu][multicast]") {
+  auto d = test::open_gpu_session();
+  if (!d) return;
+  if (d->ctx->target() != "sm_90a") {
+    std::printf("SKIPPED: the wgmma_sm90 family needs an sm_90a GPU; this one is %s\n",
+                d->ctx->target().c_str());
+    return;
+  }
+  // Each kind of tile with its token box copied half by each CTA of a cluster into both. N = 1040
+  // is an odd number of bn = 64 / 128 / 256 tiles (a cluster's second CTA lies past N), N = 48
+  // has one tile (the second CTA of every cluster lies past N), N = 4096 an even number; M is
+  // ragged and spans several raster groups; K/32 = 129 and K % 32 == 16.
+  const std::vector<std::pair<std::int64_t, std::string>> rows = {
+      {1, "wg_bm16_bn64_bk128_w4_s8_k1_mc2"},     {37, "wg_bm32_bn128_bk128_w8_s6_k1_mc2"},
+      {129, "wg_bm64_bn256_bk128_w8_s4_k1_mc2"},  {1000, "wg_bm128_bn128_bk128_w8_s5_k1_mc2"},
+      {2000, "wg_bm128_bn256_bk128_w8_s4_k1_mc2"}, {3000, "wg_bm256_bn128_bk128_w8_s4_k1_mc2"},
+      {5000, "wg_bm256_bn128_bk128_w8_s3_k1_mc2"}, {600, "wg_bm256_bn64_bk128_w4_s5_k1_mc2"},
+      {4096, "wg_bm128_bn64_bk128_w4_s6_k1_mc2"}};
+  check_forced_configs(*d, "forced-multicast", 1040, 4128, rows);
+  check_forced_configs(*d, "forced-multicast", 4096, 4096, rows);
+  check_forced_configs(*d, "forced-multicast-k16", 1040, 4112, rows);
+  check_forced_configs(*d, "forced-multicast-k16", 48, 48, rows);
+}
+
 TEST_CASE("gpu: the tuning bench times a config the same wherever it stands among the candidates",
           "[gpu]") {
   auto d = test::open_gpu_session();

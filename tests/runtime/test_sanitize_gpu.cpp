@@ -45,10 +45,12 @@ TEST_CASE("gpu sanitize: every kind of GEMM config, forced, at a tiny shape", "[
                "bm8_bn64_bk64_w4_s1_k1"};
   // wgmma_sm90: one and two consumer warpgroups (with and without setmaxnreg), 2 and 3 stages
   // (the producer waits on every stage), split-K over clusters of 2 and 4 (K = 1056 is 9
-  // k-tiles: with 4 ranks the last has none).
+  // k-tiles: with 4 ranks the last has none), the token tile multicast over clusters of 2 (the
+  // racecheck of the stages two CTAs' producers write and both CTAs' consumers release).
   if (target.arch == "sm_90a")
     for (const char* c : {"wg_bm16_bn64_bk128_w4_s2_k1", "wg_bm128_bn256_bk128_w8_s3_k1",
-                          "wg_bm16_bn64_bk128_w4_s3_k2", "wg_bm32_bn128_bk128_w8_s2_k4"})
+                          "wg_bm16_bn64_bk128_w4_s3_k2", "wg_bm32_bn128_bk128_w8_s2_k4",
+                          "wg_bm16_bn64_bk128_w4_s2_k1_mc2", "wg_bm256_bn128_bk128_w8_s3_k1_mc2"})
       configs.push_back(c);
   std::set<std::string> seen(configs.begin(), configs.end());
   for (const auto& row : runtime::state_of(ctx).tuned.entries())
