@@ -239,11 +239,28 @@ def test_the_layer_on_the_gpu_matches_float64(no_emu, gen, lead, n, k):
     x = (torch.randn(*lead, k, generator=gen) * 3).to(torch.bfloat16)
     out = kernel.apply_weights(layer, x.to(dev), layer.bias)
     assert out.device.type == "cuda" and tuple(out.shape) == (*lead, n)
-    out = out.cpu()
+    out = out.cpu().reshape(-1, n)
     assert not out.isnan().any()
     w_ref = w.double() * w_scale.double().reshape(-1, 1)
-    ref_q = quantize_reference(x.reshape(-1, k), fp8) @ w_ref.t() + bias.double()
-    assert rel_err(out.reshape(-1, n), ref_q) < 1e-2
+    # The GEMM, against float64 on the activations the layer quantized on the GPU (the same torch
+    # ops, run again on the same input); then that quantization against the rule, computed on the
+    # CPU in float64: every fp8 value the rule's or its neighbour. (On an H100 with torch 2.11, 163
+    # of these 4096 activations came out as the neighbour, where the same ops on the CPU give 0:
+    # torch's CUDA ops round differently, by one fp8 step, which is 1.7% of the output against a
+    # reference quantized on the CPU; fp8jit's GEMM of what it is given is what this test checks.)
+    q, q_scale = fv.quantize_per_token(x.reshape(-1, k).to(dev), fp8)
+    x_gpu = q.cpu().double() * q_scale.cpu().double()
+    assert rel_err(out, x_gpu @ w_ref.t() + bias.double()) < 1e-2
+    x64 = x.reshape(-1, k).double()
+    fp8_max = fv._FP8_MAX[fp8]
+    scale = (x64.abs().amax(dim=1, keepdim=True) / fp8_max).clamp(min=1 / (fp8_max * 512))
+    q_rule = (x64 / scale).clamp(-fp8_max, fp8_max).float().to(fp8).double()
+    step = torch.exp2(torch.floor(torch.log2(q_rule.abs().clamp(min=2.0 ** -6))) - 3)
+    off = (q.cpu().double() - q_rule).abs() > step
+    assert not off.any(), (f"{int(off.sum())} of {off.numel()} activations quantized on the GPU "
+                           f"are more than one fp8 step from the rule's")
+    # The exact layer: the activations' fp8 rounding is the rest (FP8 tolerance).
+    assert rel_err(out, x64 @ w_ref.t() + bias.double()) < 6e-2
 
 
 def test_quantize_per_token_follows_the_rule(gen):
