@@ -30,7 +30,10 @@ std::string GemmConfig::str() const {
   std::snprintf(buf, sizeof buf, "%.*sbm%d_bn%d_bk%d_w%d_s%d_k%d",
                 static_cast<int>(compiler::family(family).config_prefix.size()),
                 compiler::family(family).config_prefix.data(), bm, bn, bk, warps, stages, split_k);
-  return multicast == 1 ? std::string(buf) : buf + ("_mc" + std::to_string(multicast));
+  std::string s = buf;
+  if (multicast != 1) s += "_mc" + std::to_string(multicast);
+  if (pingpong) s += "_pp";
+  return s;
 }
 
 GemmConfig GemmConfig::parse(std::string_view text, const Target& target) {
@@ -48,7 +51,7 @@ GemmConfig GemmConfig::parse(std::string_view text, const Target& target) {
   const std::string s(text);
   const auto fail = [&] {
     return InvalidArgument("failed to parse config '" + s + "': expected [" + prefixes +
-                           "]bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>[_mc<int>]");
+                           "]bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>[_mc<int>][_pp]");
   };
   if (std::sscanf(s.c_str() + skip, "bm%d_bn%d_bk%d_w%d_s%d_k%d%n", &c.bm, &c.bn, &c.bk, &c.warps,
                   &c.stages, &c.split_k, &used) != 6)
@@ -57,6 +60,7 @@ GemmConfig GemmConfig::parse(std::string_view text, const Target& target) {
   if (int more = 0; used < static_cast<int>(s.size()) &&
                     std::sscanf(s.c_str() + used, "_mc%d%n", &c.multicast, &more) == 1)
     used += more;
+  if (s.compare(used, std::string::npos, "_pp") == 0) c.pingpong = true, used += 3;
   if (used != static_cast<int>(s.size())) throw fail();
   return c;
 }

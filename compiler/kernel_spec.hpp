@@ -28,10 +28,13 @@ struct GemmConfig {
   // (TMA multicast: each loads a share of the token box into all of them); 1 or, for wgmma_sm90,
   // 2. Written "_mc2" after the rest, nothing when 1.
   int multicast = 1;
+  // wgmma_sm90 only: the two consumer warpgroups take alternate tiles of bn weight rows each
+  // (ping-pong), so that one's epilogue runs under the other's main loop. Written "_pp" last.
+  bool pingpong = false;
 
   // "bm16_bn64_bk64_w4_s2_k1", after the family's config prefix ("wg_" for wgmma_sm90:
-  // "wg_bm128_bn128_bk128_w8_s4_k1", "wg_bm256_bn128_bk128_w8_s3_k1_mc2"; none for mma_sm89 and
-  // mfma_cdna3).
+  // "wg_bm128_bn128_bk128_w8_s4_k1", "wg_bm256_bn128_bk128_w8_s3_k1_mc2",
+  // "wg_bm128_bn128_bk128_w8_s5_k1_pp"; none for mma_sm89 and mfma_cdna3).
   std::string str() const;
   // Accepts exactly the forms str() writes and throws InvalidArgument for anything else. A
   // prefix names its family; without one the config is of `target`'s default family

@@ -168,7 +168,7 @@ TunedRow parse_row(const Reader& r, const std::vector<Field>& fields,
   try {
     row.config = compiler::GemmConfig::parse(cfg.text, row.target);
   } catch (const InvalidArgument&) {
-    r.fail(cfg, "config must read bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>[_mc<int>]");
+    r.fail(cfg, "config must read bm<int>_bn<int>_bk<int>_w<int>_s<int>_k<int>[_mc<int>][_pp]");
   }
   if (row.config.str() != cfg.text)
     r.fail(cfg, "config must be written as " + row.config.str());

@@ -35,6 +35,12 @@
 // it (one arrival per consumer warp of the other CTAs, on top of its own consumers'); the CTAs
 // start once every barrier of the cluster is initialised and leave together. A cluster's CTA past
 // N (N / bn odd) reads the last tile's weight again and stores nothing.
+// Ping-pong (pingpong, two consumer warpgroups, persistent): a tile is bn = 64 FW weight rows
+// that one consumer warpgroup accumulates alone, and the warpgroups take the block's tiles in
+// turn (warpgroup c its tiles c, c + 2, ...). The producer fills the stages in the tiles' order,
+// so one warpgroup's main loop runs while the other stores its tile: the epilogue leaves the
+// tensor cores busy. A stage goes back to the producer when the warpgroup that read it releases
+// it.
 // Grid: 1-D; tiles (n tile, token tile) are rasterised in groups of kGroupM token tiles so that
 // the tiles running at once share their A rows and weight slabs in L2 (with multicast, units of
 // MC n tiles). S blocks (one cluster) per tile, except for a persistent config (compiler::wgmma_persistent: split_k = 1, one block
@@ -56,7 +62,8 @@
 // (at most 128 accumulator registers per thread: wg_bm256_bn256 would spill); bk = 128; stages in
 // [2, 8] within the 227 KiB opt-in limit; split_k in {1, 2, 4, 8} with the bm x bn partial sums
 // (4 bytes each) within the stages; multicast in {1, 2}, 2 only with split_k = 1 (never
-// persistent). N need not be a multiple of bn, K need not be a multiple of
+// persistent); pingpong only with warps = 8, split_k = 1, no multicast, bn = 64 x {1, 2} and the
+// epilogue buffers beside the stages. N need not be a multiple of bn, K need not be a multiple of
 // bk, nor of bk x split_k (a rank may have no k-tile and then adds zeros).
 #pragma once
 
@@ -69,7 +76,9 @@ struct WgmmaSm90Gemm {
   static constexpr int CW = Spec::warps / 4;               // consumer warpgroups
   static constexpr int kThreads = 128 * (CW + 1);
   static constexpr int kConsumers = 128 * CW;
-  static constexpr int FW = Spec::bn / (64 * CW);          // 64-row slabs per consumer warpgroup
+  static constexpr bool PP = Spec::pingpong;              // warpgroups on alternate whole tiles
+  static constexpr int CT = PP ? 1 : CW;                   // consumer warpgroups sharing a tile
+  static constexpr int FW = Spec::bn / (64 * CT);          // 64-row slabs per consumer warpgroup
   static constexpr int BT = Spec::bm;                      // tokens per tile (wgmma N)
   static constexpr int KU = Spec::bk / 32;                 // k-blocks per stage
   static constexpr int ST = Spec::stages;
@@ -84,7 +93,8 @@ struct WgmmaSm90Gemm {
   static constexpr u32 kABytes = BT * 128;                 // per stage (one TMA box)
   static constexpr u32 kWBytes = Spec::bn * Spec::bk;      // per stage (one TMA box)
   // A persistent block (compiler::wgmma_persistent: split_k = 1, two consumer warpgroups that
-  // take the producer's registers, room beside the stages) loops over tiles, and its producer
+  // take the producer's registers or play ping-pong, room beside the stages) loops over tiles,
+  // one block per multiprocessor, and its producer
   // refills the stages during the epilogue, so the consumer warpgroups' epilogue buffers (BT x
   // 128 bytes each) lie after the stages; otherwise they reuse the stages, free by then.
   static constexpr bool kPersistent = Spec::persistent;
@@ -101,11 +111,13 @@ struct WgmmaSm90Gemm {
   static_assert(S == 1 || 4u * kAcc * kConsumers <= ST * (kABytes + kWBytes),
                 "split-K partial sums fit the stages");
   static_assert(Spec::bk == 128, "one 128-byte swizzle atom of k per stage");
-  static_assert(FW >= 1 && FW * 64 * CW == Spec::bn, "bn = 64 x consumer warpgroups x FW");
+  static_assert(FW >= 1 && FW * 64 * CT == Spec::bn,
+                "bn = 64 x the consumer warpgroups sharing a tile x FW");
+  static_assert(!PP || (CW == 2 && kPersistent), "ping-pong: two consumer warpgroups, persistent");
   static_assert(BT % 8 == 0 && BT <= 256 && kABytes % 1024 == 0, "bm: wgmma N, 8-row groups");
   static_assert(kAcc <= 128, "at most 128 accumulators per consumer thread (FW x bm <= 256)");
   static_assert(S == 1 || S == 2 || S == 4 || S == 8, "split_k: a portable cluster size");
-  static_assert(!kPersistent || (S == 1 && MC == 1 && kMoveRegisters),
+  static_assert(!kPersistent || (S == 1 && MC == 1 && (kMoveRegisters || PP)),
                 "persistent: one block per SM, no split, no multicast");
   static_assert(MC == 1 || (MC == 2 && S == 1 && BT % 16 == 0),
                 "multicast: 2 CTAs, no split, a share of the token box a whole number of 8-row "
@@ -138,7 +150,7 @@ struct WgmmaSm90Gemm {
     for (int f = 0; f < FW; ++f)
 #pragma unroll
       for (int u = 0; u < KU; ++u) {
-        const u32 j = (cw * FW + f) * 4 + wq;  // n-block within the tile
+        const u32 j = ((PP ? 0 : cw * FW) + f) * 4 + wq;  // n-block within the tile
         frag[f][u] = load16_shared(w_smem + s * kWBytes + (j * KU + u) * 512 + lane * 16);
       }
     wgmma_fence();
@@ -209,13 +221,14 @@ struct WgmmaSm90Gemm {
       for (int h = 0; h < 2; ++h)
 #pragma unroll
         for (int c = 0; c < 2; ++c) {
-          const long n = long(n_tile) * Spec::bn + (cw * FW + f) * 64 + wq * 16 + (g & ~1u) + 8 * h + c;
+          const long n = long(n_tile) * Spec::bn + ((PP ? 0 : cw * FW) + f) * 64 + wq * 16 +
+                         (g & ~1u) + 8 * h + c;
           scale_w[f][h][c] = n < Spec::n ? sw[n] : 0.f;
           b[f][h][c] = Spec::has_bias && n < Spec::n ? from_out_bits<out_t>(bias[n]) : 0.f;
         }
 #pragma unroll
     for (int f = 0; f < FW; ++f) {
-      const long n0 = long(n_tile) * Spec::bn + (cw * FW + f) * 64;  // the warpgroup's rows
+      const long n0 = long(n_tile) * Spec::bn + ((PP ? 0 : cw * FW) + f) * 64;  // its rows
       if (n0 >= Spec::n) continue;  // warpgroup-uniform
 #pragma unroll
       for (int j = 0; j < BT / 8; ++j) {
@@ -280,7 +293,8 @@ struct WgmmaSm90Gemm {
       prefetch_tma_map(w_map);
       for (int s = 0; s < ST; ++s) {
         mbar_init(full_bar + 8 * s, 1);
-        mbar_init(empty_bar + 8 * s, kConsumers + (MC - 1) * (kConsumers / 32));
+        // (With ping-pong only the warpgroup whose tile the stage holds reads it.)
+        mbar_init(empty_bar + 8 * s, kConsumers / (PP ? CW : 1) + (MC - 1) * (kConsumers / 32));
       }
       mbar_init_fence();
     }
@@ -330,8 +344,11 @@ struct WgmmaSm90Gemm {
     const u32 cw = tid / 128 - 1, wq = (tid / 32) % 4, lane = tid % 32;
     const u32 ct = tid - 128;  // consumer thread
     const u32 out_buf = out_smem + cw * BT * 128;  // this warpgroup's epilogue buffer
-    int g = 0;  // steps consumed by this block's earlier tiles
-    for (u32 tile = first_tile;;) {
+    // Steps before this warpgroup's first tile (ping-pong: the other warpgroup's tiles come
+    // between its own, one tile in two).
+    int g = PP ? int(cw) * steps : 0;
+    u32 tile = first_tile + (PP ? cw * grid_dim_x() : 0);
+    for (; tile < tiles;) {
       float acc[FW][BT / 2];
 #pragma unroll
       for (int f = 0; f < FW; ++f)
@@ -408,7 +425,9 @@ struct WgmmaSm90Gemm {
       grid_dependency_wait();  // before the scales, the bias and the output
       store_tile(acc, sa, sw, bias_, out_, m, n_tile, m_tile, out_buf, cw, wq, lane);
       if (S > 1 || MC > 1) cluster_wait();  // pairs the last arrive
-      if (!kPersistent || (tile += grid_dim_x()) >= tiles) break;
+      if (!kPersistent) break;
+      tile += grid_dim_x() * (PP ? 2 : 1);
+      if (PP) g += steps;  // the other warpgroup's tile
     }
   }
 };

@@ -37,6 +37,8 @@ std::string RegisterTileFamily::broken_rule(const Target& target, const GemmConf
   if (c.multicast != 1)
     return "multicast = " + num(c.multicast) + " must be 1 (" + std::string(name) +
            " loads no operand by TMA; multicast is wgmma_sm90's)";
+  if (c.pingpong)
+    return "pingpong is wgmma_sm90's (" + std::string(name) + " has no consumer warpgroups)";
   return broken_split_rule(target, c);
 }
 

@@ -34,21 +34,30 @@ long stage_bytes(const GemmConfig& c) {
 }
 long epilogue_bytes(const GemmConfig& c) { return 32L * c.warps * c.bm; }
 
+// The 64-row slabs of a tile one consumer warpgroup accumulates: its share of the bn rows, or
+// with ping-pong all of them (the warpgroups take alternate tiles).
+int slabs_per_warpgroup(const GemmConfig& c) {
+  return c.pingpong ? c.bn / 64 : c.bn / (16 * std::max(4, c.warps));
+}
+
 // Whether the config moves the producer's registers to its consumers (setmaxnreg: two consumer
 // warpgroups holding 64 or more accumulators each). Such a block needs every register of its
 // multiprocessor, so a second block there would stall in setmaxnreg — across the CTAs of a
 // cluster, possibly for ever. Its launch reserves more than half the shared memory so that one
 // block runs per multiprocessor.
-bool moves_registers(const GemmConfig& c) { return c.warps == 8 && (c.bn / 128) * c.bm >= 128; }
+bool moves_registers(const GemmConfig& c) {
+  return c.warps == 8 && slabs_per_warpgroup(c) * c.bm >= 128;
+}
 constexpr long kOneBlockShared = kArch.shared_bytes_per_multiprocessor / 2 + 16;
 
 long shared_bytes_of(const GemmConfig& c) {
   return stage_bytes(c) + (wgmma_persistent(c) ? epilogue_bytes(c) : 0);
 }
-// The dynamic shared memory a launch asks for.
+// The dynamic shared memory a launch asks for (a ping-pong grid, persistent like one that
+// moves registers, is also one block per multiprocessor).
 long launch_shared_bytes(const GemmConfig& c) {
   const long used = shared_bytes_of(c);
-  return moves_registers(c) ? std::max(used, kOneBlockShared) : used;
+  return moves_registers(c) || c.pingpong ? std::max(used, kOneBlockShared) : used;
 }
 
 // WgmmaRs<n> (prelude_sm90.cuh) for the token count n of the spec: one wgmma.mma_async
@@ -91,24 +100,31 @@ class WgmmaSm90 final : public GemmFamily {
       return "the wgmma family needs arch sm_90a (wgmma and setmaxnreg), not " + target.arch;
     if (c.warps != 4 && c.warps != 8)
       return "warps = " + num(c.warps) + " must be 4 or 8 (one or two consumer warpgroups)";
-    const int slab = 16 * c.warps;  // weight rows of one wgmma per consumer warpgroup x groups
+    if (c.pingpong && (c.warps != 8 || c.split_k != 1 || c.multicast != 1))
+      return "pingpong needs warps = 8 (two consumer warpgroups), split_k = 1 and multicast = 1; "
+             "here warps = " + num(c.warps) + ", split_k = " + num(c.split_k) + ", multicast = " +
+             num(c.multicast);
+    // Weight rows of one wgmma per consumer warpgroup, times the warpgroups sharing a tile.
+    const int slab = c.pingpong ? 64 : 16 * c.warps;
     if (c.bn % slab != 0 || (c.bn / slab != 1 && c.bn / slab != 2))
-      return "bn = " + num(c.bn) + " must be 64 x warps/4 x {1, 2} (" + num(slab) + " or " +
-             num(2 * slab) + " here)";
+      return "bn = " + num(c.bn) + " must be 64 x " + (c.pingpong ? "" : "warps/4 x ") +
+             "{1, 2} (" + num(slab) + " or " + num(2 * slab) + " here)";
     if (!is_pow2_in(c.bm, min_bm, max_bm))
       return "bm = " + num(c.bm) + " must be a power of two in [" + num(min_bm) + ", " +
              num(max_bm) + "]";
-    if (const int fw = c.bn / (16 * c.warps); fw * c.bm > kMaxSlabTokens)
+    if (const int fw = slabs_per_warpgroup(c); fw * c.bm > kMaxSlabTokens)
       return "bm = " + num(c.bm) + " with " + num(fw) +
              " 64-row slabs per consumer warpgroup holds " + num(fw * c.bm / 2) +
              " accumulators per thread; at most " + num(kMaxSlabTokens / 2) +
-             " (bm x bn / (64 x warps/4) <= " + num(kMaxSlabTokens) + ")";
+             " (bm x the warpgroup's bn / 64 <= " + num(kMaxSlabTokens) + ")";
     if (c.bk != kSwizzleBytes)
       return "bk = " + num(c.bk) + " must be " + num(kSwizzleBytes) + " (one " +
              num(kSwizzleBytes) + "-byte swizzle atom)";
     if (c.stages < 2 || c.stages > kMaxStages)
       return "stages = " + num(c.stages) + " must be in [2, " + num(kMaxStages) + "]";
-    if (const long shared = shared_bytes(c); shared > kArch.shared_bytes_per_block)
+    if (const long shared = shared_bytes(c) + (c.pingpong && !wgmma_persistent(c)
+                                                   ? epilogue_bytes(c) : 0);
+        shared > kArch.shared_bytes_per_block)
       return "stages = " + num(c.stages) + " needs " + num(shared) +
              " bytes of shared memory; at most " + num(kArch.shared_bytes_per_block) + " (" +
              num(kArch.shared_bytes_per_block / 1024) + " KiB)";
@@ -139,7 +155,8 @@ class WgmmaSm90 final : public GemmFamily {
     Instantiation i;
     i.spec_members = std::string("  static constexpr bool persistent = ") +
                      (wgmma_persistent(c) ? "true" : "false") + ";\n" +
-                     "  static constexpr int multicast = " + std::to_string(c.multicast) + ";\n";
+                     "  static constexpr int multicast = " + std::to_string(c.multicast) + ";\n" +
+                     "  static constexpr bool pingpong = " + (c.pingpong ? "true" : "false") + ";\n";
     i.before_kernel = wgmma_atom(c.bm);
     // Split-K and multicast run over the CTAs of a cluster; the cluster shape is part of the
     // kernel, so a plain launch of cluster x (tiles / multicast) blocks forms the clusters.
@@ -211,7 +228,7 @@ class WgmmaSm90 final : public GemmFamily {
   // where the config moves registers). split_k CTAs of a cluster take one tile's k-range each:
   // more blocks stream a narrow N.
   Occupancy occupancy(const ArchSpec& arch, const GemmConfig& c) const override {
-    const int fw = std::max(1, c.bn / (16 * std::max(4, c.warps)));
+    const int fw = std::max(1, slabs_per_warpgroup(c));
     Occupancy o;
     o.registers = fw * c.bm / 2 + 32 * fw + 30;
     const long shared = launch_shared_bytes(c);
@@ -245,12 +262,12 @@ class WgmmaSm90 final : public GemmFamily {
   // cluster adds the ranks' partial sums through distributed shared memory. (Multicast halves
   // the token bytes a block pulls; nothing else of it is modelled. It ran as fast as the same
   // tile without it on an H100, bench/NOTES.md v16, so candidates() does not offer it and only a
-  // tuned row or a forced config runs one.)
+  // tuned row or a forced config runs one. Ping-pong is costed as the persistent tile of its
+  // rows and is not offered either until it is measured.)
   CostTerms cost_terms(const ArchSpec&, const MachineModel& machine, const GemmConfig& c,
                        const CostGrid& g) const override {
     const FamilyFigures& f = machine.figures(id);
-    const int cw = std::max(1, c.warps / 4);
-    const int fw = std::max(1, c.bn / (64 * cw));
+    const int fw = std::max(1, slabs_per_warpgroup(c));
     const std::int64_t steps = util::ceil_div(util::ceil_div(g.k, kSwizzleBytes), c.split_k);
     const double items = static_cast<double>(g.items);
     const double together = std::min<double>(items, g.resident);
@@ -331,7 +348,7 @@ constinit const WgmmaSm90 kWgmmaSm90;
 }  // namespace
 
 bool wgmma_persistent(const GemmConfig& c) {
-  return c.split_k == 1 && c.multicast == 1 && moves_registers(c) &&
+  return c.split_k == 1 && c.multicast == 1 && (moves_registers(c) || c.pingpong) &&
          stage_bytes(c) + epilogue_bytes(c) <= kArch.shared_bytes_per_block;
 }
 

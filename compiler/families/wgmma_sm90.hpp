@@ -11,10 +11,10 @@ namespace fp8jit::compiler {
 const GemmFamily& wgmma_sm90_family();
 
 // Whether a wgmma_sm90 config runs as a persistent grid (templates/gemm_sm90.cuh): split_k = 1,
-// one block per multiprocessor (it moves registers: setmaxnreg with two consumer warpgroups
-// holding 64 or more accumulators each) and room for epilogue buffers beside the stages, so that
-// the producer fills the next tile's stages while the consumers store. The host then launches
-// min(tiles, multiprocessors) blocks.
+// no multicast, ping-pong or one block per multiprocessor (it moves registers: setmaxnreg with
+// two consumer warpgroups holding 64 or more accumulators each), and room for epilogue buffers
+// beside the stages, so that the producer fills the next tile's stages while the consumers store.
+// The host then launches min(tiles, multiprocessors) blocks.
 bool wgmma_persistent(const GemmConfig& c);
 
 }  // namespace fp8jit::compiler

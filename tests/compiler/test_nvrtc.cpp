@@ -67,7 +67,10 @@ TEST_CASE("nvrtc: wgmma_sm90 kernels compile for sm_90a without spills", "[nvrtc
                           "wg_bm32_bn128_bk128_w8_s6_k4", "wg_bm64_bn128_bk128_w8_s6_k8",
                           "wg_bm256_bn128_bk128_w8_s4_k1", "wg_bm256_bn128_bk128_w8_s3_k1",
                           "wg_bm256_bn64_bk128_w4_s5_k1", "wg_bm256_bn128_bk128_w8_s4_k1_mc2",
-                          "wg_bm128_bn256_bk128_w8_s4_k1_mc2", "wg_bm16_bn64_bk128_w4_s8_k1_mc2"}) {
+                          "wg_bm128_bn256_bk128_w8_s4_k1_mc2", "wg_bm16_bn64_bk128_w4_s8_k1_mc2",
+                          "wg_bm128_bn128_bk128_w8_s6_k1_pp", "wg_bm256_bn64_bk128_w8_s4_k1_pp",
+                          "wg_bm64_bn64_bk128_w8_s8_k1_pp", "wg_bm64_bn128_bk128_w8_s7_k1_pp",
+                          "wg_bm128_bn64_bk128_w8_s8_k1_pp"}) {
     const auto spec = gemm_spec(t, 1040, 4128, GemmConfig::parse(cfg, t), OutDType::bf16, true);
     CHECK(spec.config.family == Family::wgmma_sm90);
     const auto src = render(spec);
@@ -111,6 +114,23 @@ TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected",
   CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk128_w8_s4_k2_mc2").validate(),
                     Catch::Contains("multicast = 2 needs split_k = 1"));
   CHECK_NOTHROW(bad("wg_bm128_bn128_bk128_w8_s4_k1_mc2").validate());
+  CHECK_NOTHROW(bad("wg_bm128_bn128_bk128_w8_s6_k1_pp").validate());
+  CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk128_w4_s6_k1_pp").validate(),
+                    Catch::Contains("pingpong needs warps = 8"));
+  CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk128_w8_s6_k2_pp").validate(),
+                    Catch::Contains("split_k = 1"));
+  CHECK_THROWS_WITH(bad("wg_bm128_bn256_bk128_w8_s3_k1_pp").validate(),
+                    Catch::Contains("bn = 256 must be 64 x {1, 2}"));
+  CHECK_THROWS_WITH(bad("wg_bm256_bn128_bk128_w8_s3_k1_pp").validate(),
+                    Catch::Contains("at most 128"));
+  // The epilogue buffers must fit beside the stages (s7: 229376 + 32768 bytes).
+  CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk128_w8_s7_k1_pp").validate(),
+                    Catch::Contains("shared memory"));
+  CHECK_THROWS_WITH(gemm_spec(Target::parse("sm_89"), 4096, 4096,
+                              GemmConfig::parse("bm16_bn64_bk64_w4_s2_k1_pp", t), OutDType::bf16,
+                              false)
+                        .validate(),
+                    Catch::Contains("pingpong is wgmma_sm90's"));
   CHECK_THROWS_WITH(gemm_spec(Target::parse("sm_89"), 4096, 4096,
                               GemmConfig::parse("bm16_bn64_bk64_w4_s2_k1_mc2", t), OutDType::bf16,
                               false)
@@ -135,8 +155,13 @@ TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected",
         "wg_bm256_bn128_bk128_w8_s4_k1_mc2");
   CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1_mc1", t).str() ==
         "wg_bm128_bn128_bk128_w8_s4_k1");
+  CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s6_k1_pp", t).pingpong);
+  CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s6_k1_pp", t).str() ==
+        "wg_bm128_bn128_bk128_w8_s6_k1_pp");
+  CHECK_FALSE(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s6_k1", t).pingpong);
   for (const char* text : {"wg_bm128_bn128_bk128_w8_s4_k1_mc", "wg_bm128_bn128_bk128_w8_s4_k1_mc2x",
-                           "wg_bm128_bn128_bk128_w8_s4_k1x", "wg_bm128_bn128_bk128_w8_s4_k1_m2"})
+                           "wg_bm128_bn128_bk128_w8_s4_k1x", "wg_bm128_bn128_bk128_w8_s4_k1_m2",
+                           "wg_bm128_bn128_bk128_w8_s4_k1_pp_mc2", "wg_bm128_bn128_bk128_w8_s4_k1_ppx"})
     CHECK_THROWS_AS(GemmConfig::parse(text, t), InvalidArgument);
 }
 

@@ -280,6 +280,28 @@ TEST_CASE("gpu: wgmma_sm90 configs that multicast the token tile over a cluster 
   check_forced_configs(*d, "forced-multicast-k16", 48, 48, rows);
 }
 
+TEST_CASE("gpu: wgmma_sm90 ping-pong configs (the consumer warpgroups on alternate tiles), forced "
+          "through a tuned table", "[gpu][pingpong]") {
+  auto d = test::open_gpu_session();
+  if (!d) return;
+  if (d->ctx->target() != "sm_90a") {
+    std::printf("SKIPPED: the wgmma_sm90 family needs an sm_90a GPU; this one is %s\n",
+                d->ctx->target().c_str());
+    return;
+  }
+  // Tiles of 64 and 128 rows, 64..256 tokens, with and without setmaxnreg. M = 1 on N = 48 is one
+  // tile (the second warpgroup has none); larger M gives each block several tiles, an odd number
+  // of them on some blocks; N % bn != 0, K/32 = 129 and K % 32 == 16.
+  const std::vector<std::pair<std::int64_t, std::string>> rows = {
+      {1, "wg_bm64_bn64_bk128_w8_s8_k1_pp"},      {37, "wg_bm64_bn128_bk128_w8_s7_k1_pp"},
+      {600, "wg_bm128_bn64_bk128_w8_s8_k1_pp"},   {1000, "wg_bm128_bn128_bk128_w8_s6_k1_pp"},
+      {3000, "wg_bm256_bn64_bk128_w8_s4_k1_pp"},  {5000, "wg_bm128_bn128_bk128_w8_s6_k1_pp"}};
+  check_forced_configs(*d, "forced-pingpong", 1040, 4128, rows);
+  check_forced_configs(*d, "forced-pingpong", 4096, 4096, rows);
+  check_forced_configs(*d, "forced-pingpong-k16", 1040, 4112, rows);
+  check_forced_configs(*d, "forced-pingpong-k16", 48, 48, rows);
+}
+
 TEST_CASE("gpu: the tuning bench times a config the same wherever it stands among the candidates",
           "[gpu]") {
   auto d = test::open_gpu_session();

@@ -46,11 +46,13 @@ TEST_CASE("gpu sanitize: every kind of GEMM config, forced, at a tiny shape", "[
   // wgmma_sm90: one and two consumer warpgroups (with and without setmaxnreg), 2 and 3 stages
   // (the producer waits on every stage), split-K over clusters of 2 and 4 (K = 1056 is 9
   // k-tiles: with 4 ranks the last has none), the token tile multicast over clusters of 2 (the
-  // racecheck of the stages two CTAs' producers write and both CTAs' consumers release).
+  // racecheck of the stages two CTAs' producers write and both CTAs' consumers release), and the
+  // two consumer warpgroups on alternate tiles (ping-pong).
   if (target.arch == "sm_90a")
     for (const char* c : {"wg_bm16_bn64_bk128_w4_s2_k1", "wg_bm128_bn256_bk128_w8_s3_k1",
                           "wg_bm16_bn64_bk128_w4_s3_k2", "wg_bm32_bn128_bk128_w8_s2_k4",
-                          "wg_bm16_bn64_bk128_w4_s2_k1_mc2", "wg_bm256_bn128_bk128_w8_s3_k1_mc2"})
+                          "wg_bm16_bn64_bk128_w4_s2_k1_mc2", "wg_bm256_bn128_bk128_w8_s3_k1_mc2",
+                          "wg_bm64_bn64_bk128_w8_s2_k1_pp"})
       configs.push_back(c);
   std::set<std::string> seen(configs.begin(), configs.end());
   for (const auto& row : runtime::state_of(ctx).tuned.entries())
@@ -137,11 +139,13 @@ TEST_CASE("gpu sanitize: a persistent wgmma grid whose blocks run several tiles"
   // blocks, the first ones run a second tile while the producer refills the stages during their
   // first tile's epilogue. K = 160: 2 steps (the second partial) over 3 stages, so a block's
   // second tile starts in the middle of the stage ring; short, since racecheck's time grows with
-  // the shared-memory traffic.
+  // the shared-memory traffic. Then ping-pong: 33 x 16 = 528 tiles of 128 x 64, each block's two
+  // warpgroups taking them in turn (4 tiles a block: two each).
   constexpr std::int64_t n = 2064, k = 160, m = 2000;
   std::mt19937_64 rng(std::random_device{}());
   test::DeviceGemm g(ctx, m, n, k, OutDType::bf16, true, rng);
-  for (const char* name : {"wg_bm128_bn256_bk128_w8_s3_k1", "wg_bm256_bn128_bk128_w8_s3_k1"}) {
+  for (const char* name : {"wg_bm128_bn256_bk128_w8_s3_k1", "wg_bm256_bn128_bk128_w8_s3_k1",
+                           "wg_bm128_bn64_bk128_w8_s3_k1_pp"}) {
     const auto cfg = compiler::GemmConfig::parse(name, target);
     REQUIRE(compiler::wgmma_persistent(cfg));
     const std::int64_t tiles = (n + cfg.bn - 1) / cfg.bn * ((m + cfg.bm - 1) / cfg.bm);
