@@ -40,7 +40,9 @@
 // turn (warpgroup c its tiles c, c + 2, ...). The producer fills the stages in the tiles' order,
 // so one warpgroup's main loop runs while the other stores its tile: the epilogue leaves the
 // tensor cores busy. A stage goes back to the producer when the warpgroup that read it releases
-// it.
+// it. The main loops take turns through an "order" mbarrier: a warpgroup starts its tile's
+// waits only once the other has passed every wait of the tile before, so that no wait on a
+// stage's parity runs more than one fill ahead (a parity two fills ahead reads as done).
 // Grid: 1-D; tiles (n tile, token tile) are rasterised in groups of kGroupM token tiles so that
 // the tiles running at once share their A rows and weight slabs in L2 (with multicast, units of
 // MC n tiles). S blocks (one cluster) per tile, except for a persistent config (compiler::wgmma_persistent: split_k = 1, one block
@@ -55,7 +57,7 @@
 // next kernel start. (Asking L2 for the first stages' weight boxes before the wait, as mma_sm89 does,
 // measured as fast or slower at M = 16 on an H100.)
 // Shared memory (dynamic): stages x (bm + bn) x 128 bytes, then (persistent) warps x bm x 32
-// bytes of epilogue buffers, then 16 x stages (barriers).
+// bytes of epilogue buffers, then 16 x stages (barriers) and with ping-pong 16 more (the turns).
 // Constraints (KernelSpec::validate): target sm_90a; N % 16 == 0, K % 16 == 0 (the layout pads K
 // to a multiple of 32 with zeros; TMA reads A's columns past K as zeros, never from memory);
 // warps in {4, 8}; bn = 64 x warps/4 x {1, 2}; bm in {16, 32, ..., 256} with FW x bm <= 256
@@ -99,7 +101,7 @@ struct WgmmaSm90Gemm {
   // 128 bytes each) lie after the stages; otherwise they reuse the stages, free by then.
   static constexpr bool kPersistent = Spec::persistent;
   static constexpr u32 kOutBytes = kPersistent ? CW * BT * 128 : 0;
-  static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + kOutBytes + 16 * ST;
+  static constexpr u32 kSharedBytes = ST * (kABytes + kWBytes) + kOutBytes + 16 * ST + (PP ? 16 : 0);
   static constexpr int kAcc = FW * BT / 2;                 // accumulators per consumer thread
   // Two consumer warpgroups of 64..128 accumulators and two stages of fragments each take the
   // producer's registers (setmaxnreg); the host then launches one block per multiprocessor
@@ -270,6 +272,7 @@ struct WgmmaSm90Gemm {
     const u32 out_smem = kPersistent ? w_smem + ST * kWBytes : a_smem;  // epilogue buffers
     const u32 full_bar = w_smem + ST * kWBytes + kOutBytes;  // ST barriers of 8 bytes, then ST "empty"
     const u32 empty_bar = full_bar + 8 * ST;
+    const u32 order_bar = empty_bar + 8 * ST;  // ping-pong: the main loops' turns
 
     // Tiles: a persistent block takes tiles b, b + grid, ... and its producer and consumers walk
     // the same sequence of steps through the stages across them. Otherwise the block (with
@@ -296,6 +299,7 @@ struct WgmmaSm90Gemm {
         // (With ping-pong only the warpgroup whose tile the stage holds reads it.)
         mbar_init(empty_bar + 8 * s, kConsumers / (PP ? CW : 1) + (MC - 1) * (kConsumers / 32));
       }
+      if (PP) mbar_init(order_bar, 128);  // one warpgroup's arrivals end a turn
       mbar_init_fence();
     }
     if (MC > 1) {  // the other CTAs' copies and arrivals reach this CTA's barriers
@@ -348,7 +352,9 @@ struct WgmmaSm90Gemm {
     // between its own, one tile in two).
     int g = PP ? int(cw) * steps : 0;
     u32 tile = first_tile + (PP ? cw * grid_dim_x() : 0);
+    u32 turn = cw;  // ping-pong: this tile's place in the block's order (its turn)
     for (; tile < tiles;) {
+      if (PP && turn > 0) mbar_wait(order_bar, (turn - 1) & 1);  // the tile before is consumed
       float acc[FW][BT / 2];
 #pragma unroll
       for (int f = 0; f < FW; ++f)
@@ -363,6 +369,7 @@ struct WgmmaSm90Gemm {
         consume(acc, frag1, a_smem, w_smem, full_bar, empty_bar, g + i + 1, true, cw, wq, lane,
                 mc_rank);
       }
+      if (PP) mbar_arrive(order_bar);  // every wait of this tile passed: the other's turn
       wgmma_wait<0>();
 #pragma unroll
       for (int f = 0; f < FW; ++f)
@@ -427,7 +434,7 @@ struct WgmmaSm90Gemm {
       if (S > 1 || MC > 1) cluster_wait();  // pairs the last arrive
       if (!kPersistent) break;
       tile += grid_dim_x() * (PP ? 2 : 1);
-      if (PP) g += steps;  // the other warpgroup's tile
+      if (PP) g += steps, turn += 2;  // the other warpgroup's tile comes between
     }
   }
 };

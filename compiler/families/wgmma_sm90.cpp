@@ -50,8 +50,9 @@ bool moves_registers(const GemmConfig& c) {
 }
 constexpr long kOneBlockShared = kArch.shared_bytes_per_multiprocessor / 2 + 16;
 
+// (Ping-pong adds a barrier for the consumer warpgroups' turns.)
 long shared_bytes_of(const GemmConfig& c) {
-  return stage_bytes(c) + (wgmma_persistent(c) ? epilogue_bytes(c) : 0);
+  return stage_bytes(c) + (wgmma_persistent(c) ? epilogue_bytes(c) : 0) + (c.pingpong ? 16 : 0);
 }
 // The dynamic shared memory a launch asks for (a ping-pong grid, persistent like one that
 // moves registers, is also one block per multiprocessor).
@@ -349,7 +350,7 @@ constinit const WgmmaSm90 kWgmmaSm90;
 
 bool wgmma_persistent(const GemmConfig& c) {
   return c.split_k == 1 && c.multicast == 1 && (moves_registers(c) || c.pingpong) &&
-         stage_bytes(c) + epilogue_bytes(c) <= kArch.shared_bytes_per_block;
+         stage_bytes(c) + epilogue_bytes(c) + (c.pingpong ? 16 : 0) <= kArch.shared_bytes_per_block;
 }
 
 const GemmFamily& wgmma_sm90_family() { return kWgmmaSm90; }
