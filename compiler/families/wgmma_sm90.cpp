@@ -123,12 +123,15 @@ class WgmmaSm90 final : public GemmFamily {
              num(kSwizzleBytes) + "-byte swizzle atom)";
     if (c.stages < 2 || c.stages > kMaxStages)
       return "stages = " + num(c.stages) + " must be in [2, " + num(kMaxStages) + "]";
-    if (const long shared = shared_bytes(c) + (c.pingpong && !wgmma_persistent(c)
-                                                   ? epilogue_bytes(c) : 0);
-        shared > kArch.shared_bytes_per_block)
+    if (const long shared = shared_bytes(c); shared > kArch.shared_bytes_per_block)
       return "stages = " + num(c.stages) + " needs " + num(shared) +
              " bytes of shared memory; at most " + num(kArch.shared_bytes_per_block) + " (" +
              num(kArch.shared_bytes_per_block / 1024) + " KiB)";
+    if (c.pingpong && !wgmma_persistent(c))
+      return "pingpong with stages = " + num(c.stages) + " needs " +
+             num(shared_bytes(c) + epilogue_bytes(c)) +
+             " bytes of shared memory (its epilogue buffers beside the stages); at most " +
+             num(kArch.shared_bytes_per_block);
     if (c.split_k != 1 && c.split_k != 2 && c.split_k != 4 && c.split_k != 8)
       return "split_k = " + num(c.split_k) +
              " must be 1, 2, 4 or 8 for wgmma_sm90 (CTAs of a cluster)";
@@ -172,9 +175,9 @@ class WgmmaSm90 final : public GemmFamily {
   // split_k blocks (one cluster) per (n tile, token tile), or for a persistent config one block
   // per multiprocessor looping over the tiles, or with multicast one block per tile of a whole
   // number of clusters (N / bn rounded up to the cluster); the kernel rasterises them. TMA reads
-  // A ([M, K] bytes, boxes of bm / multicast rows x 128 bytes, 128-byte swizzled) and W (layout nv_mma16x32 seen as
-  // [N/16][packed_k(K)/32][128] words of 4 bytes: a box is the stage's bn/16 n-blocks x bk/32 k-blocks,
-  // the order the kernel expects).
+  // A ([M, K] bytes, boxes of bm / multicast rows x 128 bytes, 128-byte swizzled) and W (layout
+  // nv_mma16x32 seen as [N/16][packed_k(K)/32][128] words of 4 bytes: a box is the stage's bn/16
+  // n-blocks x bk/32 k-blocks, the order the kernel expects).
   GemmLaunch launch(const KernelSpec& spec, std::int64_t m, int multiprocessors) const override {
     const GemmConfig& c = spec.config;
     GemmLaunch l;
