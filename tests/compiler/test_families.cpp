@@ -93,6 +93,36 @@ TEST_CASE("families: the wgmma_sm90 launch as data (grid, cluster, shared memory
         kSm90aSpec.shared_bytes_per_multiprocessor / 2);
   CHECK_THAT(family_of(persistent).describe(family_of(persistent).launch(persistent, 16, 0), 0),
              Contains("persistent (min(tiles, multiprocessors)"));
+
+  // Multicast: a whole number of clusters of 2 along N (17 n tiles of 128 -> 18), each CTA's TMA
+  // box of A half the token tile; one tile per block, never persistent.
+  const KernelSpec mc = spec("wg_bm256_bn128_bk128_w8_s4_k1_mc2");
+  REQUIRE_FALSE(wgmma_persistent(mc.config));
+  const GemmLaunch lm = family_of(mc).launch(mc, 1000, 132);
+  CHECK(lm.grid[0] == 18 * 4);
+  CHECK(lm.cluster == 2);
+  CHECK_FALSE(lm.persistent);
+  CHECK(lm.tma[0].box[1] == 128);
+  CHECK(lm.tma[1].box[2] == 128 / 16);
+  CHECK_THAT(render(mc).text, Contains("__cluster_dims__(2, 1, 1)") &&
+                                  Contains("static constexpr int multicast = 2;"));
+
+  // Ping-pong: persistent, one block per multiprocessor (even where its registers allow two),
+  // tiles of bn rows, its turn barrier beside the epilogue buffers.
+  const KernelSpec pp = spec("wg_bm64_bn64_bk128_w8_s8_k1_pp");
+  REQUIRE(wgmma_persistent(pp.config));
+  const GemmLaunch lp = family_of(pp).launch(pp, 1000, 132);
+  CHECK(lp.persistent);
+  CHECK(lp.grid[0] == 132);  // 33 x 16 = 528 tiles
+  CHECK(family_of(pp).launch(pp, 1000, 0).grid[0] == 33 * 16);
+  CHECK(lp.cluster == 1);
+  CHECK(lp.shared_bytes > kSm90aSpec.shared_bytes_per_multiprocessor / 2);
+  CHECK(family(Family::wgmma_sm90).shared_bytes(pp.config) ==
+        8 * (64 + 64) * 128 + 16 * 8 + 8 * 32 * 64 + 16);
+  CHECK(lp.tma[0].box[1] == 64);
+  CHECK(lp.tma[1].box[2] == 64 / 16);
+  CHECK_THAT(render(pp).text, Contains("static constexpr bool pingpong = true;") &&
+                                  Contains("static constexpr bool persistent = true;"));
 }
 
 TEST_CASE("families: register-tile families launch a 2-D grid without TMA", "[spec][families]") {
