@@ -353,7 +353,7 @@ struct WgmmaSm90Gemm {
     int g = PP ? int(cw) * steps : 0;
     u32 tile = first_tile + (PP ? cw * grid_dim_x() : 0);
     u32 turn = cw;  // ping-pong: this tile's place in the block's order (its turn)
-    for (; tile < tiles;) {
+    while (tile < tiles) {
       if (PP && turn > 0) mbar_wait(order_bar, (turn - 1) & 1);  // the tile before is consumed
       float acc[FW][BT / 2];
 #pragma unroll

@@ -94,9 +94,13 @@ TEST_CASE("nvrtc: wgmma_sm90 kernels compile for sm_90a without spills", "[nvrtc
 
 TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected", "[spec]") {
   const auto t = Target::parse("sm_90a");
-  const auto bad = [&](const char* cfg) {
-    return gemm_spec(t, 4096, 4096, GemmConfig::parse(cfg, t), OutDType::bf16, false);
+  // The config read as on sm_90a (a wgmma prefix names its family on any target), built for
+  // `arch`.
+  const auto on = [&](const char* arch, const char* cfg) {
+    return gemm_spec(Target::parse(arch), 4096, 4096, GemmConfig::parse(cfg, t), OutDType::bf16,
+                     false);
   };
+  const auto bad = [&](const char* cfg) { return on("sm_90a", cfg); };
   CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk64_w8_s4_k1").validate(), Catch::Contains("bk = 64"));
   CHECK_THROWS_WITH(bad("wg_bm128_bn512_bk128_w8_s2_k1").validate(), Catch::Contains("bn = 512"));
   CHECK_THROWS_WITH(bad("wg_bm256_bn128_bk128_w4_s4_k1").validate(), Catch::Contains("bm = 256"));
@@ -126,25 +130,13 @@ TEST_CASE("kernel spec: wgmma configs outside the family's limits are rejected",
   // The epilogue buffers must fit beside the stages (s7: 229376 + 32768 bytes).
   CHECK_THROWS_WITH(bad("wg_bm128_bn128_bk128_w8_s7_k1_pp").validate(),
                     Catch::Contains("shared memory"));
-  CHECK_THROWS_WITH(gemm_spec(Target::parse("sm_89"), 4096, 4096,
-                              GemmConfig::parse("bm16_bn64_bk64_w4_s2_k1_pp", t), OutDType::bf16,
-                              false)
-                        .validate(),
+  CHECK_THROWS_WITH(on("sm_89", "bm16_bn64_bk64_w4_s2_k1_pp").validate(),
                     Catch::Contains("pingpong is wgmma_sm90's"));
-  CHECK_THROWS_WITH(gemm_spec(Target::parse("sm_89"), 4096, 4096,
-                              GemmConfig::parse("bm16_bn64_bk64_w4_s2_k1_mc2", t), OutDType::bf16,
-                              false)
-                        .validate(),
+  CHECK_THROWS_WITH(on("sm_89", "bm16_bn64_bk64_w4_s2_k1_mc2").validate(),
                     Catch::Contains("multicast = 2 must be 1"));
-  CHECK_THROWS_WITH(gemm_spec(Target::parse("sm_89"), 4096, 4096,
-                              GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", t), OutDType::bf16,
-                              false)
-                        .validate(),
+  CHECK_THROWS_WITH(on("sm_89", "wg_bm128_bn128_bk128_w8_s4_k1").validate(),
                     Catch::Contains("sm_90a"));
-  CHECK_THROWS_WITH(gemm_spec(Target::parse("gfx942"), 4096, 4096,
-                              GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", t), OutDType::bf16,
-                              false)
-                        .validate(),
+  CHECK_THROWS_WITH(on("gfx942", "wg_bm128_bn128_bk128_w8_s4_k1").validate(),
                     Catch::Contains("does not belong"));
   CHECK(GemmConfig::parse("wg_bm128_bn128_bk128_w8_s4_k1", t).str() ==
         "wg_bm128_bn128_bk128_w8_s4_k1");

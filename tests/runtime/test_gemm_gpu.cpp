@@ -225,7 +225,13 @@ TEST_CASE("gpu: GEMM with every kind of mma_sm89 config, forced through a tuned 
   check_forced_configs(*d, "forced-config-k16", 48, 48, rows);
 }
 
-TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tuned table", "[gpu]") {
+// check_forced_configs of wgmma_sm90 rows on the shapes that reach every tail: K/32 = 129 (the
+// last stage holds one k-block; with 8 split-K ranks the last has no k-tile at all) and
+// N % bn != 0, then whole tiles only; then K % 32 == 16 (TMA reads A's columns past K as zeros,
+// the packed weight's padding is zero) at N = 1040 and at N = 48, one 64-row slab. `name` and
+// name-k16 label the checks. Skips, saying why, on a GPU that is not sm_90a.
+void check_forced_wgmma(const std::string& name,
+                        const std::vector<std::pair<std::int64_t, std::string>>& rows) {
   auto d = test::open_gpu_session();
   if (!d) return;
   if (d->ctx->target() != "sm_90a") {
@@ -233,6 +239,13 @@ TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tune
                 d->ctx->target().c_str());
     return;
   }
+  check_forced_configs(*d, name, 1040, 4128, rows);
+  check_forced_configs(*d, name, 4096, 4096, rows);
+  check_forced_configs(*d, name + "-k16", 1040, 4112, rows);
+  check_forced_configs(*d, name + "-k16", 48, 48, rows);
+}
+
+TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tuned table", "[gpu]") {
   // One and two consumer warpgroups, one and two 64-row slabs each, token tiles 16..256, 2..8
   // stages; M not a multiple of bm, several raster groups (M = 4096 / bm = 16..256 token tiles);
   // K split over clusters of 2, 4 and 8 CTAs, also with setmaxnreg (M = 200: that config spills
@@ -246,24 +259,11 @@ TEST_CASE("gpu: GEMM with every kind of wgmma_sm90 config, forced through a tune
       {2000, "wg_bm128_bn256_bk128_w8_s4_k1"}, {4096, "wg_bm128_bn64_bk128_w4_s6_k1"},
       {3000, "wg_bm256_bn128_bk128_w8_s4_k1"}, {5000, "wg_bm256_bn128_bk128_w8_s3_k1"},
       {600, "wg_bm256_bn64_bk128_w4_s5_k1"}};
-  // K/32 = 129 (the last stage holds one k-block; with 8 ranks the last has no k-tile at all)
-  // and N % bn != 0; then whole tiles only.
-  check_forced_configs(*d, "forced-wgmma", 1040, 4128, rows);
-  check_forced_configs(*d, "forced-wgmma", 4096, 4096, rows);
-  // K % 32 == 16: TMA reads A's columns past K as zeros; the packed weight's padding is zero.
-  check_forced_configs(*d, "forced-wgmma-k16", 1040, 4112, rows);
-  check_forced_configs(*d, "forced-wgmma-k16", 48, 48, rows);
+  check_forced_wgmma("forced-wgmma", rows);
 }
 
 TEST_CASE("gpu: wgmma_sm90 configs that multicast the token tile over a cluster of two, forced "
           "through a tuned table", "[gpu][multicast]") {
-  auto d = test::open_gpu_session();
-  if (!d) return;
-  if (d->ctx->target() != "sm_90a") {
-    std::printf("SKIPPED: the wgmma_sm90 family needs an sm_90a GPU; this one is %s\n",
-                d->ctx->target().c_str());
-    return;
-  }
   // Each kind of tile with its token box copied half by each CTA of a cluster into both. N = 1040
   // is an odd number of bn = 64 / 128 / 256 tiles (a cluster's second CTA lies past N), N = 48
   // has one tile (the second CTA of every cluster lies past N), N = 4096 an even number; M is
@@ -274,21 +274,11 @@ TEST_CASE("gpu: wgmma_sm90 configs that multicast the token tile over a cluster 
       {2000, "wg_bm128_bn256_bk128_w8_s4_k1_mc2"}, {3000, "wg_bm256_bn128_bk128_w8_s4_k1_mc2"},
       {5000, "wg_bm256_bn128_bk128_w8_s3_k1_mc2"}, {600, "wg_bm256_bn64_bk128_w4_s5_k1_mc2"},
       {4096, "wg_bm128_bn64_bk128_w4_s6_k1_mc2"}};
-  check_forced_configs(*d, "forced-multicast", 1040, 4128, rows);
-  check_forced_configs(*d, "forced-multicast", 4096, 4096, rows);
-  check_forced_configs(*d, "forced-multicast-k16", 1040, 4112, rows);
-  check_forced_configs(*d, "forced-multicast-k16", 48, 48, rows);
+  check_forced_wgmma("forced-multicast", rows);
 }
 
 TEST_CASE("gpu: wgmma_sm90 ping-pong configs (the consumer warpgroups on alternate tiles), forced "
           "through a tuned table", "[gpu][pingpong]") {
-  auto d = test::open_gpu_session();
-  if (!d) return;
-  if (d->ctx->target() != "sm_90a") {
-    std::printf("SKIPPED: the wgmma_sm90 family needs an sm_90a GPU; this one is %s\n",
-                d->ctx->target().c_str());
-    return;
-  }
   // Tiles of 64 and 128 rows, 64..256 tokens, with and without setmaxnreg. M = 1 on N = 48 is one
   // tile (the second warpgroup has none); larger M gives each block several tiles, an odd number
   // of them on some blocks; N % bn != 0, K/32 = 129 and K % 32 == 16.
@@ -296,10 +286,7 @@ TEST_CASE("gpu: wgmma_sm90 ping-pong configs (the consumer warpgroups on alterna
       {1, "wg_bm64_bn64_bk128_w8_s8_k1_pp"},      {37, "wg_bm64_bn128_bk128_w8_s7_k1_pp"},
       {600, "wg_bm128_bn64_bk128_w8_s8_k1_pp"},   {1000, "wg_bm128_bn128_bk128_w8_s6_k1_pp"},
       {3000, "wg_bm256_bn64_bk128_w8_s4_k1_pp"},  {5000, "wg_bm128_bn128_bk128_w8_s6_k1_pp"}};
-  check_forced_configs(*d, "forced-pingpong", 1040, 4128, rows);
-  check_forced_configs(*d, "forced-pingpong", 4096, 4096, rows);
-  check_forced_configs(*d, "forced-pingpong-k16", 1040, 4112, rows);
-  check_forced_configs(*d, "forced-pingpong-k16", 48, 48, rows);
+  check_forced_wgmma("forced-pingpong", rows);
 }
 
 TEST_CASE("gpu: the tuning bench times a config the same wherever it stands among the candidates",
